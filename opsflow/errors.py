@@ -1,0 +1,82 @@
+"""Exceptions raised by opsflow.
+
+Every error says what failed and what to do about it; ids travel as attributes too, so callers can
+react without parsing text.
+
+::
+
+    OpsflowError
+     +-- DefinitionError        a flow definition is malformed (file:line:col in the message)
+     +-- PluginNotFound         no installed plugin has the requested name
+     +-- FlowNotFound           no stored flow or job has the given id
+     +-- InvalidState           the operation does not fit the flow's or job's current state
+     +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
+     +-- ClaimConflict          another conductor holds the job
+     +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ActionFailed",
+    "BackendUnavailable",
+    "ClaimConflict",
+    "DefinitionError",
+    "FlowNotFound",
+    "InvalidState",
+    "OpsflowError",
+    "PluginNotFound",
+]
+
+
+class OpsflowError(Exception):
+    """Root of every error opsflow raises on purpose."""
+
+
+class DefinitionError(OpsflowError):
+    """A flow definition cannot be loaded; the message starts with ``file:line:col:``."""
+
+    def __init__(self, message: str, *, source: str = "<string>", line: int = 0, column: int = 0) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.reason = message
+        super().__init__(f"{source}:{line}:{column}: {message}")
+
+
+class PluginNotFound(OpsflowError):
+    """No plugin of that name is installed in the namespace."""
+
+    def __init__(self, namespace: str, name: str, available: list[str]) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.available = sorted(available)
+        listing = ", ".join(self.available) or "none"
+        super().__init__(
+            f"no plugin {name!r} in entry-point namespace {namespace!r} (installed: {listing}); "
+            f"check the spelling or install the package that provides it"
+        )
+
+
+class FlowNotFound(OpsflowError):
+    """No stored flow or job has this id."""
+
+    def __init__(self, flow_id: str, where: str) -> None:
+        self.flow_id = flow_id
+        super().__init__(f"no flow with id {flow_id!r} in {where}; `opsflow flows list` shows the known ids")
+
+
+class InvalidState(OpsflowError):
+    """The requested operation does not fit the current state."""
+
+
+class BackendUnavailable(OpsflowError):
+    """The state backend cannot be reached or opened."""
+
+
+class ClaimConflict(OpsflowError):
+    """Another conductor holds the claim on this job."""
+
+
+class ActionFailed(OpsflowError):
+    """An action failed in a way its task reports deliberately (for example ``core.fail``)."""
