@@ -1,0 +1,1 @@
+"""opsflow's simulated cloud on loopback: the services `opsflow devcloud` starts and stops."""
