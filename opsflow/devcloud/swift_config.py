@@ -189,7 +189,7 @@ def _storage_conf(layout: Layout, server: str, port: int) -> str:
     )
 
 
-def _auth_sections(auth: TempAuth | KeystoneAuth, memcache: str) -> tuple[str, str]:
+def _auth_sections(auth: TempAuth | KeystoneAuth) -> tuple[str, str]:
     """The pipeline words and the filter sections of the chosen auth mode."""
     if isinstance(auth, TempAuth):
         return "tempauth", (
@@ -209,7 +209,8 @@ def _auth_sections(auth: TempAuth | KeystoneAuth, memcache: str) -> tuple[str, s
         f"project_name = {auth.project_name}\n"
         f"user_domain_name = {auth.user_domain_name}\n"
         f"project_domain_name = {auth.project_domain_name}\n"
-        f"memcached_servers = {memcache}\n"
+        # reuse the memcache client of Swift's cache middleware (no python-memcached needed)
+        "cache = swift.cache\n"
         # let tempurl and anonymous container reads reach keystoneauth, which decides
         "delay_auth_decision = true\n"
         "\n"
@@ -222,7 +223,7 @@ def _auth_sections(auth: TempAuth | KeystoneAuth, memcache: str) -> tuple[str, s
 
 def _proxy_conf(layout: Layout, ports: Ports, auth: TempAuth | KeystoneAuth) -> str:
     memcache = f"127.0.0.1:{ports.memcached}"
-    auth_words, auth_filters = _auth_sections(auth, memcache)
+    auth_words, auth_filters = _auth_sections(auth)
     # Order follows what each middleware needs to see: bulk and tempurl before auth (tempurl
     # authorizes signed requests itself), slo and dlo after auth so segment reads are authorized.
     # versioned_writes is listed because the proxy would insert it anyway (and log that it did).

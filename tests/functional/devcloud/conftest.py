@@ -1,0 +1,67 @@
+"""Fixtures that run opsflow's Swift (tempauth) on free loopback ports for the functional tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opsflow.devcloud.swift import SWIFT_PINS, Ports, SwiftCluster, TempAuth
+
+#: A virtualenv with Swift in it, outside the repo; made on first use (about 25 s).
+SWIFT_VENV = Path(os.environ.get("OPSFLOW_SWIFT_VENV", Path.home() / ".cache/opsflow/swift-dev-venv"))
+
+
+def _free_ports() -> Ports:
+    """Five ports the kernel says are free now, so tests never collide with a running devcloud."""
+    socks = [socket.socket() for _ in range(5)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        numbers = [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+    return Ports(proxy=numbers[0], account=numbers[1], container=numbers[2], object=numbers[3],
+                 memcached=numbers[4])
+
+
+@pytest.fixture(scope="session")
+def swift_venv_bin() -> Path:
+    """The bin directory of a virtualenv with the pinned Swift; created, and memcached installed, if missing."""
+    if shutil.which("memcached") is None:
+        # a new machine has an empty apt cache, in which memcached is not found
+        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "memcached"], check=True, capture_output=True)
+    bin_dir = SWIFT_VENV / "bin"
+    if not (bin_dir / "swift-proxy-server").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(SWIFT_VENV)], check=True)
+        subprocess.run([str(bin_dir / "pip"), "install", "-q", *SWIFT_PINS.split()], check=True)
+    return bin_dir
+
+
+@pytest.fixture(scope="session")
+def swift_tempauth(tmp_path_factory: pytest.TempPathFactory, swift_venv_bin: Path) -> Iterator[SwiftCluster]:
+    """A running Swift with tempauth (user ``test:tester``, key ``testing``), stopped after the session."""
+    cluster = SwiftCluster(tmp_path_factory.mktemp("swift"), swift_venv_bin, TempAuth(), ports=_free_ports())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture()
+def swift_scratch(tmp_path: Path, swift_venv_bin: Path) -> Iterator[SwiftCluster]:
+    """A tempauth cluster of the test's own, not started, for tests that break things; stopped after."""
+    cluster = SwiftCluster(tmp_path / "swift", swift_venv_bin, TempAuth(), ports=_free_ports())
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
