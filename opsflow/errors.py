@@ -13,7 +13,6 @@ react without parsing text.
      +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
      +-- ClaimConflict          another conductor holds the job
      +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
-     +-- ServiceFailed          a local service of the devcloud did not start, answer or stop
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ __all__ = [
     "InvalidState",
     "OpsflowError",
     "PluginNotFound",
-    "ServiceFailed",
 ]
 
 
@@ -82,14 +80,3 @@ class ClaimConflict(OpsflowError):
 
 class ActionFailed(OpsflowError):
     """An action failed in a way its task reports deliberately (for example ``core.fail``)."""
-
-
-class ServiceFailed(OpsflowError):
-    """A local service (one the devcloud runs on loopback) did not start, answer or stop."""
-
-    def __init__(self, service: str, reason: str, log_path: str | None = None) -> None:
-        self.service = service
-        self.reason = reason
-        self.log_path = log_path
-        where = f"; its log is {log_path}" if log_path else ""
-        super().__init__(f"{service}: {reason}{where}")

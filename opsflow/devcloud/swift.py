@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,9 +36,9 @@ from opsflow.devcloud.swift_config import (
     TempAuth,
     render_configs,
 )
-from opsflow.errors import ServiceFailed
+from opsflow.devcloud.errors import BringUpFailed
 
-__all__ = ["KeystoneAuth", "Ports", "SwiftCluster", "TempAuth"]
+__all__ = ["SWIFT_PINS", "KeystoneAuth", "Ports", "SwiftCluster", "TempAuth", "ensure_venv"]
 
 LOG = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class SwiftCluster:
     def start(self) -> None:
         """Bring every server up and healthy; leave alone those already up with the current config.
 
-        Raises :class:`~opsflow.errors.ServiceFailed` naming the server, the reason and its log
+        Raises :class:`~opsflow.devcloud.errors.BringUpFailed` naming the server, the reason and its log
         when one does not come up; servers started before it keep running (``stop()`` ends them).
         """
         began = time.monotonic()
@@ -182,7 +183,7 @@ class SwiftCluster:
                          (["rebalance"], (0, 1))):  # 1 is a warning; the ring is still written
             done = subprocess.run([tool, str(builder), *args], capture_output=True, text=True, check=False)
             if done.returncode not in ok:
-                raise ServiceFailed(
+                raise BringUpFailed(
                     f"Swift {server} ring",
                     f"`swift-ring-builder {builder} {' '.join(args)}` exited {done.returncode}: "
                     f"{(done.stdout + done.stderr).strip()[-500:]}",
@@ -194,7 +195,7 @@ class SwiftCluster:
     def _bin(self, name: str) -> str:
         path = self.venv_bin / name
         if not os.access(path, os.X_OK):
-            raise ServiceFailed(
+            raise BringUpFailed(
                 f"Swift {name}",
                 f"{path} is missing; install Swift into that virtualenv: "
                 f"{self.venv_bin / 'pip'} install {SWIFT_PINS}",
@@ -210,7 +211,7 @@ class SwiftCluster:
             return [self._bin(f"swift-{name}-server"), "-v", str(self.layout.conf(name))]
         binary = shutil.which(self.memcached)
         if binary is None:
-            raise ServiceFailed("memcached", f"{self.memcached!r} is not installed; apt-get install -y memcached")
+            raise BringUpFailed("memcached", f"{self.memcached!r} is not installed; apt-get install -y memcached")
         argv = [binary, "-l", "127.0.0.1", "-p", str(self.ports.memcached), "-U", "0", "-m", "64"]
         if os.geteuid() == 0:
             argv += ["-u", "root"]  # memcached refuses to run as root unless told the user
@@ -245,26 +246,23 @@ class SwiftCluster:
             LOG.info("restarting Swift's %s (pid %d): %s", name, pid,
                      "config changed" if restart or not same_command else "not healthy")
             self._terminate(name, pid)
-        port = self._port(name)
+        port = self.ports.of(name)
         if _port_in_use(port):
-            raise ServiceFailed(
+            raise BringUpFailed(
                 f"Swift {name}",
                 f"port {port} on 127.0.0.1 is already in use by another process; stop that process "
                 f"or give SwiftCluster another {name} port (ports=Ports({name}=...))",
-                str(self.layout.log_file(name)),
+                self.layout.log_file(name),
             )
         pid = _spawn(self._argv(name), self.layout.log_file(name))
         _write_atomic(self.layout.pid_file(name), f"{pid}\n")
         LOG.info("started Swift's %s on 127.0.0.1:%d as pid %d", name, port, pid)
         return pid
 
-    def _port(self, name: str) -> int:
-        return self.ports.of(name)
-
     def _healthy(self, name: str) -> bool:
         if name == "memcached":
             return _memcached_answers(self.ports.memcached)
-        return _healthcheck_answers(self._port(name))
+        return _healthcheck_answers(self.ports.of(name))
 
     def _wait_healthy(self, pids: dict[str, int]) -> None:
         """Wait until every server just spawned answers; raise for the first that exits or times out."""
@@ -288,14 +286,14 @@ class SwiftCluster:
                 time.sleep(0.05)
 
     def _probe_name(self, name: str) -> str:
-        port = self._port(name)
+        port = self.ports.of(name)
         return f"`version` on 127.0.0.1:{port}" if name == "memcached" else f"http://127.0.0.1:{port}/healthcheck"
 
     def _fail(self, name: str, reason: str) -> None:
         log_file = self.layout.log_file(name)
         tail = _tail(log_file, self.LOG_TAIL_LINES)
         detail = f"; last log lines:\n{tail}\n" if tail else ""
-        raise ServiceFailed(f"Swift {name}", f"{reason}{detail}", str(log_file))
+        raise BringUpFailed(f"Swift {name}", f"{reason}{detail}", log_file)
 
     def _terminate(self, name: str, pid: int) -> None:
         """SIGTERM the server (one process: ``workers = 0``), SIGKILL it after :attr:`STOP_TIMEOUT`."""
@@ -309,7 +307,28 @@ class SwiftCluster:
                 _EXIT_STATUS.pop(pid, None)
                 return
             LOG.warning("Swift's %s (pid %d) ignored %s", name, pid, sig.name)
-        raise ServiceFailed(f"Swift {name}", f"pid {pid} survived SIGKILL", str(self.layout.log_file(name)))
+        # stuck in the kernel (state D): nothing more to do here; a start() after it reports the
+        # port as taken
+        LOG.error("Swift's %s (pid %d) survived SIGKILL; see %s", name, pid, self.layout.log_file(name))
+
+
+def ensure_venv(venv: Path) -> Path:
+    """The bin directory of ``venv`` with :data:`SWIFT_PINS` installed; made first if missing (~25 s).
+
+    For tests and benchmarks; the devcloud installs the same pins into its services virtualenv.
+    """
+    bin_dir = Path(venv).absolute() / "bin"
+    if (bin_dir / "swift-proxy-server").exists():
+        return bin_dir
+    LOG.info("creating a virtualenv with %s in %s", SWIFT_PINS, venv)
+    steps = ([sys.executable, "-m", "venv", str(venv)], [str(bin_dir / "pip"), "install", "-q", *SWIFT_PINS.split()])
+    for argv in steps:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BringUpFailed(
+                "Swift virtualenv", f"`{' '.join(argv)}` exited {done.returncode}: {done.stderr.strip()[-500:]}"
+            )
+    return bin_dir
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -6,13 +6,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from opsflow.devcloud.swift import SWIFT_PINS, Ports, SwiftCluster, TempAuth
+from opsflow.devcloud.swift import Ports, SwiftCluster, TempAuth, ensure_venv
 
 #: A virtualenv with Swift in it, outside the repo; made on first use (about 25 s).
 SWIFT_VENV = Path(os.environ.get("OPSFLOW_SWIFT_VENV", Path.home() / ".cache/opsflow/swift-dev-venv"))
@@ -39,11 +38,7 @@ def swift_venv_bin() -> Path:
         # a new machine has an empty apt cache, in which memcached is not found
         subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-q", "memcached"], check=True, capture_output=True)
-    bin_dir = SWIFT_VENV / "bin"
-    if not (bin_dir / "swift-proxy-server").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(SWIFT_VENV)], check=True)
-        subprocess.run([str(bin_dir / "pip"), "install", "-q", *SWIFT_PINS.split()], check=True)
-    return bin_dir
+    return ensure_venv(SWIFT_VENV)
 
 
 @pytest.fixture(scope="session")

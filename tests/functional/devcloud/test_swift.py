@@ -12,7 +12,7 @@ import pytest
 from swiftclient.service import SwiftService, SwiftUploadObject
 
 from opsflow.devcloud.swift import KeystoneAuth, SwiftCluster, TempAuth
-from opsflow.errors import ServiceFailed
+from opsflow.devcloud.errors import BringUpFailed
 
 pytestmark = pytest.mark.functional
 
@@ -79,11 +79,11 @@ def test_taken_port_names_the_server_port_and_log(swift_scratch: SwiftCluster) -
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", swift_scratch.ports.account))
         squatter.listen()
-        with pytest.raises(ServiceFailed) as failed:
+        with pytest.raises(BringUpFailed) as failed:
             swift_scratch.start()
     assert failed.value.service == "Swift account"
     assert f"port {swift_scratch.ports.account} on 127.0.0.1 is already in use" in str(failed.value)
-    assert failed.value.log_path == str(swift_scratch.layout.log_file("account"))
+    assert failed.value.log == swift_scratch.layout.log_file("account")
 
 
 def test_server_that_exits_is_reported_with_its_status_and_log(swift_scratch: SwiftCluster, tmp_path: Path) -> None:
@@ -96,12 +96,12 @@ def test_server_that_exits_is_reported_with_its_status_and_log(swift_scratch: Sw
     broken.write_text("#!/bin/sh\necho 'object-server: devices are gone' >&2\nexit 3\n")
     broken.chmod(0o755)
     cluster = SwiftCluster(swift_scratch.layout.state_dir, broken_bin, TempAuth(), ports=swift_scratch.ports)
-    with pytest.raises(ServiceFailed) as failed:
+    with pytest.raises(BringUpFailed) as failed:
         cluster.start()
     assert failed.value.service == "Swift object"
     assert "exited with status 3 before answering" in str(failed.value)
     assert "object-server: devices are gone" in str(failed.value)
-    assert failed.value.log_path == str(cluster.layout.log_file("object"))
+    assert failed.value.log == cluster.layout.log_file("object")
 
 
 def test_keystone_mode_comes_up_and_refuses_requests_without_a_token(swift_scratch: SwiftCluster) -> None:
