@@ -359,17 +359,19 @@ def _spawn(argv: list[str], log_file: Path) -> int:
 
 
 def _alive(pid: int) -> bool:
-    """True while ``pid`` runs; reaps it when it is our child, treats a zombie as dead."""
+    """True while ``pid`` runs; a zombie counts as dead and is reaped when it is our child."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    if state != "Z":
+        return True
+    # our child stays a zombie until we reap it, so its exit status is still there to keep
     with contextlib.suppress(ChildProcessError):
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             _EXIT_STATUS[pid] = os.waitstatus_to_exitcode(status)
-            return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    return False
 
 
 #: Exit codes of children reaped by :func:`_alive`, for the error that reports them.
