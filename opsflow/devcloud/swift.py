@@ -13,19 +13,17 @@ crash brings back exactly what is missing.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import http.client
 import json
 import logging
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from opsflow.devcloud import swift_process as proc
 
 from opsflow.devcloud.swift_config import (
     SERVERS,
@@ -123,10 +121,13 @@ class SwiftCluster:
     def stop(self) -> None:
         """Stop the proxy, the storage servers and memcached; safe when some or all are down."""
         for name in ("proxy", *reversed(STORAGE_SERVERS), "memcached"):
+            pids = set(self._strays(name))
             pid = self._pid(name)
             if pid is not None:
-                self._terminate(name, pid)
-                LOG.info("stopped Swift's %s (pid %d)", name, pid)
+                pids.add(pid)
+            for each in sorted(pids):
+                self._terminate(name, each)
+                LOG.info("stopped Swift's %s (pid %d)", name, each)
             self.layout.pid_file(name).unlink(missing_ok=True)
 
     def running(self) -> dict[str, int | None]:
@@ -142,13 +143,13 @@ class SwiftCluster:
             path.mkdir(parents=True, exist_ok=True)
         suffix_file = layout.etc / "hash-path-suffix"
         if not suffix_file.exists():
-            _write_atomic(suffix_file, secrets.token_hex(16))
+            proc.write_atomic(suffix_file, secrets.token_hex(16))
         configs = render_configs(layout, self.ports, self.auth, suffix_file.read_text().strip())
         changed: set[str] = set()
         for path, text in configs.items():
             if path.exists() and path.read_text() == text:
                 continue
-            _write_atomic(path, text)
+            proc.write_atomic(path, text)
             if path.name == "swift.conf":
                 changed.update(SERVERS)
             else:
@@ -188,7 +189,7 @@ class SwiftCluster:
                     f"`swift-ring-builder {builder} {' '.join(args)}` exited {done.returncode}: "
                     f"{(done.stdout + done.stderr).strip()[-500:]}",
                 )
-        _write_atomic(stamp, want)
+        proc.write_atomic(stamp, want)
         LOG.info("built Swift's %s ring for 127.0.0.1:%d", server, self.ports.of(server))
         return True
 
@@ -217,6 +218,11 @@ class SwiftCluster:
             argv += ["-u", "root"]  # memcached refuses to run as root unless told the user
         return argv
 
+    def _marker(self, name: str) -> str:
+        """The word of a server's command line that says it is this cluster's: a Swift server names
+        its config file (unique to the state dir), memcached only its binary."""
+        return self._argv(name)[0] if name == "memcached" else str(self.layout.conf(name))
+
     def _pid(self, name: str) -> int | None:
         """Pid of the server if its pid file names a live process of ours; drops a stale pid file."""
         pid_file = self.layout.pid_file(name)
@@ -224,45 +230,52 @@ class SwiftCluster:
             pid = int(pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        # the pid may have been reused: a Swift server names its config file (unique to this state
-        # dir) on its command line, memcached its binary
-        marker = self._argv(name)[0] if name == "memcached" else str(self.layout.conf(name))
-        if _alive(pid) and marker in _cmdline(pid):
+        if proc.alive(pid) and self._marker(name) in proc.cmdline(pid):  # not a recycled pid
             return pid
-        _EXIT_STATUS.pop(pid, None)
+        proc.exit_status(pid)
         LOG.info("removing stale pid file %s (pid %d is gone)", pid_file, pid)
         pid_file.unlink(missing_ok=True)
         return None
+
+    def _strays(self, name: str) -> list[int]:
+        """Swift servers of this state dir that no pid file names (say, the pid file was lost)."""
+        if name == "memcached":
+            return []  # its command line says nothing of this state dir; the pid file must do
+        known = self._pid(name)
+        return [pid for pid in proc.find_by_arg(self._marker(name)) if pid != known]
 
     def _ensure(self, name: str, *, restart: bool) -> int | None:
         """Spawn the server unless it runs healthy with its config; the new pid, or None."""
         pid = self._pid(name)
         if pid is not None:
             args = self._argv(name)[1:]
-            same_command = _cmdline(pid)[-len(args):] == args
+            same_command = proc.cmdline(pid)[-len(args):] == args
             if not restart and same_command and self._healthy(name):
                 LOG.debug("Swift's %s already runs as pid %d", name, pid)
                 return None
             LOG.info("restarting Swift's %s (pid %d): %s", name, pid,
                      "config changed" if restart or not same_command else "not healthy")
             self._terminate(name, pid)
+        for stray in self._strays(name):
+            LOG.warning("stopping Swift's %s pid %d, which runs without a pid file", name, stray)
+            self._terminate(name, stray)
         port = self.ports.of(name)
-        if _port_in_use(port):
+        if proc.port_in_use(port):
             raise BringUpFailed(
                 f"Swift {name}",
                 f"port {port} on 127.0.0.1 is already in use by another process; stop that process "
                 f"or give SwiftCluster another {name} port (ports=Ports({name}=...))",
                 self.layout.log_file(name),
             )
-        pid = _spawn(self._argv(name), self.layout.log_file(name))
-        _write_atomic(self.layout.pid_file(name), f"{pid}\n")
+        pid = proc.spawn(self._argv(name), self.layout.log_file(name))
+        proc.write_atomic(self.layout.pid_file(name), f"{pid}\n")
         LOG.info("started Swift's %s on 127.0.0.1:%d as pid %d", name, port, pid)
         return pid
 
     def _healthy(self, name: str) -> bool:
         if name == "memcached":
-            return _memcached_answers(self.ports.memcached)
-        return _healthcheck_answers(self.ports.of(name))
+            return proc.memcached_answers(self.ports.memcached)
+        return proc.healthcheck_answers(self.ports.of(name))
 
     def _wait_healthy(self, pids: dict[str, int]) -> None:
         """Wait until every server just spawned answers; raise for the first that exits or times out."""
@@ -270,8 +283,8 @@ class SwiftCluster:
         deadline = time.monotonic() + self.start_timeout
         while pending:
             for name, pid in list(pending.items()):
-                if not _alive(pid):
-                    code = _EXIT_STATUS.pop(pid, None)
+                if not proc.alive(pid):
+                    code = proc.exit_status(pid)
                     self.layout.pid_file(name).unlink(missing_ok=True)
                     why = f"exited with status {code}" if code is not None else "exited"
                     self._fail(name, f"{why} before answering {self._probe_name(name)}")
@@ -291,25 +304,16 @@ class SwiftCluster:
 
     def _fail(self, name: str, reason: str) -> None:
         log_file = self.layout.log_file(name)
-        tail = _tail(log_file, self.LOG_TAIL_LINES)
+        tail = proc.tail(log_file, self.LOG_TAIL_LINES)
         detail = f"; last log lines:\n{tail}\n" if tail else ""
         raise BringUpFailed(f"Swift {name}", f"{reason}{detail}", log_file)
 
     def _terminate(self, name: str, pid: int) -> None:
         """SIGTERM the server (one process: ``workers = 0``), SIGKILL it after :attr:`STOP_TIMEOUT`."""
-        for sig, wait in ((signal.SIGTERM, self.STOP_TIMEOUT), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if not _alive(pid):
-                _EXIT_STATUS.pop(pid, None)
-                return
-            LOG.warning("Swift's %s (pid %d) ignored %s", name, pid, sig.name)
-        # stuck in the kernel (state D): nothing more to do here; a start() after it reports the
-        # port as taken
-        LOG.error("Swift's %s (pid %d) survived SIGKILL; see %s", name, pid, self.layout.log_file(name))
+        if not proc.terminate(pid, self.STOP_TIMEOUT):
+            # stuck in the kernel (state D): nothing more to do here; a start() after it reports
+            # the port as taken
+            LOG.error("Swift's %s (pid %d) survived SIGKILL; see %s", name, pid, self.layout.log_file(name))
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -329,101 +333,3 @@ def ensure_venv(venv: Path) -> Path:
                 "Swift virtualenv", f"`{' '.join(argv)}` exited {done.returncode}: {done.stderr.strip()[-500:]}"
             )
     return bin_dir
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one step, so a crash never leaves a half-written file behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _spawn(argv: list[str], log_file: Path) -> int:
-    """Start ``argv`` detached (own session, stdin /dev/null, stdout and stderr appended to the log).
-
-    ``posix_spawn`` rather than ``subprocess.Popen``: the servers outlive the caller, and a
-    ``Popen`` object collected while its child runs raises ResourceWarning.
-    """
-    with log_file.open("a") as log:
-        log.write(f"--- opsflow starting {' '.join(argv)} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    return os.posix_spawn(
-        argv[0], argv, env,
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
-        setsid=True,
-    )
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie counts as dead and is reaped when it is our child."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    if state != "Z":
-        return True
-    # our child stays a zombie until we reap it, so its exit status is still there to keep
-    with contextlib.suppress(ChildProcessError):
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            _EXIT_STATUS[pid] = os.waitstatus_to_exitcode(status)
-    return False
-
-
-#: Exit codes of children reaped by :func:`_alive`, for the error that reports them.
-_EXIT_STATUS: dict[int, int] = {}
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.decode(errors="replace").split("\0")[:-1]
-
-
-def _port_in_use(port: int) -> bool:
-    """True if 127.0.0.1:port cannot be bound (someone listens there, on it or on 0.0.0.0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
-
-
-def _healthcheck_answers(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-    try:
-        conn.request("GET", "/healthcheck")
-        response = conn.getresponse()
-        response.read()
-        return response.status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def _memcached_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
-            sock.sendall(b"version\r\n")
-            return sock.recv(64).startswith(b"VERSION")
-    except OSError:
-        return False
-
-
-def _tail(path: Path, lines: int) -> str:
-    """The last lines of the server's latest run in its log (after the last opsflow marker)."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return ""
-    text = text.rpartition("--- opsflow starting ")[2]
-    return "\n".join(text.splitlines()[1:][-lines:])

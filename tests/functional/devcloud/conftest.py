@@ -52,10 +52,17 @@ def swift_tempauth(tmp_path_factory: pytest.TempPathFactory, swift_venv_bin: Pat
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def _swift_scratch_place(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Ports]:
+    # one state dir and port set for every scratch cluster: its rings are built once
+    return tmp_path_factory.mktemp("swift-scratch"), _free_ports()
+
+
 @pytest.fixture()
-def swift_scratch(tmp_path: Path, swift_venv_bin: Path) -> Iterator[SwiftCluster]:
-    """A tempauth cluster of the test's own, not started, for tests that break things; stopped after."""
-    cluster = SwiftCluster(tmp_path / "swift", swift_venv_bin, TempAuth(), ports=_free_ports())
+def swift_scratch(_swift_scratch_place: tuple[Path, Ports], swift_venv_bin: Path) -> Iterator[SwiftCluster]:
+    """A tempauth cluster for tests that break things: not started, stopped afterwards."""
+    state_dir, ports = _swift_scratch_place
+    cluster = SwiftCluster(state_dir, swift_venv_bin, TempAuth(), ports=ports)
     try:
         yield cluster
     finally:

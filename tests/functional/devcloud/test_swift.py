@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import signal
@@ -25,6 +26,13 @@ def _sha256(path: Path) -> str:
         while chunk := stream.read(MIB):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def _service(cluster: SwiftCluster, **options: object) -> SwiftService:
@@ -74,8 +82,34 @@ def test_start_after_crash_restarts_only_the_dead_server(swift_tempauth: SwiftCl
         assert swift.stat()["success"]
 
 
+def test_server_whose_pid_file_was_lost_is_replaced(swift_tempauth: SwiftCluster) -> None:
+    """A server running without its pid file is found by its config path and replaced by start()."""
+    lost = swift_tempauth.running()["container"]
+    assert lost is not None
+    swift_tempauth.layout.pid_file("container").unlink()
+    swift_tempauth.start()
+    assert swift_tempauth.running()["container"] not in (None, lost)
+    assert not Path(f"/proc/{lost}").exists()
+
+
+def test_changed_port_restarts_only_that_server(swift_tempauth: SwiftCluster) -> None:
+    """start() with another proxy port moves the proxy there and leaves the other servers running."""
+    before = swift_tempauth.running()
+    moved_ports = dataclasses.replace(swift_tempauth.ports, proxy=_free_port())
+    moved = SwiftCluster(swift_tempauth.layout.state_dir, swift_tempauth.venv_bin, TempAuth(), ports=moved_ports)
+    try:
+        moved.start()
+        after = moved.running()
+        with _service(moved) as swift:
+            assert swift.stat()["success"]
+    finally:
+        swift_tempauth.start()  # back to the session's ports
+    assert after["proxy"] != before["proxy"]
+    assert {k: v for k, v in after.items() if k != "proxy"} == {k: v for k, v in before.items() if k != "proxy"}
+
+
 def test_taken_port_names_the_server_port_and_log(swift_scratch: SwiftCluster) -> None:
-    """When another process holds a server's port, start() says which server, which port and where its log is."""
+    """A port held by another process fails start() naming server, port and log; stop() is then safe twice."""
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", swift_scratch.ports.account))
         squatter.listen()
@@ -84,6 +118,9 @@ def test_taken_port_names_the_server_port_and_log(swift_scratch: SwiftCluster) -
     assert failed.value.service == "Swift account"
     assert f"port {swift_scratch.ports.account} on 127.0.0.1 is already in use" in str(failed.value)
     assert failed.value.log == swift_scratch.layout.log_file("account")
+    swift_scratch.stop()
+    swift_scratch.stop()
+    assert set(swift_scratch.running().values()) == {None}
 
 
 def test_server_that_exits_is_reported_with_its_status_and_log(swift_scratch: SwiftCluster, tmp_path: Path) -> None:
