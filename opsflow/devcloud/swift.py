@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from opsflow.devcloud import swift_process as proc
-
+from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.swift_config import (
     SERVERS,
     STORAGE_SERVERS,
@@ -34,7 +34,6 @@ from opsflow.devcloud.swift_config import (
     TempAuth,
     render_configs,
 )
-from opsflow.devcloud.errors import BringUpFailed
 
 __all__ = ["SWIFT_PINS", "KeystoneAuth", "Ports", "SwiftCluster", "TempAuth", "ensure_venv"]
 
