@@ -8,6 +8,15 @@ directory. Starting is idempotent: servers that already run with the current con
 their health check are left alone; stale pid files, dead or unhealthy servers and servers whose
 config changed are restarted. So a second ``start()`` is a quick no-op and a ``start()`` after a
 crash brings back exactly what is missing.
+
+Use::
+
+    swift = SwiftCluster(state_dir / "swift", venv / "bin",
+                         KeystoneAuth("http://127.0.0.1:5000/v3", "swift", password),
+                         ports=Ports(proxy=8080))
+    swift.start()                  # BringUpFailed names the server, the reason and its log
+    swift.endpoint_template        # register as the object-store endpoint in Keystone
+    swift.stop()
 """
 
 from __future__ import annotations
@@ -220,7 +229,9 @@ class SwiftCluster:
     def _marker(self, name: str) -> str:
         """The word of a server's command line that says it is this cluster's: a Swift server names
         its config file (unique to the state dir), memcached only its binary."""
-        return self._argv(name)[0] if name == "memcached" else str(self.layout.conf(name))
+        if name == "memcached":
+            return shutil.which(self.memcached) or self.memcached
+        return str(self.layout.conf(name))
 
     def _pid(self, name: str) -> int | None:
         """Pid of the server if its pid file names a live process of ours; drops a stale pid file."""
