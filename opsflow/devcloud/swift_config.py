@@ -2,13 +2,16 @@
 
 Kept apart from the process handling in :mod:`opsflow.devcloud.swift` so the files can be read and
 tested without starting anything. Every server binds 127.0.0.1, runs in one process
-(``workers = 0``) as the current user (``user = root`` on this machine, where the default user
-``swift`` does not exist), and checks no mount points, because its "disks" are plain directories.
+(``workers = 0``) as the user who starts it (``user = root`` on this machine, where the default
+user ``swift`` does not exist), and checks no mount points, because its "disks" are plain
+directories.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import pwd
 from pathlib import Path
 
 __all__ = [
@@ -155,16 +158,22 @@ class Layout:
         return self.log / f"{server}.log"
 
 
+def _user() -> str:
+    """Who the servers run as: whoever starts them (root here, where the default ``swift`` user
+    does not exist); Swift switches to this user at start and would fail on any other."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def _common(layout: Layout, server: str, port: int) -> str:
     # Swift always adds a syslog handler; with no /dev/log here it would fall back to UDP on
     # "localhost". Naming 127.0.0.1 keeps those datagrams on IPv4 loopback; the readable copy of
     # every line goes to stderr (the server runs with -v), which is the server's log file.
     return (
         "[DEFAULT]\n"
-        f"bind_ip = 127.0.0.1\n"
+        "bind_ip = 127.0.0.1\n"
         f"bind_port = {port}\n"
         "workers = 0\n"
-        "user = root\n"
+        f"user = {_user()}\n"
         f"swift_dir = {layout.etc}\n"
         f"devices = {layout.devices}\n"
         "mount_check = false\n"

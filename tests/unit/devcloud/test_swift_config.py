@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -22,12 +24,12 @@ def _parse(auth: TempAuth | KeystoneAuth, ports: Ports | None = None) -> dict[st
 
 
 def test_every_server_binds_loopback_in_one_process_without_mount_checks() -> None:
-    """Each server binds 127.0.0.1 with workers 0, user root, no mount check and no fallocate."""
+    """Each server binds 127.0.0.1 with workers 0, as the current user, without mount check or fallocate."""
     for name, conf in _parse(TempAuth()).items():
         if name == "swift.conf":
             continue
         expected = {
-            "bind_ip": "127.0.0.1", "workers": "0", "user": "root", "mount_check": "false",
+            "bind_ip": "127.0.0.1", "workers": "0", "user": pwd.getpwuid(os.geteuid()).pw_name, "mount_check": "false",
             "disable_fallocate": "true", "swift_dir": "/srv/opsflow-swift/etc",
             "devices": "/srv/opsflow-swift/devices",
         }
