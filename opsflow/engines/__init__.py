@@ -1,0 +1,1 @@
+"""Engines: the engine factory, persistence backends, jobboard and listeners that run flows."""
