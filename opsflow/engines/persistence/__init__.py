@@ -41,7 +41,8 @@ def fetch(url: str) -> Any:
     if parts.scheme == "sqlite":
         if parts.netloc or not parts.path.startswith("/") or parts.path.endswith("/"):
             raise _bad(url, "an SQLite URL names an absolute file path after three slashes")
-        path = Path(urllib.parse.unquote(parts.path))
+        # sqlite:////abs/file.db (SQLAlchemy's spelling of an absolute path) means the same file.
+        path = Path("/" + urllib.parse.unquote(parts.path).lstrip("/"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
