@@ -1,1 +1,1 @@
-"""Engines: the engine factory, persistence backends, jobboard and listeners that run flows."""
+"""Running compiled flows: atoms, engines, persistence backends and listeners."""
