@@ -283,7 +283,7 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
     if with_tasks:
         fields["tasks"] = [
             {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
-            for t in record.tasks if "#" not in t.path and not t.path.startswith("_TaskFlow")
+            for t in record.tasks if "#" not in t.path
         ]
     return fields
 
@@ -300,7 +300,7 @@ def flows_list(fmt: str, columns: Sequence[str], state_url: str) -> None:
 
 
 def _done(record: RunRecord) -> str:
-    tasks = [t for t in record.tasks if "#" not in t.path and not t.path.startswith("_TaskFlow")]
+    tasks = [t for t in record.tasks if "#" not in t.path]
     return f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}"
 
 

@@ -142,7 +142,8 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
     """An operator's view of a stored flow detail."""
     meta = detail.meta or {}
     ours = meta.get(META_KEY, {})
-    tasks = tuple(_task_record(atom) for atom in detail)
+    # TaskFlow's injector atom holds the stored inputs; it is no task of the operator's.
+    tasks = tuple(_task_record(atom) for atom in detail if not atom.name.startswith("_TaskFlow"))
     done = {task.path for task in tasks if task.state == tf_states.SUCCESS}
     waits = {
         path: memory.get("due")

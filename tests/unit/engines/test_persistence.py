@@ -21,7 +21,7 @@ from taskflow.patterns import unordered_flow
 from taskflow.persistence import models
 from taskflow.types import failure
 
-import resume_flow
+from tests.unit.engines import resume_flow
 from opsflow.engines import persistence
 
 BACKENDS = ["memory", "sqlite", pytest.param("zookeeper", marks=pytest.mark.functional)]
