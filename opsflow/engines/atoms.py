@@ -84,7 +84,8 @@ class FailurePoint:
 
     def matches(self, path: str, when: str) -> bool:
         """True when a task at ``path`` must fail at moment ``when``."""
-        return when == self.when and fnmatch.fnmatchcase(path, self.pattern)
+        # Task paths contain [n]; only * and ? are wildcards here, so brackets match themselves.
+        return when == self.when and fnmatch.fnmatchcase(path, self.pattern.replace("[", "[[]"))
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from taskflow.types import failure as tf_failure
 
 from opsflow.errors import FlowNotFound
 from opsflow.flows import loader, resolver
-from opsflow.flows.model import FlowDefinition
+from opsflow.flows.model import FlowDefinition, OnFailure
 
 __all__ = ["META_KEY", "RunRecord", "RunState", "TaskRecord", "connection", "definition_of", "load_detail", "record_of",
            "stored_meta"]
@@ -99,6 +99,7 @@ def stored_meta(definition: FlowDefinition, inputs: Mapping[str, Any], created: 
             "definition": {"source": definition.source, "text": definition.text},
             "subflows": subflows,
             "inputs": dict(inputs),
+            "on_failure": definition.on_failure.value,
             "created": created,
         }
     }
@@ -110,6 +111,8 @@ def definition_of(detail: models.FlowDetail) -> tuple[FlowDefinition, dict[str, 
     texts = {ref: (item["source"], item["text"]) for ref, item in meta["subflows"].items()}
     root = meta["definition"]
     definition = loader.load_text(root["text"], root["source"], resolver.StoredResolver(texts))
+    # The operator may have overridden on_failure when starting the run (opsflow run --on-failure).
+    definition = dataclasses.replace(definition, on_failure=OnFailure(meta.get("on_failure", "revert")))
     return definition, dict(meta["inputs"])
 
 

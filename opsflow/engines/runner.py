@@ -172,7 +172,7 @@ class Runner:
             flow_detail=detail,
             book=book,
             backend=self._backend,
-            engine="parallel",
+            engine="opsflow-parallel",
             executor=self._executor,
             max_workers=self._max_workers,
         )
