@@ -220,7 +220,10 @@ class SwiftCluster:
             return [self._bin(f"swift-{name}-server"), "-v", str(self.layout.conf(name))]
         binary = shutil.which(self.memcached)
         if binary is None:
-            raise BringUpFailed("memcached", f"{self.memcached!r} is not installed; apt-get install -y memcached")
+            raise BringUpFailed(
+                "memcached",
+                f"{self.memcached!r} is not installed; run tools/install-services (or apt-get install -y memcached)",
+            )
         argv = [binary, "-l", "127.0.0.1", "-p", str(self.ports.memcached), "-U", "0", "-m", "64"]
         if os.geteuid() == 0:
             argv += ["-u", "root"]  # memcached refuses to run as root unless told the user

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,11 +31,8 @@ def _free_ports() -> Ports:
 
 @pytest.fixture(scope="session")
 def swift_venv_bin() -> Path:
-    """The bin directory of a virtualenv with the pinned Swift; created, and memcached installed, if missing."""
-    if shutil.which("memcached") is None:
-        # a new machine has an empty apt cache, in which memcached is not found
-        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "memcached"], check=True, capture_output=True)
+    """The bin directory of a virtualenv with the pinned Swift, created if missing (memcached comes
+    from tools/install-services, which tools/test runs)."""
     return ensure_venv(SWIFT_VENV)
 
 
