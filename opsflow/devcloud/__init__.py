@@ -1,1 +1,4 @@
-"""opsflow's simulated cloud on loopback: the services `opsflow devcloud` starts and stops."""
+"""The simulated cloud: real OpenStack services on loopback whose hypervisors are opsflow's simulator.
+
+``bringup.up`` builds it (``opsflow devcloud up``); ``layout`` says where everything lives.
+"""
