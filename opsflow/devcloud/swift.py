@@ -142,6 +142,10 @@ class SwiftCluster:
         """Pid of each server (``memcached`` and :data:`SERVERS`) that runs, None for those that don't."""
         return {name: self._pid(name) for name in ("memcached", *SERVERS)}
 
+    def healthy(self) -> dict[str, bool]:
+        """Whether each server runs and answers its health check (for a status listing)."""
+        return {name: pid is not None and self._healthy(name) for name, pid in self.running().items()}
+
     # -- files -------------------------------------------------------------------------------
 
     def _write_configs(self) -> set[str]:

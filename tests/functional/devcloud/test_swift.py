@@ -65,6 +65,7 @@ def test_second_start_changes_nothing(swift_tempauth: SwiftCluster) -> None:
     before_files = {path: path.stat().st_mtime_ns for path in etc.iterdir()}
     swift_tempauth.start()
     assert swift_tempauth.running() == before_pids
+    assert set(swift_tempauth.healthy().values()) == {True}
     assert {path: path.stat().st_mtime_ns for path in etc.iterdir()} == before_files
 
 
@@ -121,6 +122,7 @@ def test_taken_port_names_the_server_port_and_log(swift_scratch: SwiftCluster) -
     swift_scratch.stop()
     swift_scratch.stop()
     assert set(swift_scratch.running().values()) == {None}
+    assert set(swift_scratch.healthy().values()) == {False}
 
 
 def test_server_that_exits_is_reported_with_its_status_and_log(swift_scratch: SwiftCluster, tmp_path: Path) -> None:
