@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from swiftclient.service import SwiftService, SwiftUploadObject
 
-from opsflow.devcloud.swift import KeystoneAuth, SwiftCluster, TempAuth
 from opsflow.devcloud.errors import BringUpFailed
+from opsflow.devcloud.swift import KeystoneAuth, SwiftCluster, TempAuth
 
 pytestmark = pytest.mark.functional
 
