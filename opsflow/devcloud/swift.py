@@ -258,8 +258,12 @@ class SwiftCluster:
         """Swift servers of this state dir that no pid file names (say, the pid file was lost)."""
         if name == "memcached":
             return []  # its command line says nothing of this state dir; the pid file must do
-        known = self._pid(name)
-        return [pid for pid in proc.find_by_arg(self._marker(name)) if pid != known]
+        known, script = self._pid(name), f"swift-{name}-server"
+        # the script's name too: `less proxy-server.conf` names the config but is no server
+        return [
+            pid for pid in proc.find_by_arg(self._marker(name))
+            if pid != known and any(Path(word).name == script for word in proc.cmdline(pid))
+        ]
 
     def _ensure(self, name: str, *, restart: bool) -> int | None:
         """Spawn the server unless it runs healthy with its config; the new pid, or None."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def test_spawned_process_runs_detached_and_logs_to_its_file(tmp_path: Path) -> N
 def test_terminate_stops_a_running_process(tmp_path: Path) -> None:
     """terminate() ends a process that runs, and find_by_arg() finds it by a word of its command line."""
     marker = str(tmp_path / "marker")
-    pid = proc.spawn(["/bin/sh", "-c", "sleep 30", marker], tmp_path / "s.log")
+    # python keeps its argv as it is (sh -c may fork or exec and change it)
+    pid = proc.spawn([sys.executable, "-c", "import time; time.sleep(30)", marker], tmp_path / "s.log")
     assert proc.alive(pid)
     assert proc.find_by_arg(marker) == [pid]
     assert proc.terminate(pid, grace=5.0)
