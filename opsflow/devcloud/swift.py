@@ -35,6 +35,8 @@ from pathlib import Path
 from opsflow.devcloud import swift_process as proc
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.swift_config import (
+    DAEMON_MODULES,
+    DAEMONS,
     SERVERS,
     STORAGE_SERVERS,
     KeystoneAuth,
@@ -63,6 +65,8 @@ class SwiftCluster:
     PART_POWER = 8
     #: The one device of every ring, a directory under ``devices``.
     DEVICE = "d1"
+    #: Seconds a daemon must keep running after its spawn to count as started.
+    DAEMON_SETTLE = 1.0
     #: Lines of a server's log quoted in an error.
     LOG_TAIL_LINES = 15
 
@@ -74,6 +78,7 @@ class SwiftCluster:
         *,
         ports: Ports | None = None,
         memcached: str = "memcached",
+        updaters: bool = True,
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         self.layout = Layout(Path(state_dir).absolute())
@@ -82,6 +87,8 @@ class SwiftCluster:
         self.ports = ports or Ports()
         self.memcached = memcached
         self.start_timeout = start_timeout
+        #: The daemons this cluster runs (the updaters, unless ``updaters=False`` saves ~110 MB).
+        self.daemons = tuple(DAEMONS) if updaters else ()
 
     # -- what clients need -------------------------------------------------------------------
 
@@ -115,43 +122,59 @@ class SwiftCluster:
         began = time.monotonic()
         changed = self._write_configs()
         if self._build_rings():
-            changed.update(SERVERS)
-        spawned: list[str] = []
-        for phase in (("memcached",), STORAGE_SERVERS, ("proxy",)):
+            changed.update(SERVERS, self.daemons)
+        for name in DAEMONS:
+            if name not in self.daemons:
+                self._stop_one(name)  # started earlier with updaters, now without
+        spawned: dict[str, int] = {}
+        settled_at = 0.0
+        for phase in (("memcached",), (*STORAGE_SERVERS, *self.daemons), ("proxy",)):
             started = {name: self._ensure(name, restart=name in changed) for name in phase}
-            self._wait_healthy({name: pid for name, pid in started.items() if pid is not None})
-            spawned += [name for name, pid in started.items() if pid is not None]
+            started_pids = {name: pid for name, pid in started.items() if pid is not None}
+            if any(name in DAEMONS for name in started_pids):
+                settled_at = time.monotonic() + self.DAEMON_SETTLE
+            self._wait_healthy(started_pids)
+            spawned.update(started_pids)
+        # A daemon has nothing to probe: one with a bad config exits within a second (usually
+        # while the proxy starts), so it must still run by then.
+        daemons = {name: pid for name, pid in spawned.items() if name in DAEMONS}
+        if daemons:
+            time.sleep(max(0.0, settled_at - time.monotonic()))
+            self._wait_healthy(daemons)
         LOG.info(
             "Swift on %s ready in %.1f s (%s)", self.proxy_url, time.monotonic() - began,
             f"started {', '.join(spawned)}" if spawned else "already running",
         )
 
     def stop(self) -> None:
-        """Stop the proxy, the storage servers and memcached; safe when some or all are down."""
-        for name in ("proxy", *reversed(STORAGE_SERVERS), "memcached"):
-            pids = set(self._strays(name))
-            pid = self._pid(name)
-            if pid is not None:
-                pids.add(pid)
-            for each in sorted(pids):
-                self._terminate(name, each)
-                LOG.info("stopped Swift's %s (pid %d)", name, each)
-            self.layout.pid_file(name).unlink(missing_ok=True)
+        """Stop the proxy, the daemons, the storage servers and memcached; safe when some or all are down."""
+        for name in ("proxy", *DAEMONS, *reversed(STORAGE_SERVERS), "memcached"):
+            self._stop_one(name)
 
     def running(self) -> dict[str, int | None]:
-        """Pid of each server (``memcached`` and :data:`SERVERS`) that runs, None for those that don't."""
-        return {name: self._pid(name) for name in ("memcached", *SERVERS)}
+        """Pid of each process (memcached, the servers, the daemons) that runs, None for those that don't."""
+        return {name: self._pid(name) for name in ("memcached", *SERVERS, *self.daemons)}
 
     def healthy(self) -> dict[str, bool]:
         """Whether each server runs and answers its health check (for a status listing)."""
-        return {name: pid is not None and self._healthy(name) for name, pid in self.running().items()}
+        return {name: pid is not None and self._healthy(name, pid) for name, pid in self.running().items()}
+
+    def _stop_one(self, name: str) -> None:
+        pids = set(self._strays(name))
+        pid = self._pid(name)
+        if pid is not None:
+            pids.add(pid)
+        for each in sorted(pids):
+            self._terminate(name, each)
+            LOG.info("stopped Swift's %s (pid %d)", name, each)
+        self.layout.pid_file(name).unlink(missing_ok=True)
 
     # -- files -------------------------------------------------------------------------------
 
     def _write_configs(self) -> set[str]:
         """Write configs whose text differs; return the servers whose config changed."""
         layout = self.layout
-        for path in (layout.etc, layout.devices / self.DEVICE, layout.run, layout.log):
+        for path in (layout.etc, layout.devices / self.DEVICE, layout.run, layout.log, layout.cache):
             path.mkdir(parents=True, exist_ok=True)
         suffix_file = layout.etc / "hash-path-suffix"
         if not suffix_file.exists():
@@ -163,9 +186,10 @@ class SwiftCluster:
                 continue
             proc.write_atomic(path, text)
             if path.name == "swift.conf":
-                changed.update(SERVERS)
+                changed.update(SERVERS, self.daemons)
             else:
-                changed.add(path.name.removesuffix("-server.conf"))
+                server = path.name.removesuffix("-server.conf")
+                changed.update([server, *(d for d in self.daemons if DAEMONS[d] == server)])
         return changed
 
     def _build_rings(self) -> bool:
@@ -217,11 +241,29 @@ class SwiftCluster:
 
     # -- processes ---------------------------------------------------------------------------
 
+    def _script(self, name: str) -> str:
+        """The console script of a Swift server or daemon."""
+        return f"swift-{name}" if name in DAEMONS else f"swift-{name}-server"
+
+    def _conf(self, name: str) -> Path:
+        """The config file a Swift server or daemon reads (a daemon shares its server's)."""
+        return self.layout.conf(DAEMONS.get(name, name))
+
     def _argv(self, name: str) -> list[str]:
-        """The command that runs a server."""
+        """The command that runs a process."""
+        # -v adds a stderr log handler, and stderr is the log file
+        if name in DAEMONS:
+            # Swift's daemons, unlike its WSGI servers, ignore swift_dir when they look for
+            # swift.conf and read /etc/swift/swift.conf: set the directory before main() runs.
+            code = (
+                "import sys; from swift.common.utils import set_swift_dir; "
+                f"set_swift_dir({str(self.layout.etc)!r}); sys.argv = sys.argv[1:]; "
+                f"from {DAEMON_MODULES[name]} import main; main()"
+            )
+            self._bin(self._script(name))  # the same check that Swift is installed
+            return [self._bin("python"), "-c", code, self._script(name), "-v", str(self._conf(name))]
         if name != "memcached":
-            # -v adds a stderr log handler, and stderr is the log file
-            return [self._bin(f"swift-{name}-server"), "-v", str(self.layout.conf(name))]
+            return [self._bin(self._script(name)), "-v", str(self._conf(name))]
         binary = shutil.which(self.memcached)
         if binary is None:
             raise BringUpFailed(
@@ -233,21 +275,23 @@ class SwiftCluster:
             argv += ["-u", "root"]  # memcached refuses to run as root unless told the user
         return argv
 
-    def _marker(self, name: str) -> str:
-        """The word of a server's command line that says it is this cluster's: a Swift server names
-        its config file (unique to the state dir), memcached only its binary."""
-        if name == "memcached":
-            return shutil.which(self.memcached) or self.memcached
-        return str(self.layout.conf(name))
+    def _is_ours(self, name: str, pid: int) -> bool:
+        """Whether ``pid`` runs this cluster's ``name`` (pids get recycled; pid files get lost)."""
+        words = proc.cmdline(pid)
+        if name == "memcached":  # its command line says nothing of the state dir; the pid file must
+            return (shutil.which(self.memcached) or self.memcached) in words
+        # the config file is unique to this state dir; the script tells a server from its daemon
+        # and from, say, `less proxy-server.conf`
+        return str(self._conf(name)) in words and any(Path(w).name == self._script(name) for w in words)
 
     def _pid(self, name: str) -> int | None:
-        """Pid of the server if its pid file names a live process of ours; drops a stale pid file."""
+        """Pid of the process if its pid file names a live process of ours; drops a stale pid file."""
         pid_file = self.layout.pid_file(name)
         try:
             pid = int(pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if proc.alive(pid) and self._marker(name) in proc.cmdline(pid):  # not a recycled pid
+        if proc.alive(pid) and self._is_ours(name, pid):
             return pid
         proc.exit_status(pid)
         LOG.info("removing stale pid file %s (pid %d is gone)", pid_file, pid)
@@ -255,15 +299,11 @@ class SwiftCluster:
         return None
 
     def _strays(self, name: str) -> list[int]:
-        """Swift servers of this state dir that no pid file names (say, the pid file was lost)."""
+        """Swift processes of this state dir that no pid file names (say, the pid file was lost)."""
         if name == "memcached":
-            return []  # its command line says nothing of this state dir; the pid file must do
-        known, script = self._pid(name), f"swift-{name}-server"
-        # the script's name too: `less proxy-server.conf` names the config but is no server
-        return [
-            pid for pid in proc.find_by_arg(self._marker(name))
-            if pid != known and any(Path(word).name == script for word in proc.cmdline(pid))
-        ]
+            return []
+        known = self._pid(name)
+        return [pid for pid in proc.find_by_arg(str(self._conf(name))) if pid != known and self._is_ours(name, pid)]
 
     def _ensure(self, name: str, *, restart: bool) -> int | None:
         """Spawn the server unless it runs healthy with its config; the new pid, or None."""
@@ -271,7 +311,7 @@ class SwiftCluster:
         if pid is not None:
             args = self._argv(name)[1:]
             same_command = proc.cmdline(pid)[-len(args):] == args
-            if not restart and same_command and self._healthy(name):
+            if not restart and same_command and self._healthy(name, pid):
                 LOG.debug("Swift's %s already runs as pid %d", name, pid)
                 return None
             LOG.info("restarting Swift's %s (pid %d): %s", name, pid,
@@ -280,8 +320,8 @@ class SwiftCluster:
         for stray in self._strays(name):
             LOG.warning("stopping Swift's %s pid %d, which runs without a pid file", name, stray)
             self._terminate(name, stray)
-        port = self.ports.of(name)
-        if proc.port_in_use(port):
+        port = None if name in DAEMONS else self.ports.of(name)
+        if port is not None and proc.port_in_use(port):
             raise BringUpFailed(
                 f"Swift {name}",
                 f"port {port} on 127.0.0.1 is already in use by another process; stop that process "
@@ -290,10 +330,13 @@ class SwiftCluster:
             )
         pid = proc.spawn(self._argv(name), self.layout.log_file(name))
         proc.write_atomic(self.layout.pid_file(name), f"{pid}\n")
-        LOG.info("started Swift's %s on 127.0.0.1:%d as pid %d", name, port, pid)
+        LOG.info("started Swift's %s%s as pid %d", name, f" on 127.0.0.1:{port}" if port else "", pid)
         return pid
 
-    def _healthy(self, name: str) -> bool:
+    def _healthy(self, name: str, pid: int) -> bool:
+        """Whether the process ``pid`` of ``name`` serves: its probe answers (a daemon: it runs)."""
+        if name in DAEMONS:
+            return proc.alive(pid)
         if name == "memcached":
             return proc.memcached_answers(self.ports.memcached)
         return proc.healthcheck_answers(self.ports.of(name))
@@ -308,8 +351,9 @@ class SwiftCluster:
                     code = proc.exit_status(pid)
                     self.layout.pid_file(name).unlink(missing_ok=True)
                     why = f"exited with status {code}" if code is not None else "exited"
-                    self._fail(name, f"{why} before answering {self._probe_name(name)}")
-                if self._healthy(name):
+                    self._fail(name, f"{why} right after it started" if name in DAEMONS
+                               else f"{why} before answering {self._probe_name(name)}")
+                if self._healthy(name, pid):
                     del pending[name]
             if pending and time.monotonic() > deadline:
                 name, pid = next(iter(pending.items()))
@@ -320,6 +364,8 @@ class SwiftCluster:
                 time.sleep(0.05)
 
     def _probe_name(self, name: str) -> str:
+        if name in DAEMONS:
+            return "(a daemon, which only has to keep running)"
         port = self.ports.of(name)
         return f"`version` on 127.0.0.1:{port}" if name == "memcached" else f"http://127.0.0.1:{port}/healthcheck"
 

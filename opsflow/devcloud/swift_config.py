@@ -15,8 +15,11 @@ import pwd
 from pathlib import Path
 
 __all__ = [
+    "DAEMONS",
+    "DAEMON_MODULES",
     "SERVERS",
     "STORAGE_SERVERS",
+    "UPDATER_INTERVAL",
     "KeystoneAuth",
     "Layout",
     "Ports",
@@ -29,6 +32,17 @@ STORAGE_SERVERS = ("account", "container", "object")
 
 #: Every Swift server this cluster runs, in start order.
 SERVERS = (*STORAGE_SERVERS, "proxy")
+
+#: Background daemons (no port) and the server whose config file they read. The updaters carry
+#: object and container counts up to containers and accounts, which the servers alone never do:
+#: without them an account's object count and bytes used stay at 0.
+DAEMONS = {"container-updater": "container", "object-updater": "object"}
+
+#: The module whose ``main()`` each daemon's console script runs.
+DAEMON_MODULES = {"container-updater": "swift.container.updater", "object-updater": "swift.obj.updater"}
+
+#: Seconds between two sweeps of an updater (Swift's default, 300, is for real clusters).
+UPDATER_INTERVAL = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +150,11 @@ class Layout:
         return self.state_dir / "devices"
 
     @property
+    def cache(self) -> Path:
+        """Swift's recon cache (the daemons' progress reports)."""
+        return self.state_dir / "cache"
+
+    @property
     def run(self) -> Path:
         """Pid files."""
         return self.state_dir / "run"
@@ -178,6 +197,7 @@ def _common(layout: Layout, server: str, port: int) -> str:
         f"devices = {layout.devices}\n"
         "mount_check = false\n"
         "disable_fallocate = true\n"
+        f"recon_cache_path = {layout.cache}\n"
         f"log_name = {server}-server\n"
         "log_level = INFO\n"
         "log_udp_host = 127.0.0.1\n"
@@ -195,6 +215,9 @@ def _storage_conf(layout: Layout, server: str, port: int) -> str:
         "\n"
         "[filter:healthcheck]\n"
         "use = egg:swift#healthcheck\n"
+    ) + "".join(
+        f"\n[{daemon}]\nlog_name = {daemon}\ninterval = {UPDATER_INTERVAL}\n"
+        for daemon, conf in DAEMONS.items() if conf == server
     )
 
 

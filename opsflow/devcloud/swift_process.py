@@ -88,20 +88,30 @@ def exit_status(pid: int) -> int | None:
     return _EXIT_STATUS.pop(pid, None)
 
 
-def cmdline(pid: int) -> list[str]:
-    """The process's argv, empty if it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return raw.decode(errors="replace").split("\0")[:-1]
+def cmdline(pid: int, *, settle: bool = True) -> list[str]:
+    """The process's argv, empty if it is gone (or a kernel thread, which has none).
+
+    A process spawned a moment ago can show an empty argv: vfork lets the parent go on when the
+    child's exec drops the old memory, before the kernel has laid out the new argv. Judging it
+    then would take a live server for a recycled pid, so an empty argv is read again for a while
+    (unless ``settle`` is false, for scans that meet kernel threads).
+    """
+    deadline = time.monotonic() + (1.0 if settle else 0.0)
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return []
+        if raw or time.monotonic() > deadline or not alive(pid):
+            return raw.decode(errors="replace").split("\0")[:-1]
+        time.sleep(0.01)
 
 
 def find_by_arg(arg: str) -> list[int]:
     """Pids of live processes with ``arg`` as one word of their command line."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and arg in cmdline(int(entry.name)) and alive(int(entry.name)):
+        if entry.name.isdigit() and arg in cmdline(int(entry.name), settle=False) and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
