@@ -83,10 +83,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="opsflow-swift-bench-") as tmp:
         work = Path(tmp)
         cluster = SwiftCluster(work / "swift", ensure_venv(VENV), TempAuth(), ports=free_ports())
-        began = time.perf_counter()
-        cluster.start()
-        cold = time.perf_counter() - began
         try:
+            began = time.perf_counter()
+            cluster.start()
+            cold = time.perf_counter() - began
             began = time.perf_counter()
             cluster.start()
             warm = time.perf_counter() - began

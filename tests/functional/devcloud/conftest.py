@@ -40,8 +40,8 @@ def swift_venv_bin() -> Path:
 def swift_tempauth(tmp_path_factory: pytest.TempPathFactory, swift_venv_bin: Path) -> Iterator[SwiftCluster]:
     """A running Swift with tempauth (user ``test:tester``, key ``testing``), stopped after the session."""
     cluster = SwiftCluster(tmp_path_factory.mktemp("swift"), swift_venv_bin, TempAuth(), ports=_free_ports())
-    cluster.start()
     try:
+        cluster.start()  # inside: a start that fails half-way leaves servers to stop
         yield cluster
     finally:
         cluster.stop()

@@ -16,7 +16,7 @@ from swiftclient.service import SwiftService, SwiftUploadObject
 
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.swift import KeystoneAuth, SwiftCluster, TempAuth
-from opsflow.devcloud.swift_config import UPDATER_INTERVAL
+from opsflow.devcloud.swift_config import UPDATER_INTERVALS
 
 pytestmark = pytest.mark.functional
 
@@ -67,7 +67,7 @@ def test_account_counts_objects_once_the_updaters_ran(swift_tempauth: SwiftClust
         before = int(swift.stat()["headers"]["x-account-object-count"])
         uploads = list(swift.upload("counted", [SwiftUploadObject(io.BytesIO(b"x" * 1000), object_name="one")]))
         assert all(r["success"] for r in uploads)
-        deadline = time.monotonic() + 4 * UPDATER_INTERVAL
+        deadline = time.monotonic() + 4 * UPDATER_INTERVALS["container-updater"]
         while int(swift.stat()["headers"]["x-account-object-count"]) == before and time.monotonic() < deadline:
             time.sleep(0.5)
         assert int(swift.stat()["headers"]["x-account-object-count"]) > before

@@ -99,3 +99,11 @@ def test_keystone_auth_needs_an_http_url() -> None:
     """A Keystone auth_url that is not http(s) is refused."""
     with pytest.raises(ValueError, match="auth_url"):
         KeystoneAuth("127.0.0.1:5000/v3", "swift", "pw")
+
+
+def test_updaters_read_their_servers_config_with_short_intervals() -> None:
+    """The container and object updaters have sections in their servers' configs, sweeping often."""
+    confs = _parse(TempAuth())
+    assert confs["container-server.conf"]["container-updater"]["interval"] == "5"
+    assert confs["object-server.conf"]["object-updater"]["interval"] == "30"
+    assert confs["object-server.conf"]["DEFAULT"]["recon_cache_path"] == "/srv/opsflow-swift/cache"
