@@ -6,6 +6,7 @@ Commands return columns and rows; :mod:`opsflow.output` renders them (``-f table
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import errno
 import json
@@ -27,6 +28,7 @@ from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import OpsflowError
 from opsflow.flows import inputs as flow_inputs, loader, render
+from opsflow.flows.model import OnFailure
 
 __all__ = ["main"]
 
@@ -215,10 +217,6 @@ def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
 def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure: Sequence[str], no_wait: bool,
         as_json: bool, state_url: str) -> None:
     """Run a flow here, with its state saved so it can be resumed or reverted."""
-    import dataclasses
-
-    from opsflow.flows.model import OnFailure
-
     definition = loader.load_file(file)
     if on_failure:
         definition = dataclasses.replace(definition, on_failure=OnFailure(on_failure))

@@ -167,9 +167,14 @@ class ActionAtom(task.Task):  # type: ignore[misc]
         revert_spec: RevertSpec = RevertSpec(),
         timeout: float | None = None,
         attempt_symbol: str | None = None,
+        after: tuple[str, ...] = (),
     ) -> None:
         # A compensating action may use the task's own result; that is handed over at revert time.
-        requires = [symbol for symbol in scope.symbols(dict(args), dict(revert_spec.args)) if symbol != path]
+        # Requiring the instance's inputs symbol keeps every task of a sub-flow behind its gate (the
+        # atom that computes those inputs), and ``after`` symbols order tasks that share no data.
+        referenced = scope.symbols(dict(args), dict(revert_spec.args))
+        requires = list(dict.fromkeys([scope.inputs_symbol, *referenced, *after]))
+        requires = [symbol for symbol in requires if symbol != path]
         if attempt_symbol:
             requires.append(attempt_symbol)
         super().__init__(name=path, provides=path, requires=requires)
@@ -238,8 +243,8 @@ class ActionAtom(task.Task):  # type: ignore[misc]
 class ValueAtom(task.Task):  # type: ignore[misc]
     """Computes a value from other symbols: sub-flow inputs and outputs, fan-out result lists."""
 
-    def __init__(self, name: str, provides: str, value: Any, scope: Scope) -> None:
-        super().__init__(name=name, provides=provides, requires=scope.symbols(value))
+    def __init__(self, name: str, provides: str, value: Any, scope: Scope, after: tuple[str, ...] = ()) -> None:
+        super().__init__(name=name, provides=provides, requires=list(dict.fromkeys([*scope.symbols(value), *after])))
         self._value = value
         self._scope = scope
 

@@ -18,11 +18,14 @@ from typing import Any
 
 from taskflow import exceptions as tf_exc, flow as tf_flow, states as tf_states
 from taskflow.engines.action_engine import engine as tf_engine, runtime as tf_runtime, selector as tf_selector
-from taskflow.engines.action_engine import deciders as tf_deciders, traversal
+from taskflow.engines.action_engine import compiler as tf_compiler, deciders as tf_deciders, traversal
 
 from opsflow.engines import flow_compiler
 
 __all__ = ["ParallelEngine"]
+
+#: Execution-graph node kinds that are atoms (tasks and retries).
+_ATOM_KINDS: tuple[str, ...] = tuple(tf_compiler.ATOMS)
 
 _DONE = (tf_states.SUCCESS, tf_states.IGNORE)
 _DONE_INTENTIONS = (tf_states.EXECUTE, tf_states.IGNORE)
@@ -63,6 +66,37 @@ class _NextOnlySelector(tf_selector.Selector):  # type: ignore[misc]
 
 
 class _Runtime(tf_runtime.Runtime):  # type: ignore[misc]
+    """Finds each symbol's provider directly when the flow has exactly one provider per symbol.
+
+    TaskFlow's scope walker first gathers *every* ancestor of an atom to decide which providers it
+    may see: O(n) per atom, O(n^2) per chain. Scopes only matter when several atoms provide the
+    same name; opsflow's compiled flows never do (symbols are task paths), so for each atom whose
+    symbols have one provider the visible scope is simply those providers. Any symbol with several
+    providers keeps TaskFlow's walker for the atoms that need it.
+    """
+
+    def fetch_scopes_for(self, atom_name: str) -> Any:
+        direct = self.__dict__.get("_opsflow_direct_scopes")
+        if direct is None:
+            direct = self.__dict__["_opsflow_direct_scopes"] = self._direct_scopes()
+        if atom_name in direct:
+            return direct[atom_name]
+        return super().fetch_scopes_for(atom_name)
+
+    def _direct_scopes(self) -> dict[str, list[list[str]]]:
+        atoms = list(self.iterate_nodes(_ATOM_KINDS))
+        providers: dict[str, list[str]] = {}
+        for atom in atoms:
+            for symbol in atom.provides:
+                providers.setdefault(symbol, []).append(atom.name)
+        scopes: dict[str, list[list[str]]] = {}
+        for atom in atoms:
+            needed = set(atom.rebind.values()) | set(getattr(atom, "revert_rebind", {}).values())
+            found = [providers.get(symbol, []) for symbol in needed]
+            if all(len(names) <= 1 for names in found):
+                scopes[atom.name] = [[name for names in found for name in names]]
+        return scopes
+
     @property
     def selector(self) -> tf_selector.Selector:
         cached = self.__dict__.get("_opsflow_selector")

@@ -28,7 +28,7 @@ from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.records import META_KEY, RunRecord, RunState
 from opsflow.errors import InvalidState, OpsflowError
 from opsflow.flows import compiler, inputs as flow_inputs
-from opsflow.flows.model import FlowDefinition
+from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
 
 __all__ = ["REVERT_EVERYTHING", "Observer", "Runner"]
@@ -160,7 +160,7 @@ class Runner:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
-            definition = dataclasses.replace(definition, on_failure=type(definition.on_failure)("pause" if pause else "revert"))
+            definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
         histories = {atom.name: len(atom.results) for atom in detail if isinstance(atom, models.RetryDetail)}
         options = RunOptions(
             run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
@@ -204,7 +204,7 @@ class Runner:
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
         if options.paused.is_set():
             storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
-        return records.record_of(storage._flowdetail if hasattr(storage, "_flowdetail") else detail)
+        return self.record(run_id)
 
     @contextlib.contextmanager
     def _listening(self, engine: Any) -> Iterator[None]:

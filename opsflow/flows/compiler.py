@@ -57,12 +57,6 @@ def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options:
     )
 
 
-@dataclasses.dataclass
-class _Node:
-    entry: Any
-    exit: Any
-
-
 class _Builder:
     def __init__(self, options: RunOptions, pause: bool) -> None:
         self._options = options
@@ -76,25 +70,18 @@ class _Builder:
         """One instance of a definition; its tasks' paths start with ``prefix``."""
         flow = graph_flow.Flow(prefix.rstrip(".") or definition.name)
         scope = Scope(inputs_symbol=inputs_symbol, prefix=prefix)
-        nodes: dict[str, _Node] = {}
         members: list[Any] = []
         for spec in definition.tasks:
-            node, added = self._task(definition, spec, scope, static_inputs)
-            nodes[spec.name] = node
-            members.extend(added)
+            members.extend(self._task(definition, spec, scope, static_inputs))
         flow.add(*members)
-        for spec in definition.tasks:
-            for name in spec.after:
-                flow.link(nodes[name].exit, nodes[spec.name].entry)
         return flow
 
     def _task(
         self, definition: FlowDefinition, spec: TaskSpec, scope: Scope, static_inputs: Mapping[str, Any]
-    ) -> tuple[_Node, list[Any]]:
+    ) -> list[Any]:
         path = scope.prefix + spec.name
         if spec.for_each is None:
-            node = self._single(definition, spec, path, scope, static_inputs)
-            return _Node(node, node), [node]
+            return [self._single(definition, spec, path, scope, static_inputs)]
         items = self._items(definition, spec, static_inputs)
         children = [
             self._single(definition, spec, f"{path}[{index}]",
@@ -112,7 +99,7 @@ class _Builder:
         gather = atoms.GatherAtom(path, [f"{path}[{index}]" for index in range(len(children))])
         self.atom_count += 1
         self.task_count += 1
-        return _Node(container, gather), [container, gather]
+        return [container, gather]
 
     def _items(self, definition: FlowDefinition, spec: TaskSpec, static_inputs: Mapping[str, Any]) -> list[Any]:
         value = spec.for_each
@@ -135,6 +122,7 @@ class _Builder:
     def _single(
         self, definition: FlowDefinition, spec: TaskSpec, path: str, scope: Scope, static_inputs: Mapping[str, Any]
     ) -> Any:
+        after = tuple(scope.prefix + name for name in spec.after)
         needs_retry = spec.retry is not None or self._pause
         if spec.action is not None:
             suspends = getattr(registry.fetch(registry.ACTIONS, spec.action), "suspends", False)
@@ -142,7 +130,7 @@ class _Builder:
             retry_name = path + "#retry" if needs_retry else None
             atom = atoms.ActionAtom(
                 path, spec.action, spec.args, scope, self._options,
-                revert_spec=spec.revert, timeout=spec.timeout, attempt_symbol=retry_name,
+                revert_spec=spec.revert, timeout=spec.timeout, attempt_symbol=retry_name, after=after,
             )
             self.atom_count += 1
             self.task_count += 1
@@ -155,7 +143,7 @@ class _Builder:
         inputs_symbol = path + "/inputs"
         static = self._static_args(spec, scope, static_inputs)
         inner = self.instance(sub, prefix=path + ".", inputs_symbol=inputs_symbol, static_inputs=static)
-        inputs_atom = atoms.ValueAtom(path + "#inputs", inputs_symbol, self._with_defaults(sub, spec), scope)
+        inputs_atom = atoms.ValueAtom(path + "#inputs", inputs_symbol, self._with_defaults(sub, spec), scope, after)
         # Named by the task's own path: its state is the sub-flow task's state, its result the outputs.
         outputs_atom = atoms.ValueAtom(
             path, path, dict(sub.outputs), Scope(inputs_symbol=inputs_symbol, prefix=path + ".")

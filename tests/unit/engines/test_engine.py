@@ -78,3 +78,28 @@ def test_link_deciders_are_refused() -> None:
     flow.link(a, b, decider=lambda history: True)
     with pytest.raises(tf_exc.CompilationFailure, match="deciders"):
         taskflow.engines.run(flow, engine="opsflow-parallel")
+
+
+def test_shadowed_symbols_keep_taskflows_scoping() -> None:
+    """When two atoms provide the same name, each consumer still sees the provider in its own scope."""
+
+    class Provide(task.Task):  # type: ignore[misc]
+        def execute(self) -> str:
+            return self.name
+
+    class Consume(task.Task):  # type: ignore[misc]
+        def execute(self, x: str) -> str:
+            return x
+
+    def build() -> linear_flow.Flow:
+        return linear_flow.Flow("top").add(
+            linear_flow.Flow("left").add(Provide("p1", provides="x"), Consume("c1", provides="r1")),
+            linear_flow.Flow("right").add(Provide("p2", provides="x"), Consume("c2", provides="r2")),
+        )
+
+    ours = taskflow.engines.load(build(), engine="opsflow-parallel")
+    ours.run()
+    theirs = taskflow.engines.load(build(), engine="parallel")
+    theirs.run()
+    assert (ours.storage.fetch("r1"), ours.storage.fetch("r2")) == ("p1", "p2")
+    assert (theirs.storage.fetch("r1"), theirs.storage.fetch("r2")) == ("p1", "p2")
