@@ -105,7 +105,7 @@ def main() -> None:
 
     rates = {side: (megabytes / min(u for u, _ in r), megabytes / min(d for _, d in r)) for side, r in runs.items()}
     print(f"payload {args.size_mib} MiB, SLO segments {args.segment_mib} MiB, best of {args.repeat}")
-    print(f"start: cold (rings + 5 processes) {cold:.2f} s, second start (no-op) {warm * 1000:.0f} ms")
+    print(f"start: cold (rings + 7 processes) {cold:.2f} s, second start (no-op) {warm * 1000:.0f} ms")
     for side, (up, down) in rates.items():
         print(f"{side:>5}: upload {up:.0f} MB/s, download {down:.0f} MB/s")
     up_ratio, down_ratio = (rates["slo"][i] / rates["plain"][i] for i in (0, 1))
