@@ -34,6 +34,10 @@ def test_terminate_stops_a_running_process(tmp_path: Path) -> None:
     # python keeps its argv as it is (sh -c may fork or exec and change it)
     pid = proc.spawn([sys.executable, "-c", "import time; time.sleep(30)", marker], tmp_path / "s.log")
     assert proc.alive(pid)
+    # Right after posix_spawn the child's command line may still be empty (exec not done yet).
+    deadline = time.monotonic() + 5
+    while proc.find_by_arg(marker) != [pid] and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert proc.find_by_arg(marker) == [pid]
     assert proc.terminate(pid, grace=5.0)
     assert not proc.alive(pid)
