@@ -7,7 +7,7 @@ transaction -- three sequential round trips, ~12 per task. Here:
 * an atom update is one ``set`` of the whole atom (``_codec`` explains why that equals TaskFlow's
   merge), so ``NoNodeError`` is the not-found check and nothing is read first;
 * updates that only record work in flight -- entering RUNNING or REVERTING, or changing nothing
-  but ``meta`` (progress) of an atom this backend already wrote -- are sent without waiting for
+  but the progress in ``meta`` of an atom this backend already wrote -- are sent without waiting for
   the reply ("write-behind"). Every other update, among them each SUCCESS/FAILURE/REVERTED with
   its result, waits for ZooKeeper's acknowledgement before returning. A ZooKeeper session applies
   requests in order, so when that acknowledgement arrives every earlier write-behind update is
@@ -32,7 +32,8 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from kazoo import exceptions as k_exc
@@ -41,6 +42,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from oslo_utils import strutils
 from taskflow import exceptions as tf_exc
 from taskflow import states
+from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
 from opsflow.engines.persistence import _codec
@@ -52,8 +54,12 @@ LOG = logging.getLogger(__name__)
 
 #: Atom states a resumed flow treats like "not finished": their writes need not be awaited.
 IN_FLIGHT_STATES = frozenset({states.RUNNING, states.REVERTING})
+#: Meta keys TaskFlow updates to report progress: changing only these need not be awaited.
+PROGRESS_KEYS = frozenset({tf_storage.META_PROGRESS, tf_storage.META_PROGRESS_DETAILS})
 #: ZooKeeper refuses nodes above ~1 MB (jute.maxbuffer); fail clearly before it drops the session.
 MAX_NODE_BYTES = 1_000_000
+#: Errors after which an idempotent request is sent again once the client has reconnected.
+RECONNECTABLE = (k_exc.ConnectionLoss, k_exc.SessionExpiredError, k_exc.OperationTimeoutError)
 #: Operations per multi-op transaction when creating many nodes (keeps each request far below 1 MB).
 CHUNK = 200
 
@@ -131,6 +137,29 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         except (k_exc.KazooException, k_exc.ZookeeperError) as exc:
             raise tf_exc.StorageFailure(f"ZooKeeper at {self.hosts} failed on {what}: {exc!r}") from exc
 
+    def call(self, what: str, method: Callable[..., Any], *args: Any) -> Any:
+        """Send an idempotent request and wait for the reply, again after a lost connection.
+
+        When a server dies the client moves to another and keeps its session (a leader election
+        takes ~1 s); resending here, until the session timeout, spares TaskFlow's storage layer
+        its 5 s retry pause.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self.wait(method(*args), what)
+            except StorageUnavailable as exc:
+                if not isinstance(exc.__cause__, RECONNECTABLE) or time.monotonic() > deadline:
+                    raise
+                LOG.info("ZooKeeper connection to %s lost during %s; resending once reconnected", self.hosts, what)
+                self.await_connected(deadline)
+
+    def await_connected(self, deadline: float) -> None:
+        """Sleep until the client is connected again or the deadline passes."""
+        client = self._client
+        while client is not None and not client.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def send_behind(self, path: str, payload: bytes) -> None:
         """Send a ``set`` without waiting; its failure is logged when a later reply is in."""
         result = self.client().set_async(path, payload)
@@ -179,7 +208,7 @@ class Connection(base.Connection):  # type: ignore[misc]
 
     def validate(self) -> None:
         """Check that the ensemble answers."""
-        self._backend.wait(self._client.exists_async(self._backend.root), "root node")
+        self._backend.call("root node", self._client.exists_async, self._backend.root)
 
     def clear_all(self) -> None:
         """Delete every logbook, flow detail and atom detail."""
@@ -207,7 +236,7 @@ class Connection(base.Connection):  # type: ignore[misc]
             self._backend.send_behind(path, payload)
         else:
             try:
-                self._backend.wait(self._client.set_async(path, payload), f"atom detail {atom_detail.uuid!r}")
+                self._backend.call(f"atom detail {atom_detail.uuid!r}", self._client.set_async, path, payload)
             except BaseException:
                 self._backend._sent.pop(atom_detail.uuid, None)
                 raise
@@ -216,10 +245,9 @@ class Connection(base.Connection):  # type: ignore[misc]
     def update_flow_details(self, flow_detail: Any) -> Any:
         """Update a stored flow detail and write its new or changed atoms; ``NotFound`` if not stored."""
         path = f"{self._flows}/{flow_detail.uuid}"
-        set_flow = self._client.set_async(path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)))
-        linked = self._client.get_children_async(path)
-        self._backend.wait(set_flow, f"flow detail {flow_detail.uuid!r}")
-        stored = set(self._backend.wait(linked, f"flow detail {flow_detail.uuid!r}"))
+        what = f"flow detail {flow_detail.uuid!r}"
+        self._backend.call(what, self._client.set_async, path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)))
+        stored = set(self._children(path, what))
         self._write_atoms(flow_detail, stored)
         return self._with_stored_atoms(flow_detail, stored)
 
@@ -257,7 +285,7 @@ class Connection(base.Connection):  # type: ignore[misc]
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> Any:
         """Load a logbook (with its flows and atoms unless ``lazy``); ``NotFound`` if not stored."""
         path = f"{self._books}/{book_uuid}"
-        data, _stat = self._backend.wait(self._client.get_async(path), f"logbook {book_uuid!r}")
+        data, _stat = self._backend.call(f"logbook {book_uuid!r}", self._client.get_async, path)
         node = json.loads(data)
         book = _codec.load_book(book_uuid, node["name"], node["state"])
         updated_at = book.updated_at  # LogBook.add() stamps updated_at; keep the stored one
@@ -291,7 +319,8 @@ class Connection(base.Connection):  # type: ignore[misc]
 
     def _atom_payload(self, atom: Any) -> tuple[bytes, int]:
         state = _codec.atom_state(atom)
-        meta = _codec.dumps(state.pop("meta"))
+        meta_data = state.pop("meta") or {}
+        meta = _codec.dumps(meta_data)
         core = _codec.dumps(state)
         head = _codec.dumps({"name": atom.name, "type": models.atom_detail_type(atom)})
         payload = f'{head[:-1]},"meta":{meta},"atom":{core}}}'.encode()
@@ -300,7 +329,9 @@ class Connection(base.Connection):  # type: ignore[misc]
                 f"atom {atom.name!r} ({atom.uuid}) is {len(payload)} bytes as JSON; a ZooKeeper node holds at "
                 f"most {MAX_NODE_BYTES}: keep large results elsewhere (Swift, Glance) and return a reference"
             )
-        return payload, hash(core)
+        # Everything but progress counts as a change that must be awaited.
+        lasting = {key: value for key, value in meta_data.items() if key not in PROGRESS_KEYS}
+        return payload, hash((core, _codec.dumps(lasting) if lasting else ""))
 
     @staticmethod
     def _payload(name: str, state: dict[str, Any]) -> bytes:
@@ -364,7 +395,7 @@ class Connection(base.Connection):  # type: ignore[misc]
     def _upsert(self, path: str, payload: bytes, links: list[str], what: str) -> None:
         """Set a node, or create it with its link nodes if it does not exist yet."""
         try:
-            self._backend.wait(self._client.set_async(path, payload), what)
+            self._backend.call(what, self._client.set_async, path, payload)
         except tf_exc.NotFound:
             txn = self._client.transaction()
             txn.create(path, payload)
@@ -375,12 +406,20 @@ class Connection(base.Connection):  # type: ignore[misc]
                     raise tf_exc.StorageFailure(f"creating {what} failed: {outcome!r}") from outcome
 
     def _children(self, path: str, what: str) -> list[str]:
-        return list(self._backend.wait(self._client.get_children_async(path), what))
+        return list(self._backend.call(what, self._client.get_children_async, path))
 
-    def _gather(self, requests: Iterable[tuple[str, str]], call: Any) -> list[Any]:
-        """Send every request first, then wait for every reply (one round trip for all)."""
-        pending = [(call(path), f"{what} {path.rsplit('/', 1)[-1]!r}") for path, what in requests]
-        return [self._backend.wait(result, what) for result, what in pending]
+    def _gather(self, requests: Iterable[tuple[str, str]], method: Callable[[str], Any]) -> list[Any]:
+        """Send every (idempotent) request first, then wait for every reply: one round trip for all."""
+        requests = list(requests)
+        deadline = time.monotonic() + self._backend.timeout
+        while True:
+            pending = [(method(path), f"{what} {path.rsplit('/', 1)[-1]!r}") for path, what in requests]
+            try:
+                return [self._backend.wait(result, what) for result, what in pending]
+            except StorageUnavailable as exc:
+                if not isinstance(exc.__cause__, RECONNECTABLE) or time.monotonic() > deadline:
+                    raise
+                self._backend.await_connected(deadline)
 
     def _delete(self, paths: list[str]) -> None:
         # Sent in order on one session, so children are gone before their parents are deleted.
