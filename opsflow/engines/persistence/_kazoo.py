@@ -155,6 +155,9 @@ class Session:
         with self._lock:
             self._buffer.pop(path, None)  # superseded by this write
             batch = self._send_buffer(keep_last=True)
+            if batch and (len(batch) >= MULTI_OPS or sum(len(p) for _, p in batch) + len(payload) > MULTI_BYTES):
+                self._in_flight.append(self._send_multi(batch))
+                batch = []
             if batch:
                 batch.append((path, payload))
                 _paths, result = self._send_multi(batch)
@@ -232,8 +235,10 @@ class Session:
     def _lost(self, paths: list[str], error: BaseException | None) -> None:
         # Only in-flight states and progress are written behind; the next awaited write of the same
         # atom carries its whole state again, so a lost one costs freshness, not correctness.
+        LOG.warning(
+            "%d write-behind update(s) to ZooKeeper at %s lost (%s...): %r", len(paths), self.hosts, paths[0], error
+        )
         for path in paths:
-            LOG.warning("write-behind update of %s on ZooKeeper at %s was lost: %r", path, self.hosts, error)
             self._on_lost_write(path)
 
     def _flush_loop(self) -> None:
