@@ -13,7 +13,7 @@ stored) on a TaskFlow parallel engine with a shared 4-thread executor (an engine
   write-behind
 
 Each measurement runs in a fresh subprocess so its RSS growth (peak RSS minus RSS just before the
-run) is its own; with ``--repeat`` the fastest run counts (the machine is shared). CPU time is the
+run) is its own (a ZooKeeper started here is warmed up first); with ``--repeat`` the fastest run counts (the machine is shared). CPU time is the
 process's, all threads. ZooKeeper is a real server started here (opsflow.services.zookeeper) with its
 default fsync of the transaction log. Per-task figures include the engine; ratios compare each
 TaskFlow backend with its opsflow counterpart. ``--profile NAME`` prints a cProfile of one backend.
@@ -116,6 +116,24 @@ def measure(name: str, tasks: int, workdir: Path, zk_hosts: str, profile: bool) 
     return {"seconds": seconds, "cpu": cpu, "rss_growth_mib": max(0, peak - rss_before) / 1024, "peak_mib": peak / 1024}
 
 
+def _warm_up(hosts: str, requests: int = 5000) -> None:
+    """Let a fresh ZooKeeper's JIT compile its request path, so neither side pays for it."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=hosts)
+    client.start(timeout=30)
+    try:
+        client.ensure_path("/warm-up")
+        for batch in range(0, requests, 500):
+            for result in [client.set_async("/warm-up", b"x" * 300) for _ in range(500)]:
+                result.get()
+            client.set("/warm-up", b"y")
+        client.delete("/warm-up")
+    finally:
+        client.stop()
+        client.close()
+
+
 @contextlib.contextmanager
 def zookeeper(workdir: Path, hosts: str | None) -> Iterator[str]:
     """Yield the hosts of the ZooKeeper given, or of one started here for the run."""
@@ -127,6 +145,7 @@ def zookeeper(workdir: Path, hosts: str | None) -> Iterator[str]:
     server = ZooKeeperServer(workdir / "zookeeper", find_free_ports(1))
     server.start()
     try:
+        _warm_up(server.hosts)
         yield server.hosts
     finally:
         server.stop()
