@@ -1,0 +1,1 @@
+"""opsflow: declarative, revertible, resumable flows for OpenStack operators."""
