@@ -53,6 +53,8 @@ HOST = "127.0.0.1"
 INSTALL_HINT = "run tools/install-services (as root) to install Debian's zookeeper package"
 
 _PR_SET_PDEATHSIG = 1
+#: Looked up before any fork: the child between fork and exec must not load libraries.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def classpath() -> str:
@@ -102,8 +104,7 @@ def _die_with_parent() -> None:
 
     An aborted test run must not leave JVMs behind on a machine shared by many sessions.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``fetch(url)`` accepts::
 
     sqlite:///abs/path/state.db[?synchronous=FULL]     one machine (opsflow's SQLite backend)
-    zookeeper://127.0.0.1:2181,127.0.0.1:2182/chroot[?timeout=4]   many machines (opsflow's)
+    zookeeper://127.0.0.1:2181,127.0.0.1:2182/chroot[?timeout=4&write_behind=false]
+                                                      many machines (opsflow's ZooKeeper backend)
     memory://                                         tests (TaskFlow's in-process backend)
 
 TaskFlow's own URI parsing drops a ZooKeeper URL's hosts and path (it falls back to localhost and

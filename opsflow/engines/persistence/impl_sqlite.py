@@ -69,7 +69,7 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         path = self._conf.get("path")
         if not path:
             raise StorageUnavailable(
-                "the opsflow SQLite backend needs a 'path' (for example sqlite:////var/lib/opsflow/state.db)"
+                "the opsflow SQLite backend needs a 'path' (for example sqlite:///var/lib/opsflow/state.db)"
             )
         self.path = Path(path)
         self.synchronous = str(self._conf.get("synchronous", "NORMAL")).upper()
@@ -125,7 +125,14 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous}")
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise StorageUnavailable(
+                    f"SQLite state file {self.path} has schema version {version}, newer than this opsflow "
+                    f"knows ({SCHEMA_VERSION}); upgrade opsflow to read it"
+                )
+            if version < SCHEMA_VERSION:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.Error:

@@ -190,6 +190,38 @@ def test_results_survive_reopening(conn: Any, reopen: Opener) -> None:
         assert [a.uuid for a in fresh.get_atoms_for_flow(flow.uuid)] != []
 
 
+def test_finished_atom_is_visible_to_others_when_the_update_returns(conn: Any, reopen: Opener) -> None:
+    """A SUCCESS update is stored before the call returns: a second backend reads it at once."""
+    book, flow = _book()
+    conn.save_logbook(book)
+    atom = next(iter(flow)).copy()
+    atom.put(states.RUNNING, None)
+    conn.update_atom_details(atom)
+    atom.put(states.SUCCESS, "done")
+    conn.update_atom_details(atom)
+    with contextlib.closing(reopen().get_connection()) as other:
+        assert (other.get_atom_details(atom.uuid).state, other.get_atom_details(atom.uuid).results) == (
+            states.SUCCESS, "done",
+        )
+
+
+def test_in_flight_updates_are_stored_by_close(reopen: Opener) -> None:
+    """RUNNING and progress updates are stored at the latest when the backend closes."""
+    backend = reopen()
+    book, flow = _book()
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.save_logbook(book)
+        atom = next(iter(flow)).copy()
+        atom.put(states.RUNNING, None)
+        conn.update_atom_details(atom)
+        atom.meta["progress"] = 0.5
+        conn.update_atom_details(atom)
+    backend.close()
+    with contextlib.closing(reopen().get_connection()) as other:
+        stored = other.get_atom_details(atom.uuid)
+    assert (stored.state, stored.meta) == (states.RUNNING, {"progress": 0.5})
+
+
 @pytest.mark.parametrize(
     "call",
     [
