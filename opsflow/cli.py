@@ -228,13 +228,22 @@ def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure:
            lambda runner: runner.run(definition, values, failure_points=points, hold_waits=not no_wait))
 
 
+_zookeeper_option = click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", metavar="HOSTS[/ROOT]",
+                                  help="Act on a job on this jobboard (conductors do the work) instead of a "
+                                       "local run (default $OPSFLOW_ZOOKEEPER).")
+
+
 @main.command()
 @click.argument("run_id")
 @click.option("--no-wait", is_flag=True, help="Return at a durable wait instead of holding it.")
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
-def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str) -> None:
+@_zookeeper_option
+def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Continue a stopped run; completed tasks are not run again."""
+    if zookeeper:
+        from opsflow import cli_jobs
+        return cli_jobs.operate("resume", zookeeper, run_id)
     _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait))
 
 
@@ -242,8 +251,12 @@ def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str) -> None:
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
-def revert(run_id: str, as_json: bool, state_url: str) -> None:
+@_zookeeper_option
+def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Undo every completed task of a stopped run, in reverse order."""
+    if zookeeper:
+        from opsflow import cli_jobs
+        return cli_jobs.operate("revert", zookeeper, run_id)
     with Runner(state_url, observer=_PlainObserver()) as runner:
         record = runner.revert(run_id)
     if as_json:
@@ -258,8 +271,12 @@ def revert(run_id: str, as_json: bool, state_url: str) -> None:
 @click.argument("run_id")
 @click.argument("name")
 @_state_option
-def signal(run_id: str, name: str, state_url: str) -> None:
+@_zookeeper_option
+def signal(run_id: str, name: str, state_url: str, zookeeper: str | None) -> None:
     """Deliver a signal to a run (ends a core.wait waiting for it)."""
+    if zookeeper:
+        from opsflow import cli_jobs
+        return cli_jobs.operate("signal", zookeeper, run_id, name)
     with Runner(state_url) as runner:
         runner.signal(run_id, name)
     click.echo(f"signal {name!r} delivered to run {run_id}")
@@ -363,6 +380,10 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
 
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystem (devcloud, conductor, ...)."""
+    from opsflow import cli_jobs
+
+    for command in cli_jobs.COMMANDS:
+        main.add_command(command)
     try:
         from opsflow.devcloud.cli import devcloud
     except ImportError:
