@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import os
 import re
 import signal
 import subprocess
@@ -13,7 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
+
 from opsflow import jobs
+from opsflow.cli import run_main
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
@@ -116,6 +118,10 @@ class Cluster:
         self.board.close()
 
 
-def environment_without_zookeeper() -> dict[str, str]:
-    """The current environment minus $OPSFLOW_ZOOKEEPER (tests pass addresses explicitly)."""
-    return {k: v for k, v in os.environ.items() if k != "OPSFLOW_ZOOKEEPER"}
+
+def opsflow(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the `opsflow` command in this process; its exit code, stdout and stderr."""
+    with pytest.raises(SystemExit) as exited:
+        run_main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err

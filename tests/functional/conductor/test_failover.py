@@ -1,7 +1,11 @@
 """Conductors as real processes: one killed with -9 mid-job, another finishes it; SIGTERM releases cleanly."""
 
+import pytest
+
 from opsflow.engines.records import RunState
 from tests.functional.conductor.harness import Cluster, eventually
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 FLOW = """
 name: killable

@@ -1,0 +1,57 @@
+"""Operators act through the CLI on jobs that conductors hold: resume and revert paused jobs, clear refusals."""
+
+import pytest
+
+from opsflow.engines.records import RunState
+from tests.functional.conductor.harness import Cluster, eventually, opsflow
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+
+FLAKY = """
+name: flaky
+on_failure: pause
+tasks:
+  - {name: a, action: core.echo, args: {message: a}}
+  - {name: b, action: core.fail, args: {times: 1}, after: [a]}
+  - {name: c, action: core.echo, args: {message: c}, after: [b]}
+"""
+
+
+def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
+        cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both pause at b and stay on the board; `resume` finishes one, `revert` undoes the other."""
+    cluster.start("solo")
+    to_resume = cluster.submit(FLAKY)
+    to_revert = cluster.submit(FLAKY)
+    for run_id in (to_resume, to_revert):
+        eventually(lambda: (job := cluster.view(run_id)) and job.state == "paused", what=f"{run_id} paused")
+    code, out, _ = opsflow(capsys, "jobs", "list", "--zookeeper", cluster.address_text, "-f", "value", "-c", "state")
+    assert code == 0 and out.split() == ["paused", "paused"]
+
+    assert opsflow(capsys, "resume", to_resume, "--zookeeper", cluster.address_text)[0] == 0
+    assert opsflow(capsys, "revert", to_revert, "--zookeeper", cluster.address_text)[0] == 0
+    eventually(lambda: not cluster.board.entries(), what="both jobs left the board")
+    resumed, reverted = cluster.runner.record(to_resume), cluster.runner.record(to_revert)
+    assert resumed.state is RunState.SUCCEEDED and reverted.state is RunState.REVERTED
+    assert {t.path: t.state for t in reverted.tasks if "#" not in t.path}["a"] == "REVERTED"
+    code, out, _ = opsflow(capsys, "jobs", "show", to_resume, "--zookeeper", cluster.address_text, "-f", "json")
+    assert code == 0 and '"state": "succeeded"' in out
+
+
+def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown job, an action that does not fit the state, and an unreachable ZooKeeper: exit 1, one clear line."""
+    code, _, err = opsflow(capsys, "resume", "no-such-job", "--zookeeper", cluster.address_text)
+    assert code == 1 and "no job with id 'no-such-job'" in err and "opsflow jobs list" in err
+
+    queued = cluster.submit(FLAKY)  # no conductor runs: it stays queued
+    code, _, err = opsflow(capsys, "signal", queued, "go", "--zookeeper", cluster.address_text)
+    assert code == 0
+    code, out, _ = opsflow(capsys, "cancel", queued, "--zookeeper", cluster.address_text)
+    assert code == 0 and f"job {queued} cancelled" in out
+    code, _, err = opsflow(capsys, "cancel", queued, "--zookeeper", cluster.address_text)
+    assert code == 1 and "no job with id" in err
+
+    code, _, err = opsflow(capsys, "jobs", "list", "--zookeeper", "127.0.0.1:1")
+    assert code == 1 and err.startswith("opsflow: cannot reach ZooKeeper at 127.0.0.1:1") and err.count("\n") == 1
+    code, _, err = opsflow(capsys, "jobs", "list", "--zookeeper", "nonsense")
+    assert code == 1 and "host:port" in err
