@@ -18,6 +18,7 @@ from opsflow import jobs
 from opsflow.cli import run_main
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
+from opsflow.errors import BackendUnavailable
 from opsflow.flows import loader
 
 OPSFLOW = [sys.executable, "-c", "from opsflow.cli import run_main; run_main()"]
@@ -29,13 +30,21 @@ T = TypeVar("T")
 
 
 def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something true; fail the test after ``timeout`` seconds."""
+    """Poll ``check`` until it returns something true; fail the test after ``timeout`` seconds.
+
+    ZooKeeper being briefly unreachable (a server killed on purpose) counts as "not yet".
+    """
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
+        try:
+            value = check()
+        except BackendUnavailable as exc:
+            value, last = None, exc  # type: ignore[assignment]
+        else:
+            last = None
         if value:
             return value
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s (last error: {last})"
         time.sleep(0.05)
 
 
