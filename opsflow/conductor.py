@@ -101,6 +101,8 @@ class Conductor:
         self._runner: Runner | None = None
         #: Jobs finished (consumed) by this conductor, for logs and benchmarks.
         self.completed = 0
+        #: What this conductor last wrote to its node (None: write again, e.g. after a lost session).
+        self._published: dict[str, object] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class Conductor:
     def _session_lost(self) -> None:
         # Our claims are gone: another conductor may already be resuming these runs.
         LOG.warning("conductor %s lost its ZooKeeper session; suspending its runs", self.name)
+        self._published = None  # the ephemeral node went with the session
         if self._runner is not None:
             self._runner.suspend()
 
@@ -179,9 +182,13 @@ class Conductor:
         assert self._board is not None
         with self._active_lock:
             jobs = sorted(self._active)
+        status = {"pid": os.getpid(), "host": socket.gethostname(), "jobs": jobs, "capacity": self.max_jobs,
+                  "completed": self.completed}
+        if status == self._published:
+            return
         try:
-            self._board.register(self.name, {"pid": os.getpid(), "host": socket.gethostname(), "jobs": jobs,
-                                             "capacity": self.max_jobs, "completed": self.completed})
+            self._board.register(self.name, status)
+            self._published = status
         except BackendUnavailable as exc:
             LOG.warning("conductor %s cannot publish its status: %s", self.name, exc)
 
