@@ -190,7 +190,13 @@ def jobs_watch(job_id: str, interval: float, timeout: float | None, zookeeper: s
     deadline = None if timeout is None else time.monotonic() + timeout
     last = None
     with _connected(zookeeper) as (board, runner):
-        run_id = board.find(job_id).run_id
+        try:
+            run_id = board.find(job_id).run_id
+        except FlowNotFound as missing:  # finished and consumed already, or unknown
+            try:
+                run_id = runner.record(job_id).run_id
+            except FlowNotFound:
+                raise missing from None
         while True:
             try:
                 job: jobs.JobView | None = jobs.view(board, runner, run_id)

@@ -68,3 +68,26 @@ def test_sigterm_suspends_the_running_job_releases_its_claim_and_exits_0(cluster
     counts = cluster.executions()
     assert set(counts) == EXPECTED and max(counts.values()) == 1  # a clean stop re-runs nothing
     assert done_before
+
+
+WIDE = """
+name: wide
+tasks:
+  - name: pair
+    for_each: [1, 2]
+    concurrency: 2
+    action: core.sleep
+    args: {seconds: 0.5}
+"""
+
+
+def test_one_conductor_runs_several_jobs_at_once_each_with_parallel_tasks(cluster: Cluster) -> None:
+    """Three jobs of two parallel tasks on one conductor (--jobs 3): all six tasks overlap in time."""
+    cluster.start("busy", "--jobs", "3")
+    run_ids = [cluster.submit(WIDE) for _ in range(3)]
+    eventually(lambda: not cluster.board.entries(), 60, "the three jobs finished")
+    spans = [(t.started, t.finished) for r in run_ids for t in cluster.runner.record(r).tasks
+             if t.path.startswith("pair[")]  # not the step `pair` gathering their results
+    assert len(spans) == 6
+    latest_start = max(start for start, _ in spans)
+    assert all(end > latest_start for _, end in spans)  # every task was still running when the last began

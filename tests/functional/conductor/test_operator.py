@@ -1,5 +1,7 @@
 """Operators act through the CLI on jobs that conductors hold: resume and revert paused jobs, clear refusals."""
 
+from pathlib import Path
+
 import pytest
 
 from opsflow.engines.records import RunState
@@ -28,8 +30,14 @@ def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
     code, out, _ = opsflow(capsys, "jobs", "list", "--zookeeper", cluster.address_text, "-f", "value", "-c", "state")
     assert code == 0 and out.split() == ["paused", "paused"]
 
+    code, out, err = opsflow(capsys, "jobs", "watch", to_resume, "--zookeeper", cluster.address_text)
+    assert code == 1 and "state=paused" in out and f"opsflow resume {to_resume}" in err
+
     assert opsflow(capsys, "resume", to_resume, "--zookeeper", cluster.address_text)[0] == 0
     assert opsflow(capsys, "revert", to_revert, "--zookeeper", cluster.address_text)[0] == 0
+    code, out, _ = opsflow(capsys, "jobs", "watch", to_resume, "--zookeeper", cluster.address_text,
+                           "--interval", "0.2", "--timeout", "60")
+    assert code == 0 and out.rstrip().endswith(f"job {to_resume} succeeded"), out + _
     eventually(lambda: not cluster.board.entries(), what="both jobs left the board")
     resumed, reverted = cluster.runner.record(to_resume), cluster.runner.record(to_revert)
     assert resumed.state is RunState.SUCCEEDED and reverted.state is RunState.REVERTED
@@ -38,12 +46,17 @@ def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
     assert code == 0 and '"state": "succeeded"' in out
 
 
-def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
     """Unknown job, an action that does not fit the state, and an unreachable ZooKeeper: exit 1, one clear line."""
     code, _, err = opsflow(capsys, "resume", "no-such-job", "--zookeeper", cluster.address_text)
     assert code == 1 and "no job with id 'no-such-job'" in err and "opsflow jobs list" in err
 
-    queued = cluster.submit(FLAKY)  # no conductor runs: it stays queued
+    flow = tmp_path / "flaky.yaml"
+    flow.write_text(FLAKY)
+    code, out, _ = opsflow(capsys, "submit", str(flow), "--zookeeper", cluster.address_text)
+    queued = out.strip()  # no conductor runs: it stays queued
+    assert code == 0 and cluster.view(queued).state == "queued"  # type: ignore[union-attr]
     code, _, err = opsflow(capsys, "signal", queued, "go", "--zookeeper", cluster.address_text)
     assert code == 0
     code, out, _ = opsflow(capsys, "cancel", queued, "--zookeeper", cluster.address_text)
