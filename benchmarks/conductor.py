@@ -82,7 +82,8 @@ class Conductors:
         deadline = time.monotonic() + 60
         while set(self.names) - set(board.conductors()):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
-                raise RuntimeError("a conductor did not start: " + " ".join(log.read_text()[-400:] for log in self.logs))
+                tails = " ".join(log.read_text()[-400:] for log in self.logs)
+                raise RuntimeError(f"a conductor did not start: {tails}")
             time.sleep(0.02)
 
     def __enter__(self) -> Conductors:

@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import output, registry
+from opsflow import cli_jobs, output, registry
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -228,9 +228,8 @@ def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure:
            lambda runner: runner.run(definition, values, failure_points=points, hold_waits=not no_wait))
 
 
-_zookeeper_option = click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", metavar="HOSTS[/ROOT]",
-                                  help="Act on a job on this jobboard (conductors do the work) instead of a "
-                                       "local run (default $OPSFLOW_ZOOKEEPER).")
+_zookeeper_option = cli_jobs.zookeeper_option("Act on the job on this jobboard (conductors do the work), "
+                                              "not a local run")
 
 
 @main.command()
@@ -242,7 +241,6 @@ _zookeeper_option = click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", meta
 def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Continue a stopped run; completed tasks are not run again."""
     if zookeeper:
-        from opsflow import cli_jobs
         return cli_jobs.operate("resume", zookeeper, run_id)
     _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait))
 
@@ -255,7 +253,6 @@ def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper:
 def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Undo every completed task of a stopped run, in reverse order."""
     if zookeeper:
-        from opsflow import cli_jobs
         return cli_jobs.operate("revert", zookeeper, run_id)
     with Runner(state_url, observer=_PlainObserver()) as runner:
         record = runner.revert(run_id)
@@ -275,7 +272,6 @@ def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) ->
 def signal(run_id: str, name: str, state_url: str, zookeeper: str | None) -> None:
     """Deliver a signal to a run (ends a core.wait waiting for it)."""
     if zookeeper:
-        from opsflow import cli_jobs
         return cli_jobs.operate("signal", zookeeper, run_id, name)
     with Runner(state_url) as runner:
         runner.signal(run_id, name)
@@ -380,8 +376,6 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
 
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystem (devcloud, conductor, ...)."""
-    from opsflow import cli_jobs
-
     for command in cli_jobs.COMMANDS:
         main.add_command(command)
     try:

@@ -29,16 +29,19 @@ from opsflow.errors import FlowNotFound
 from opsflow.flows import inputs as flow_inputs, loader
 from opsflow.flows.model import OnFailure
 
-__all__ = ["COMMANDS", "operate"]
+__all__ = ["COMMANDS", "operate", "zookeeper_option"]
 
 #: Exit code of ``jobs watch`` when the job ended in any way but success.
 WATCH_FAILED = 1
 
 
-def _zookeeper_option(func: Callable[..., Any]) -> Callable[..., Any]:
+def zookeeper_option(purpose: str = "ZooKeeper hosts and root of the jobboard") -> Callable[..., Any]:
+    """The ``--zookeeper HOSTS[/ROOT]`` option (default ``$OPSFLOW_ZOOKEEPER``), for every command that takes it."""
     return click.option("--zookeeper", "zookeeper", envvar=ZOOKEEPER_ENV, metavar="HOSTS[/ROOT]",
-                        help=f"ZooKeeper hosts and root of the jobboard, e.g. 127.0.0.1:2181/opsflow "
-                             f"(default ${ZOOKEEPER_ENV}).")(func)
+                        help=f"{purpose}, e.g. 127.0.0.1:2181/opsflow (default ${ZOOKEEPER_ENV}).")
+
+
+_zookeeper_option = zookeeper_option()
 
 
 def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:

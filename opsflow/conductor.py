@@ -111,7 +111,7 @@ class Conductor:
         self._stopping.set()
         self._wake.set()
 
-    def run(self, ready: threading.Event | None = None) -> None:
+    def run(self) -> None:
         """Claim and run jobs until :meth:`stop`; then suspend runs in flight and release their claims."""
         board = self._board = JobBoard(self.address)
         runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers)
@@ -122,8 +122,6 @@ class Conductor:
             self._publish()
             LOG.info("conductor %s serving %s (%d jobs, %d workers)", self.name, self.address, self.max_jobs,
                      self.workers)
-            if ready is not None:
-                ready.set()
             while not self._stopping.is_set():
                 self._wake.clear()
                 timeout = self._claim_some(pool)
@@ -140,6 +138,8 @@ class Conductor:
             LOG.info("conductor %s stopped", self.name)
 
     def _session_lost(self) -> None:
+        if self._stopping.is_set() and not self._active:
+            return  # closing the board ends the session on purpose
         # Our claims are gone: another conductor may already be resuming these runs.
         LOG.warning("conductor %s lost its ZooKeeper session; suspending its runs", self.name)
         self._published = None  # the ephemeral node went with the session

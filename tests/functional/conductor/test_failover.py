@@ -27,7 +27,7 @@ EXPECTED = {"first", "last", *(f"work[{i}]" for i in range(24))}
 
 def test_conductor_killed_mid_job_its_job_finishes_elsewhere_without_rerunning_completed_tasks(
         cluster: Cluster) -> None:
-    """Kill -9 the claim holder after six tasks started; the other conductor finishes; only in-flight tasks ran twice."""
+    """Kill -9 the claim holder after six tasks started; the other finishes; only in-flight tasks ran twice."""
     cluster.start("alpha")
     cluster.start("beta")
     run_id = cluster.submit(FLOW, items=ITEMS)

@@ -26,7 +26,7 @@ tasks:
 
 def test_week_long_wait_holds_no_worker_survives_restart_and_ends_when_the_clock_moves(
         cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Waiting jobs are unclaimed with no worker busy; after a restart, a week on the clock finishes one, a signal the other."""
+    """Waiting jobs hold no worker; after a restart a week on the clock ends one, a signal the other."""
     clock = tmp_path / "clock-offset"
     first = cluster.start("first", "--clock-file", str(clock))
     week, approval = cluster.submit(WEEK), cluster.submit(APPROVAL)
