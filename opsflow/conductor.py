@@ -96,6 +96,8 @@ class Conductor:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._active: dict[str, JobEntry] = {}
+        #: Active jobs this conductor is reverting (an operator's revert request must not stop those).
+        self._reverting: set[str] = set()
         self._active_lock = threading.Lock()
         self._board: JobBoard | None = None
         self._runner: Runner | None = None
@@ -155,6 +157,7 @@ class Conductor:
             free = self.max_jobs - len(self._active)
             holds = self._board.holds()
             now = self.clock.now()
+            self._stop_reverted(holds)
             if free > 0:
                 for entry in self._board.entries():
                     if free <= 0 or self._stopping.is_set():
@@ -177,6 +180,16 @@ class Conductor:
             return self.POLL
         later = [due - now for due in iter_due(holds) if due > now]
         return max(0.01, min([self.POLL, *later]))
+
+    def _stop_reverted(self, holds: dict[str, Hold]) -> None:
+        """Suspend running jobs an operator asked to revert; whoever claims them next reverts them."""
+        assert self._runner is not None
+        with self._active_lock:
+            doomed = [run_id for run_id in self._active
+                      if run_id in holds and holds[run_id].kind is HoldKind.REVERT and run_id not in self._reverting]
+        for run_id in doomed:
+            LOG.info("conductor %s suspending job %s: an operator asked for its revert", self.name, run_id)
+            self._runner.suspend(run_id)
 
     def _publish(self) -> None:
         assert self._board is not None
@@ -213,6 +226,7 @@ class Conductor:
         finally:
             with self._active_lock:
                 self._active.pop(entry.run_id, None)
+                self._reverting.discard(entry.run_id)
             self._publish()
             self._wake.set()
 
@@ -222,6 +236,7 @@ class Conductor:
         try:
             if hold is not None and hold.kind is HoldKind.REVERT:
                 LOG.info("conductor %s reverting job %s", self.name, entry.run_id)
+                self._reverting.add(entry.run_id)
                 return self._runner.revert(entry.run_id)
             return self._runner.resume(entry.run_id, hold_waits=False)
         except InvalidState:

@@ -104,15 +104,11 @@ def resume(board: JobBoard, runner: Runner, ref: str) -> JobView:
 
 
 def revert(board: JobBoard, runner: Runner, ref: str) -> JobView:
-    """Ask conductors to undo every completed task of a paused, failed, waiting or queued job."""
+    """Ask conductors to undo every completed task of a job, stopping it first if it is running."""
     job = view(board, runner, ref)
     run_id = job.entry.run_id
-    if job.state == "running":
-        raise InvalidState(
-            f"job {run_id} is running on conductor {job.owner}; revert works on a paused, failed, waiting or "
-            f"queued job — wait until it stops (`opsflow jobs watch {run_id}`)"
-        )
     if job.state not in ("reverting", "revert-requested"):
+        # A running job's conductor sees the request, lets the tasks in flight finish and lets go of it.
         board.set_hold(Hold(run_id, HoldKind.REVERT))
     return view(board, runner, run_id)
 

@@ -72,7 +72,7 @@ class Runner:
         self._max_workers = max_workers
         self._observer = observer
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
-        self._engines: set[Any] = set()
+        self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
 
     def close(self) -> None:
@@ -143,13 +143,14 @@ class Runner:
             conn.update_flow_details(detail)
         return records.record_of(detail)
 
-    def suspend(self) -> None:
-        """Ask every run in progress to stop once its tasks in flight finish (a conductor shutting down).
+    def suspend(self, run_id: str | None = None) -> None:
+        """Ask every run in progress (or just ``run_id``) to stop once its tasks in flight finish.
 
-        Each suspended run ends SUSPENDED with nothing lost: a later resume continues it.
+        A conductor shutting down suspends all; one whose job an operator wants reverted, that job.
+        Each suspended run ends SUSPENDED with nothing lost: a later resume (or revert) continues it.
         """
         with self._engines_lock:
-            engines = list(self._engines)
+            engines = [engine for engine, run in self._engines.items() if run_id in (None, run)]
         for engine in engines:
             engine.suspend()
 
@@ -208,7 +209,7 @@ class Runner:
             storage.update_flow_metadata({"paused": None})
         if self._observer is not None:
             self._observer.started(run_id, compiled.task_count)
-        with self._listening(engine), self._tracked(engine):
+        with self._listening(engine), self._tracked(engine, run_id):
             try:
                 engine.run()
             except Exception as exc:
@@ -220,14 +221,14 @@ class Runner:
         return records.record_of(storage._flowdetail if hasattr(storage, "_flowdetail") else detail)
 
     @contextlib.contextmanager
-    def _tracked(self, engine: Any) -> Iterator[None]:
+    def _tracked(self, engine: Any, run_id: str) -> Iterator[None]:
         with self._engines_lock:
-            self._engines.add(engine)
+            self._engines[engine] = run_id
         try:
             yield
         finally:
             with self._engines_lock:
-                self._engines.discard(engine)
+                self._engines.pop(engine, None)
 
     @contextlib.contextmanager
     def _listening(self, engine: Any) -> Iterator[None]:

@@ -46,6 +46,33 @@ def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
     assert code == 0 and '"state": "succeeded"' in out
 
 
+SLOW = """
+name: slow
+tasks:
+  - {name: a, action: core.echo, args: {message: a}}
+  - name: naps
+    for_each: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    concurrency: 1
+    action: core.sleep
+    args: {seconds: 0.3}
+    after: [a]
+"""
+
+
+def test_revert_of_a_running_job_stops_it_and_undoes_what_it_did(
+        cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
+    """`revert` while a conductor runs the job: tasks in flight finish, then every completed task is undone."""
+    cluster.start("solo")
+    run_id = cluster.submit(SLOW)
+    eventually(lambda: cluster.executions()["naps[1]"], what="the job under way")
+    assert opsflow(capsys, "revert", run_id, "--zookeeper", cluster.address_text)[0] == 0
+    eventually(lambda: cluster.view(run_id) is None, 60, "the job reverted and left the board")
+    record = cluster.runner.record(run_id)
+    assert record.state is RunState.REVERTED
+    assert "naps[9]" not in cluster.executions()  # stopped well before its end
+    assert {t.path: t.state for t in record.tasks}["a"] == "REVERTED"
+
+
 def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str],
                                                  tmp_path: Path) -> None:
     """Unknown job, an action that does not fit the state, and an unreachable ZooKeeper: exit 1, one clear line."""
