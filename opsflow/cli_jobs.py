@@ -244,7 +244,7 @@ def jobs_conductors(fmt: str, columns: Sequence[str], zookeeper: str | None) -> 
 @click.argument("job_id")
 @_zookeeper_option
 def cancel(job_id: str, zookeeper: str | None) -> None:
-    """Take a job no conductor is running off the board; its stored state stays, nothing is undone."""
+    """Take a job off the board (a running one stops first); nothing is undone, its run stays stored."""
     operate("cancel", zookeeper, job_id)
 
 
@@ -259,7 +259,8 @@ def operate(action: str, zookeeper: str | None, job_id: str, *args: str) -> None
     messages = {
         "resume": f"job {run_id} {job.state}: a conductor continues it",
         "revert": f"job {run_id} {job.state}: a conductor reverts it",
-        "cancel": f"job {run_id} cancelled (was {job.state}); its state stays in the run store",
+        "cancel": f"job {run_id} {job.state if job.owner else 'cancelled'}: it leaves the board, nothing is undone "
+                  f"(its run stays in the store)",
         "signal": f"signal {args[0] if args else ''!r} delivered to job {run_id} ({job.state})",
     }
     click.echo(messages[action])

@@ -157,7 +157,7 @@ class Conductor:
             free = self.max_jobs - len(self._active)
             holds = self._board.holds()
             now = self.clock.now()
-            self._stop_reverted(holds)
+            self._stop_requested(holds)
             if free > 0:
                 for entry in self._board.entries():
                     if free <= 0 or self._stopping.is_set():
@@ -181,14 +181,14 @@ class Conductor:
         later = [due - now for due in iter_due(holds) if due > now]
         return max(0.01, min([self.POLL, *later]))
 
-    def _stop_reverted(self, holds: dict[str, Hold]) -> None:
-        """Suspend running jobs an operator asked to revert; whoever claims them next reverts them."""
+    def _stop_requested(self, holds: dict[str, Hold]) -> None:
+        """Suspend running jobs an operator asked to revert or cancel; whoever claims them next does it."""
         assert self._runner is not None
         with self._active_lock:
-            doomed = [run_id for run_id in self._active
-                      if run_id in holds and holds[run_id].kind is HoldKind.REVERT and run_id not in self._reverting]
-        for run_id in doomed:
-            LOG.info("conductor %s suspending job %s: an operator asked for its revert", self.name, run_id)
+            doomed = [(run_id, holds[run_id].kind) for run_id in self._active if run_id in holds
+                      and holds[run_id].kind in (HoldKind.REVERT, HoldKind.CANCEL) and run_id not in self._reverting]
+        for run_id, kind in doomed:
+            LOG.info("conductor %s suspending job %s: an operator asked to %s it", self.name, run_id, kind.value)
             self._runner.suspend(run_id)
 
     def _publish(self) -> None:
@@ -210,8 +210,14 @@ class Conductor:
     def _work(self, entry: JobEntry) -> None:
         assert self._board is not None and self._runner is not None
         try:
+            hold = self._board.hold(entry.run_id)
+            if hold is not None and hold.kind is HoldKind.CANCEL:
+                LOG.info("conductor %s cancelling job %s", self.name, entry.run_id)
+                board = self._board
+                self._persist(lambda: board.trash(entry, self.name))
+                return
             signals_before = set(self._runner.signals(entry.run_id))
-            record = self._drive(entry)
+            record = self._drive(entry, hold)
             self._settle(entry, record, signals_before)
         except BackendUnavailable as exc:
             # ZooKeeper trouble: our claim lapses with the session if it has not already; let go.
@@ -230,9 +236,8 @@ class Conductor:
             self._publish()
             self._wake.set()
 
-    def _drive(self, entry: JobEntry) -> RunRecord:
-        assert self._board is not None and self._runner is not None
-        hold = self._board.hold(entry.run_id)
+    def _drive(self, entry: JobEntry, hold: Hold | None) -> RunRecord:
+        assert self._runner is not None
         try:
             if hold is not None and hold.kind is HoldKind.REVERT:
                 LOG.info("conductor %s reverting job %s", self.name, entry.run_id)

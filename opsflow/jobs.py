@@ -28,6 +28,13 @@ __all__ = ["JobView", "cancel", "resume", "revert", "signal", "submit", "view", 
 LOG = logging.getLogger(__name__)
 
 
+#: Operators' requests a conductor acts on: what a job is called while being served, and before.
+_REQUESTS = {
+    HoldKind.REVERT: ("reverting", "revert-requested"),
+    HoldKind.CANCEL: ("cancelling", "cancel-requested"),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class JobView:
     """A job as an operator sees it: board entry, hold, claim holder and stored run."""
@@ -43,12 +50,13 @@ class JobView:
 
     @property
     def state(self) -> str:
-        """running, reverting, queued, paused, failed, waiting or revert-requested."""
-        if self.owner is not None:
-            return "reverting" if self.hold is not None and self.hold.kind is HoldKind.REVERT else "running"
+        """running, queued, paused, failed, waiting, reverting/revert-requested, cancelling/cancel-requested."""
         if self.hold is None:
-            return "queued"
-        return "revert-requested" if self.hold.kind is HoldKind.REVERT else self.hold.kind.value
+            return "queued" if self.owner is None else "running"
+        if self.hold.kind in _REQUESTS:
+            doing, requested = _REQUESTS[self.hold.kind]
+            return requested if self.owner is None else doing
+        return "running" if self.owner is not None else self.hold.kind.value
 
     @property
     def due(self) -> float | None:
@@ -97,8 +105,8 @@ def resume(board: JobBoard, runner: Runner, ref: str) -> JobView:
             f"job {run_id} is waiting ({_due_text(job)}); it resumes by itself when due — "
             f"`opsflow signal {run_id} NAME` ends a signal wait early, `opsflow revert {run_id}` undoes it"
         )
-    if job.state in ("reverting", "revert-requested"):
-        raise InvalidState(f"job {run_id} is being reverted; a reverted job cannot be resumed")
+    if job.hold is not None and job.hold.kind in _REQUESTS:
+        raise InvalidState(f"job {run_id} is {job.state}; `opsflow jobs watch {run_id}` follows it")
     board.clear_hold(run_id)
     return view(board, runner, run_id)
 
@@ -114,19 +122,19 @@ def revert(board: JobBoard, runner: Runner, ref: str) -> JobView:
 
 
 def cancel(board: JobBoard, runner: Runner, ref: str) -> JobView:
-    """Take a job that no conductor is running off the board, undoing nothing."""
+    """Take a job off the board, undoing nothing; a running one is stopped first by its conductor."""
     job = view(board, runner, ref)
     run_id = job.entry.run_id
     if job.owner is not None:
-        raise InvalidState(
-            f"job {run_id} is {job.state} on conductor {job.owner}; cancel works on a job no conductor is "
-            f"running — wait until it stops (`opsflow jobs watch {run_id}`)"
-        )
+        # Its conductor sees the request, lets the tasks in flight finish and takes it off the board.
+        board.set_hold(Hold(run_id, HoldKind.CANCEL))
+        return view(board, runner, run_id)
     who = f"operator-{socket.gethostname()}-{os.getpid()}"
     try:
         board.claim(job.entry, who)
-    except ClaimConflict as exc:
-        raise InvalidState(f"job {run_id} was claimed by a conductor just now; try again when it stops") from exc
+    except ClaimConflict:  # a conductor claimed it just now: ask it instead
+        board.set_hold(Hold(run_id, HoldKind.CANCEL))
+        return view(board, runner, run_id)
     board.trash(job.entry, who)
     LOG.info("cancelled job %s", run_id)
     return job

@@ -89,7 +89,7 @@ class Address:
 
 
 class HoldKind(enum.Enum):
-    """Why a job stays on the board unclaimed."""
+    """Why a job stays on the board unclaimed, or what an operator asked of it."""
 
     #: Stopped by ``on_failure: pause``; only ``opsflow resume``/``revert``/``cancel`` release it.
     PAUSED = "paused"
@@ -99,6 +99,8 @@ class HoldKind(enum.Enum):
     WAITING = "waiting"
     #: An operator asked for a revert; the next conductor to claim it reverts instead of resuming.
     REVERT = "revert"
+    #: An operator cancelled it while it ran; its conductor stops it and takes it off the board.
+    CANCEL = "cancel"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +134,7 @@ class Hold:
 
     def ready(self, now: float) -> bool:
         """Whether a conductor may claim the job now."""
-        if self.kind is HoldKind.REVERT:
+        if self.kind in (HoldKind.REVERT, HoldKind.CANCEL):
             return True
         return self.kind is HoldKind.WAITING and self.due is not None and now >= self.due
 

@@ -59,18 +59,22 @@ tasks:
 """
 
 
-def test_revert_of_a_running_job_stops_it_and_undoes_what_it_did(
+def test_revert_or_cancel_of_a_running_job_stops_it_first(
         cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
-    """`revert` while a conductor runs the job: tasks in flight finish, then every completed task is undone."""
+    """While a conductor runs them: `revert` stops one and undoes it, `cancel` stops the other and undoes nothing."""
     cluster.start("solo")
-    run_id = cluster.submit(SLOW)
-    eventually(lambda: cluster.executions()["naps[1]"], what="the job under way")
-    assert opsflow(capsys, "revert", run_id, "--zookeeper", cluster.address_text)[0] == 0
-    eventually(lambda: cluster.view(run_id) is None, 60, "the job reverted and left the board")
-    record = cluster.runner.record(run_id)
-    assert record.state is RunState.REVERTED
-    assert "naps[9]" not in cluster.executions()  # stopped well before its end
-    assert {t.path: t.state for t in record.tasks}["a"] == "REVERTED"
+    to_revert, to_cancel = cluster.submit(SLOW), cluster.submit(SLOW)
+    eventually(lambda: cluster.executions()["naps[1]"] == 2, what="both jobs under way")
+    assert opsflow(capsys, "revert", to_revert, "--zookeeper", cluster.address_text)[0] == 0
+    code, out, _ = opsflow(capsys, "cancel", to_cancel, "--zookeeper", cluster.address_text)
+    assert code == 0 and f"job {to_cancel} cancelling" in out
+    eventually(lambda: not cluster.board.entries(), 60, "both jobs left the board")
+    reverted, cancelled = cluster.runner.record(to_revert), cluster.runner.record(to_cancel)
+    assert reverted.state is RunState.REVERTED
+    assert {t.path: t.state for t in reverted.tasks}["a"] == "REVERTED"
+    assert cancelled.state is RunState.SUSPENDED
+    assert {t.path: t.state for t in cancelled.tasks}["a"] == "SUCCESS"
+    assert "naps[9]" not in cluster.executions()  # both stopped well before their end
 
 
 def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str],
