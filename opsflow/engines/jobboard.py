@@ -213,7 +213,7 @@ class JobBoard:
     def entries(self) -> list[JobEntry]:
         """Every job on the board, oldest first (one round trip plus one read per new job)."""
         with self._lock, self._mapped("list the jobs"):
-            children = set(self._client.get_children(self._jobs_path))
+            children = set(self._wait(self._client.get_children_async(self._jobs_path)))
             locks = {name.removesuffix(self.LOCK_SUFFIX) for name in children if name.endswith(self.LOCK_SUFFIX)}
             nodes = sorted(name for name in children if name.startswith(tf_zk_jobs.ZookeeperJobBoard.JOB_PREFIX)
                            and not name.endswith(self.LOCK_SUFFIX))
@@ -221,7 +221,7 @@ class JobBoard:
                    if name not in self._entries]
             for name, pending in new:
                 try:
-                    data, _stat = pending.get()
+                    data, _stat = self._wait(pending)
                 except k_exc.NoNodeError:  # consumed meanwhile
                     continue
                 entry = self._entry(name, data)
@@ -255,7 +255,8 @@ class JobBoard:
         """The conductor holding the claim, if any."""
         with self._mapped(f"read the claim of job {entry.run_id}"):
             try:
-                data, _stat = self._client.get(f"{self._jobs_path}/{entry.node}{self.LOCK_SUFFIX}")
+                lock = f"{self._jobs_path}/{entry.node}{self.LOCK_SUFFIX}"
+                data, _stat = self._wait(self._client.get_async(lock))
             except k_exc.NoNodeError:
                 return None
         owner = json.loads(data).get("owner")
@@ -310,7 +311,7 @@ class JobBoard:
     def holds(self) -> dict[str, Hold]:
         """Every held job by run id (one round trip)."""
         with self._mapped("list held jobs"):
-            names = self._client.get_children(self._holds_path)
+            names = self._wait(self._client.get_children_async(self._holds_path))
         found = {}
         for name in names:
             hold = Hold.from_node(name)
@@ -331,7 +332,7 @@ class JobBoard:
                     txn.delete(f"{self._holds_path}/{old}")
             if hold.node not in self._hold_nodes(hold.run_id):
                 txn.create(f"{self._holds_path}/{hold.node}")
-            results = txn.commit()
+            results = self._wait(txn.commit_async())
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:  # an operator changed it meanwhile: try once more on the fresh state
             LOG.info("hold on %s changed concurrently (%s); retrying", hold.run_id, failures[0])
@@ -342,13 +343,22 @@ class JobBoard:
         with self._mapped(f"release job {run_id}"):
             for old in self._hold_nodes(run_id):
                 try:
-                    self._client.delete(f"{self._holds_path}/{old}")
+                    self._wait(self._client.delete_async(f"{self._holds_path}/{old}"))
                 except k_exc.NoNodeError:
                     pass
 
+    def _wait(self, pending: Any) -> Any:
+        """A request's reply, waiting at most one session timeout.
+
+        kazoo's blocking calls wait for as long as the client is reconnecting -- forever if
+        ZooKeeper is down -- and a conductor asked to stop must not hang in one.
+        """
+        return pending.get(timeout=self.address.timeout)
+
     def _hold_nodes(self, run_id: str) -> list[str]:
         prefix = run_id + Hold.SEPARATOR
-        return [name for name in self._client.get_children(self._holds_path) if name.startswith(prefix)]
+        names = self._wait(self._client.get_children_async(self._holds_path))
+        return [name for name in names if name.startswith(prefix)]
 
     # -- conductors ---------------------------------------------------------------------------
 
@@ -358,9 +368,9 @@ class JobBoard:
         payload = json.dumps(info).encode()
         with self._mapped(f"register conductor {name}"):
             try:
-                self._client.set(path, payload)
+                self._wait(self._client.set_async(path, payload))
             except k_exc.NoNodeError:
-                self._client.create(path, payload, ephemeral=True)
+                self._wait(self._client.create_async(path, payload, ephemeral=True))
 
     def conductors(self) -> dict[str, dict[str, Any]]:
         """Live conductors and what each published (running jobs, capacity)."""
@@ -368,7 +378,7 @@ class JobBoard:
             found = {}
             for name in self._client.get_children(self._conductors_path):
                 try:
-                    data, _stat = self._client.get(f"{self._conductors_path}/{name}")
+                    data, _stat = self._wait(self._client.get_async(f"{self._conductors_path}/{name}"))
                 except k_exc.NoNodeError:
                     continue
                 found[name] = json.loads(data)

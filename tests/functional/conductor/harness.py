@@ -90,6 +90,7 @@ class Cluster:
         self.board = JobBoard(self.address)
         self.runner = Runner(self.address.state_url)
         self.conductors: list[ConductorProcess] = []
+        self._closed = False
 
     def start(self, name: str, *extra: str, wait: bool = True) -> ConductorProcess:
         """Start a conductor; by default wait until it has registered on the board."""
@@ -119,12 +120,18 @@ class Cluster:
             total += conductor.executions()
         return total
 
+    def close_board(self) -> None:
+        """Close this test's own ZooKeeper clients (safe to repeat)."""
+        if not self._closed:
+            self._closed = True
+            self.runner.close()
+            self.board.close()
+
     def close(self) -> None:
         """Stop every conductor and close the board."""
         for conductor in self.conductors:
             conductor.stop()
-        self.runner.close()
-        self.board.close()
+        self.close_board()
 
 
 

@@ -1,8 +1,11 @@
 """Conductors as real processes: one killed with -9 mid-job, another finishes it; SIGTERM releases cleanly."""
 
+import time
+
 import pytest
 
 from opsflow.engines.records import RunState
+from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
 from tests.functional.conductor.harness import Cluster, eventually
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -91,3 +94,19 @@ def test_one_conductor_runs_several_jobs_at_once_each_with_parallel_tasks(cluste
     assert len(spans) == 6
     latest_start = max(start for start, _ in spans)
     assert all(end > latest_start for _, end in spans)  # every task was still running when the last began
+
+
+def test_sigterm_exits_even_while_zookeeper_is_down(tmp_path) -> None:
+    """With its ZooKeeper gone, a conductor still stops on SIGTERM instead of waiting for it forever."""
+    server = ZooKeeperServer(tmp_path / "zookeeper", find_free_ports(1))
+    server.start()
+    cluster = Cluster(tmp_path, f"{server.hosts}/opsflow")
+    try:
+        conductor = cluster.start("stranded")
+        cluster.close_board()
+        server.kill()
+        time.sleep(1)  # the conductor is now retrying its connection
+        assert conductor.terminate(timeout=30) == 0
+    finally:
+        cluster.close()
+        server.stop()
