@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import output, registry
+from opsflow import cli_jobs, output, registry
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -226,13 +226,20 @@ def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure:
            lambda runner: runner.run(definition, values, failure_points=points, hold_waits=not no_wait))
 
 
+_zookeeper_option = cli_jobs.zookeeper_option("Act on the job on this jobboard (conductors do the work), "
+                                              "not a local run")
+
+
 @main.command()
 @click.argument("run_id")
 @click.option("--no-wait", is_flag=True, help="Return at a durable wait instead of holding it.")
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
-def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str) -> None:
+@_zookeeper_option
+def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Continue a stopped run; completed tasks are not run again."""
+    if zookeeper:
+        return cli_jobs.operate("resume", zookeeper, run_id)
     _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait))
 
 
@@ -240,8 +247,11 @@ def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str) -> None:
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
-def revert(run_id: str, as_json: bool, state_url: str) -> None:
+@_zookeeper_option
+def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) -> None:
     """Undo every completed task of a stopped run, in reverse order."""
+    if zookeeper:
+        return cli_jobs.operate("revert", zookeeper, run_id)
     with Runner(state_url, observer=_PlainObserver()) as runner:
         record = runner.revert(run_id)
     if as_json:
@@ -256,8 +266,11 @@ def revert(run_id: str, as_json: bool, state_url: str) -> None:
 @click.argument("run_id")
 @click.argument("name")
 @_state_option
-def signal(run_id: str, name: str, state_url: str) -> None:
+@_zookeeper_option
+def signal(run_id: str, name: str, state_url: str, zookeeper: str | None) -> None:
     """Deliver a signal to a run (ends a core.wait waiting for it)."""
+    if zookeeper:
+        return cli_jobs.operate("signal", zookeeper, run_id, name)
     with Runner(state_url) as runner:
         runner.signal(run_id, name)
     click.echo(f"signal {name!r} delivered to run {run_id}")
@@ -361,6 +374,8 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
 
 def _register_optional_commands() -> None:
     """Command groups that live with their subsystem (devcloud, conductor, ...)."""
+    for command in cli_jobs.COMMANDS:
+        main.add_command(command)
     try:
         from opsflow.devcloud.cli import devcloud
     except ImportError:

@@ -63,9 +63,9 @@ class PluginNotFound(OpsflowError):
 class FlowNotFound(OpsflowError):
     """No stored flow or job has this id."""
 
-    def __init__(self, flow_id: str, where: str) -> None:
+    def __init__(self, flow_id: str, where: str, *, kind: str = "flow", listing: str = "opsflow flows list") -> None:
         self.flow_id = flow_id
-        super().__init__(f"no flow with id {flow_id!r} in {where}; `opsflow flows list` shows the known ids")
+        super().__init__(f"no {kind} with id {flow_id!r} in {where}; `{listing}` shows the known ids")
 
 
 class InvalidState(OpsflowError):

@@ -71,6 +71,9 @@ class Runner:
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers
         self._observer = observer
+        #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
+        self._engines: dict[Any, str] = {}
+        self._engines_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the worker threads and the backend."""
@@ -140,6 +143,17 @@ class Runner:
             conn.update_flow_details(detail)
         return records.record_of(detail)
 
+    def suspend(self, run_id: str | None = None) -> None:
+        """Ask every run in progress (or just ``run_id``) to stop once its tasks in flight finish.
+
+        A conductor shutting down suspends all; one whose job an operator wants reverted, that job.
+        Each suspended run ends SUSPENDED with nothing lost: a later resume (or revert) continues it.
+        """
+        with self._engines_lock:
+            engines = [engine for engine, run in self._engines.items() if run_id in (None, run)]
+        for engine in engines:
+            engine.suspend()
+
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
@@ -195,7 +209,7 @@ class Runner:
             storage.update_flow_metadata({"paused": None})
         if self._observer is not None:
             self._observer.started(run_id, compiled.task_count)
-        with self._listening(engine):
+        with self._listening(engine), self._tracked(engine, run_id):
             try:
                 engine.run()
             except Exception as exc:
@@ -205,6 +219,16 @@ class Runner:
         if options.paused.is_set():
             storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
         return self.record(run_id)
+
+    @contextlib.contextmanager
+    def _tracked(self, engine: Any, run_id: str) -> Iterator[None]:
+        with self._engines_lock:
+            self._engines[engine] = run_id
+        try:
+            yield
+        finally:
+            with self._engines_lock:
+                self._engines.pop(engine, None)
 
     @contextlib.contextmanager
     def _listening(self, engine: Any) -> Iterator[None]:
@@ -234,16 +258,17 @@ class Runner:
     def _sleep_until_due(self, record: RunRecord) -> None:
         """Hold a waiting run in this process until a wait is due or a signal arrives."""
         dues = [due for due in record.waits.values() if due is not None]
-        signals_before: set[str] = set(self._signals(record.run_id))
+        signals_before: set[str] = set(self.signals(record.run_id))
         while True:
             now = self._clock.now()
             if dues and now >= min(dues):
                 return
-            if set(self._signals(record.run_id)) - signals_before:
+            if set(self.signals(record.run_id)) - signals_before:
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
             time.sleep(pause)
 
-    def _signals(self, run_id: str) -> list[str]:
+    def signals(self, run_id: str) -> list[str]:
+        """Signals delivered to a run so far."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
         return list(detail.meta.get("signals", []))

@@ -1,0 +1,270 @@
+"""The distributed mode's commands: ``submit``, ``conductor``, ``jobs list|show|watch|conductors``, ``cancel``.
+
+``opsflow resume|revert|signal --zookeeper HOSTS`` come here too (through :func:`operate`): with an
+address they hand the work to conductors instead of running the flow in this process. Registered
+by :func:`opsflow.cli._register_optional_commands`; logic lives in :mod:`opsflow.jobs` and
+:mod:`opsflow.conductor`, this module only parses and renders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import signal as signals
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from opsflow import jobs, output
+from opsflow.conductor import Conductor, OffsetFileClock
+from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
+from opsflow.engines.runner import Runner
+from opsflow.errors import FlowNotFound
+from opsflow.flows import inputs as flow_inputs, loader
+from opsflow.flows.model import OnFailure
+
+__all__ = ["COMMANDS", "operate", "zookeeper_option"]
+
+#: Exit code of ``jobs watch`` when the job ended in any way but success.
+WATCH_FAILED = 1
+
+
+def zookeeper_option(purpose: str = "ZooKeeper hosts and root of the jobboard") -> Callable[..., Any]:
+    """The ``--zookeeper HOSTS[/ROOT]`` option (default ``$OPSFLOW_ZOOKEEPER``), for every command that takes it."""
+    return click.option("--zookeeper", "zookeeper", envvar=ZOOKEEPER_ENV, metavar="HOSTS[/ROOT]",
+                        help=f"{purpose}, e.g. 127.0.0.1:2181/opsflow (default ${ZOOKEEPER_ENV}).")
+
+
+_zookeeper_option = zookeeper_option()
+
+
+def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
+    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+def _address(zookeeper: str | None, timeout: float = 4.0) -> Address:
+    ctx = click.get_current_context(silent=True)
+    if not (ctx and ctx.find_root().obj and ctx.find_root().obj.get("debug")):
+        # kazoo logs every failed connection attempt; the one error line says it all.
+        logging.getLogger("kazoo.client").setLevel(logging.ERROR)
+    if not zookeeper:
+        raise click.UsageError(f"say where the jobboard is: --zookeeper HOSTS[/ROOT] or ${ZOOKEEPER_ENV}")
+    return Address.parse(zookeeper, timeout)
+
+
+@contextmanager
+def _connected(zookeeper: str | None) -> Iterator[tuple[JobBoard, Runner]]:
+    address = _address(zookeeper)
+    with JobBoard(address) as board, Runner(address.state_url) as runner:
+        yield board, runner
+
+
+def _when(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _fields(job: jobs.JobView) -> dict[str, Any]:
+    tasks = [t for t in (job.record.tasks if job.record else ()) if "#" not in t.path]
+    return {
+        "id": job.entry.run_id,
+        "name": job.entry.name,
+        "state": job.state,
+        "tasks done": f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}",
+        "running": ", ".join(t.path for t in tasks if t.state == "RUNNING"),
+        "claimed by": job.owner,
+        "due": _when(job.due),
+        "submitted": _when(job.entry.submitted),
+        "run state": job.record.state.value if job.record else None,
+    }
+
+
+# -- submitting and serving ---------------------------------------------------------------------
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-i", "--input", "pairs", multiple=True, metavar="NAME=VALUE", help="An input (repeatable).")
+@click.option("--on-failure", type=click.Choice(["revert", "pause"]), help="Override the definition's on_failure.")
+@_zookeeper_option
+def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: str | None) -> None:
+    """Post a flow as a job for conductors to run; prints the job id.
+
+    The job carries the definition (sub-flows included) and its inputs: conductors need no copy.
+    """
+    definition = loader.load_file(file)
+    if on_failure:
+        definition = dataclasses.replace(definition, on_failure=OnFailure(on_failure))
+    values = flow_inputs.from_command_line(definition, list(pairs))
+    with _connected(zookeeper) as (board, runner):
+        run_id = jobs.submit(board, runner, definition, values)
+    click.echo(run_id)
+    click.echo(f"submitted job {run_id} ({definition.name}); `opsflow jobs watch {run_id}` follows it", err=True)
+
+
+@click.command()
+@_zookeeper_option
+@click.option("--jobs", "max_jobs", type=click.IntRange(1), default=4, show_default=True,
+              help="Jobs run at once.")
+@click.option("--workers", type=click.IntRange(1), default=8, show_default=True,
+              help="Threads running tasks, shared by the jobs.")
+@click.option("--name", help="Name shown as the claim holder (default HOST-PID).")
+@click.option("--session-timeout", type=click.FloatRange(min=0.5), default=4.0, show_default=True,
+              help="ZooKeeper session timeout (s): how soon a dead conductor's jobs are taken over. "
+                   "The server's floor is 2 x tickTime.")
+@click.option("--clock-file", type=click.Path(dir_okay=False),
+              help="Add the number of seconds in this file to the clock (rehearse long waits).")
+def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
+              clock_file: str | None) -> None:
+    """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
+    daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
+                       clock=OffsetFileClock(clock_file) if clock_file else None)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Event.set takes a lock the interrupted main thread may hold: set it from another thread.
+        threading.Thread(target=daemon.stop, name="opsflow-stop").start()
+
+    for signum in (signals.SIGTERM, signals.SIGINT):
+        signals.signal(signum, on_signal)
+    click.echo(f"conductor {daemon.name} starting on {daemon.address}", err=True)
+    daemon.run()
+
+
+# -- looking ------------------------------------------------------------------------------------
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Jobs on the ZooKeeper jobboard (submitted with `opsflow submit`)."""
+
+
+@jobs_group.command("list")
+@_format_options
+@_zookeeper_option
+def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+    """List the jobs on the board with their state, progress and claim holder, oldest first."""
+    with _connected(zookeeper) as (board, runner):
+        found = jobs.views(board, runner)
+    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted"]
+    rows = [[_fields(job)[n] for n in names] for job in found]
+    click.echo(output.render_many(names, rows, fmt, columns))
+
+
+@jobs_group.command("show")
+@click.argument("job_id")
+@_format_options
+@_zookeeper_option
+def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+    """Show one job: state, claim holder, and every task's state, duration and error."""
+    with _connected(zookeeper) as (board, runner):
+        try:
+            job = jobs.view(board, runner, job_id)
+        except FlowNotFound:  # a finished job has left the board; its run stays in the store
+            record = runner.record(job_id)
+            job = jobs.JobView(JobEntry("", record.run_id, record.name, "", record.created, False), None, None, record)
+    tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.tasks if job.record else ())
+             if "#" not in t.path]
+    fields = _fields(job)
+    if not job.entry.node and job.record is not None:
+        fields["state"] = job.record.state.value
+    if fmt == "json":
+        fields["tasks"] = [dict(zip(["path", "state", "duration", "error"], row)) for row in tasks]
+        click.echo(output.render_one(fields, fmt, columns))
+        return
+    click.echo(output.render_one(fields, fmt, columns))
+    click.echo(output.render_many(["task", "state", "seconds", "error"], tasks, fmt))
+
+
+@jobs_group.command("watch")
+@click.argument("job_id")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="Seconds between looks.")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Give up (exit 1) after this many seconds.")
+@_zookeeper_option
+def jobs_watch(job_id: str, interval: float, timeout: float | None, zookeeper: str | None) -> None:
+    """Follow a job until it ends (exit 0 if it succeeded) or needs an operator (paused, failed: exit 1)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    with _connected(zookeeper) as (board, runner):
+        try:
+            run_id = board.find(job_id).run_id
+        except FlowNotFound as missing:  # finished and consumed already, or unknown
+            try:
+                run_id = runner.record(job_id).run_id
+            except FlowNotFound:
+                raise missing from None
+        while True:
+            try:
+                job: jobs.JobView | None = jobs.view(board, runner, run_id)
+            except FlowNotFound:  # consumed: the run has ended
+                job = None
+            if job is None:
+                record = runner.record(run_id)
+                click.echo(f"{_when(time.time())} job {run_id} {record.state.value}")
+                sys.exit(0 if record.state.value == "succeeded" else WATCH_FAILED)
+            fields = _fields(job)
+            line = " ".join(f"{k}={fields[k]}" for k in ("state", "tasks done", "running", "claimed by", "due")
+                            if fields[k])
+            if line != last:
+                click.echo(f"{_when(time.time())} job {run_id} {line}")
+                last = line
+            if job.state in ("paused", "failed"):
+                click.echo(f"job {run_id} needs an operator: `opsflow resume {run_id}` after fixing the cause, "
+                           f"or `opsflow revert {run_id}`", err=True)
+                sys.exit(WATCH_FAILED)
+            if deadline is not None and time.monotonic() > deadline:
+                click.echo(f"job {run_id} still {job.state} after {timeout} s", err=True)
+                sys.exit(WATCH_FAILED)
+            time.sleep(interval)
+
+
+@jobs_group.command("conductors")
+@_format_options
+@_zookeeper_option
+def jobs_conductors(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+    """List the live conductors, the jobs each holds and how many it finished."""
+    with JobBoard(_address(zookeeper)) as board:
+        found = board.conductors()
+    rows = [[name, info.get("host"), info.get("pid"), ", ".join(info.get("jobs", [])),
+             f"{len(info.get('jobs', []))}/{info.get('capacity')}", info.get("completed")]
+            for name, info in sorted(found.items())]
+    click.echo(output.render_many(["name", "host", "pid", "jobs", "busy", "completed"], rows, fmt, columns))
+
+
+# -- acting -------------------------------------------------------------------------------------
+
+@click.command()
+@click.argument("job_id")
+@_zookeeper_option
+def cancel(job_id: str, zookeeper: str | None) -> None:
+    """Take a job off the board (a running one stops first); nothing is undone, its run stays stored."""
+    operate("cancel", zookeeper, job_id)
+
+
+def operate(action: str, zookeeper: str | None, job_id: str, *args: str) -> None:
+    """Resume, revert, cancel or signal a job through the jobboard; print what conductors will do."""
+    operations: dict[str, Callable[..., jobs.JobView]] = {
+        "resume": jobs.resume, "revert": jobs.revert, "cancel": jobs.cancel, "signal": jobs.signal,
+    }
+    with _connected(zookeeper) as (board, runner):
+        job = operations[action](board, runner, job_id, *args)
+    run_id = job.entry.run_id
+    messages = {
+        "resume": f"job {run_id} {job.state}: a conductor continues it",
+        "revert": f"job {run_id} {job.state}: a conductor reverts it",
+        "cancel": f"job {run_id} {job.state if job.owner else 'cancelled'}: it leaves the board, nothing is undone "
+                  f"(its run stays in the store)",
+        "signal": f"signal {args[0] if args else ''!r} delivered to job {run_id} ({job.state})",
+    }
+    click.echo(messages[action])
+
+
+#: What :func:`opsflow.cli._register_optional_commands` adds to ``opsflow``.
+COMMANDS = (submit, conductor, jobs_group, cancel)
