@@ -22,7 +22,9 @@ __all__ = [
     "IMAGE_NAME",
     "NETWORK_NAME",
     "admin_connection",
+    "find",
     "image_bytes",
+    "image_id",
     "seed_catalog",
     "seed_region",
     "wait_for_hypervisors",
@@ -62,17 +64,25 @@ def admin_connection(layout: lay.Layout, region: str) -> Any:
         load_envvars=False)
 
 
+def find(finder: Any, name: str, **kwargs: Any) -> Any:
+    """``finder(name)`` or None; sdk 4.x deprecates its own ``ignore_missing=True`` default."""
+    try:
+        return finder(name, ignore_missing=False, **kwargs)
+    except openstack.exceptions.NotFoundException:
+        return None
+
+
 def _role(conn: Any, name: str) -> Any:
-    return conn.identity.find_role(name) or conn.identity.create_role(name=name)
+    return find(conn.identity.find_role, name) or conn.identity.create_role(name=name)
 
 
 def _project(conn: Any, name: str, description: str) -> Any:
-    return (conn.identity.find_project(name, domain_id="default")
+    return (find(conn.identity.find_project, name, domain_id="default")
             or conn.identity.create_project(name=name, domain_id="default", description=description))
 
 
 def _user(conn: Any, name: str, password: str, project: Any) -> Any:
-    return (conn.identity.find_user(name, domain_id="default")
+    return (find(conn.identity.find_user, name, domain_id="default")
             or conn.identity.create_user(name=name, password=password, domain_id="default",
                                          default_project_id=project.id))
 
@@ -87,7 +97,7 @@ def seed_catalog(layout: lay.Layout) -> None:
     """Regions, projects, users, roles, services and endpoints of both regions in Keystone."""
     conn = admin_connection(layout, lay.REGIONS[0])
     for region in lay.REGIONS:
-        if conn.identity.find_region(region) is None:
+        if find(conn.identity.find_region, region) is None:
             conn.identity.create_region(id=region)
     admin_role, member, service_role = _role(conn, "admin"), _role(conn, "member"), _role(conn, "service")
     service = _project(conn, "service", "Service users of the simulated cloud")
@@ -96,13 +106,13 @@ def seed_catalog(layout: lay.Layout) -> None:
         _grant(conn, service, _user(conn, name, lay.SERVICE_PASSWORD, service), [admin_role, service_role])
     _grant(conn, demo, _user(conn, "demo", lay.DEMO_PASSWORD, demo), [member])
     # admin works in the demo project too, so it can look at (and clean up) the demo's servers
-    _grant(conn, demo, conn.identity.find_user("admin", domain_id="default"), [admin_role])
+    _grant(conn, demo, find(conn.identity.find_user, "admin", domain_id="default"), [admin_role])
     wanted = [("keystone", "identity", layout.auth_url, region) for region in lay.REGIONS]
     for region in layout.regions():
         for name, kind, port_attr, path in CATALOG:
             wanted.append((name, kind, f"http://127.0.0.1:{getattr(region, port_attr)}{path}", region.name))
     for name, kind, url, region_name in wanted:
-        svc = conn.identity.find_service(name) or conn.identity.create_service(name=name, type=kind)
+        svc = find(conn.identity.find_service, name) or conn.identity.create_service(name=name, type=kind)
         have = {(e.interface, e.region_id) for e in conn.identity.endpoints(service_id=svc.id)}
         for interface in ("public", "internal", "admin"):
             if (interface, region_name) not in have:
@@ -115,22 +125,29 @@ def seed_region(layout: lay.Layout, region: lay.RegionLayout) -> None:
     """Flavors, the seeded image, a shared network and roomy demo quotas in ``region``."""
     conn = admin_connection(layout, region.name)
     for name, vcpus, ram, disk in FLAVORS:
-        if conn.compute.find_flavor(name) is None:
+        if find(conn.compute.find_flavor, name) is None:
             conn.compute.create_flavor(name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=True)
-    if conn.image.find_image(IMAGE_NAME) is None:
+    # (find_image warns from inside openstacksdk whatever the caller passes; list by name instead)
+    if not list(conn.image.images(name=IMAGE_NAME)):
         conn.image.create_image(
             name=IMAGE_NAME, data=io.BytesIO(image_bytes()), disk_format="raw",
             container_format="bare", visibility="public", wait=True, timeout=120)
-    network = conn.network.find_network(NETWORK_NAME)
+    network = find(conn.network.find_network, NETWORK_NAME)
     if network is None:
         network = conn.network.create_network(name=NETWORK_NAME, shared=True)
     if not list(conn.network.subnets(network_id=network.id)):
         conn.network.create_subnet(network_id=network.id, name=f"{NETWORK_NAME}-v4", ip_version=4,
                                    cidr=_CIDRS[region.name], enable_dhcp=False)
-    demo = conn.identity.find_project("demo", domain_id="default")
+    demo = find(conn.identity.find_project, "demo", domain_id="default")
     conn.set_compute_quotas(demo.id, instances=1000, cores=2000, ram=4096000)
     conn.set_network_quotas(demo.id, port=2000)
     conn.close()
+
+
+def image_id(conn: Any) -> str:
+    """Id of the seeded image in the region ``conn`` talks to."""
+    (image,) = conn.image.images(name=IMAGE_NAME)
+    return str(image.id)
 
 
 def wait_for_hypervisors(layout: lay.Layout, region: lay.RegionLayout, hosts: int, timeout: float,
