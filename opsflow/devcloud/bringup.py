@@ -13,6 +13,7 @@ then the APIs and the conductor/scheduler, and only then the simulated hyperviso
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -220,7 +221,7 @@ def _start(layout: lay.Layout, batch: Sequence[procs.Proc]) -> None:
         offsets[proc.name] = log.stat().st_size if log.exists() else 0
         procs.start(proc, layout.run, layout.logs)
         LOG.info("started %s", proc.name)
-    _parallel([(lambda p=p: procs.wait_healthy(p, layout.run, layout.logs, offsets[p.name]))
+    _parallel([functools.partial(procs.wait_healthy, p, layout.run, layout.logs, offsets[p.name])
                for p in batch])
 
 
@@ -271,7 +272,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     _keystone_setup(layout, venv)
     keystone = processes[0]
     procs.start(keystone, layout.run, layout.logs)
-    _parallel([(lambda r=r: _db_sync(layout, venv, r)) for r in layout.regions()])
+    _parallel([functools.partial(_db_sync, layout, venv, r) for r in layout.regions()])
     procs.wait_healthy(keystone, layout.run, layout.logs)
     seed.seed_catalog(layout)
     _start_phases(layout, venv, sim, processes[1:])
@@ -291,9 +292,9 @@ def _start_phases(layout: lay.Layout, venv: Path, sim: configs.SimSettings,
 def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: str,
             code_fp: dict[str, str]) -> None:
     regions = layout.regions()
-    _parallel([(lambda r=r: seed.seed_region(layout, r)) for r in regions])
-    _parallel([(lambda r=r: seed.wait_for_hypervisors(layout, r, sim.computes, 180,
-                                                       _discover(layout, venv, r))) for r in regions])
+    _parallel([functools.partial(seed.seed_region, layout, r) for r in regions])
+    _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes, 180,
+                                 _discover(layout, venv, r)) for r in regions])
     clouds.write(layout)
     layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "yes"}))
 

@@ -24,6 +24,8 @@ __all__ = ["Proc", "alive_pid", "http_ok", "log_tail", "start", "stop", "wait_he
 
 #: Seconds a process gets to exit on SIGTERM before SIGKILL.
 STOP_GRACE = 10.0
+#: Children started by this process, kept so they are reaped (and not reported as leaked) when stopped.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def start(proc: Proc, run_dir: Path, log_dir: Path) -> int:
         child = subprocess.Popen(list(proc.argv), stdout=out, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                                  close_fds=True)
+    _CHILDREN[child.pid] = child
     (run_dir / f"{proc.name}.pid").write_text(f"{child.pid} {_start_time(child.pid)}\n")
     return child.pid
 
@@ -108,6 +111,9 @@ def stop(run_dir: Path, name: str) -> bool:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait()
     return True
 
 

@@ -96,9 +96,9 @@ def _grant(conn: Any, project: Any, user: Any, roles: Iterable[Any]) -> None:
 def seed_catalog(layout: lay.Layout) -> None:
     """Regions, projects, users, roles, services and endpoints of both regions in Keystone."""
     conn = admin_connection(layout, lay.REGIONS[0])
-    for region in lay.REGIONS:
-        if find(conn.identity.find_region, region) is None:
-            conn.identity.create_region(id=region)
+    for region_name in lay.REGIONS:
+        if find(conn.identity.find_region, region_name) is None:
+            conn.identity.create_region(id=region_name)
     admin_role, member, service_role = _role(conn, "admin"), _role(conn, "member"), _role(conn, "service")
     service = _project(conn, "service", "Service users of the simulated cloud")
     demo = _project(conn, "demo", "An ordinary project of the simulated cloud")
@@ -107,7 +107,7 @@ def seed_catalog(layout: lay.Layout) -> None:
     _grant(conn, demo, _user(conn, "demo", lay.DEMO_PASSWORD, demo), [member])
     # admin works in the demo project too, so it can look at (and clean up) the demo's servers
     _grant(conn, demo, find(conn.identity.find_user, "admin", domain_id="default"), [admin_role])
-    wanted = [("keystone", "identity", layout.auth_url, region) for region in lay.REGIONS]
+    wanted = [("keystone", "identity", layout.auth_url, r) for r in lay.REGIONS]
     for region in layout.regions():
         for name, kind, port_attr, path in CATALOG:
             wanted.append((name, kind, f"http://127.0.0.1:{getattr(region, port_attr)}{path}", region.name))
