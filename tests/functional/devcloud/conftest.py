@@ -24,13 +24,13 @@ def devcloud() -> Iterator[Layout]:
         yield layout
 
 
-@pytest.fixture(params=["source", "destination"])
+@pytest.fixture(scope="module", params=["source", "destination"])
 def region(request: pytest.FixtureRequest) -> str:
     """Each region in turn."""
     return str(request.param)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def demo(devcloud: Layout, region: str) -> Iterator[Any]:
     """An openstacksdk connection as the demo user in ``region``."""
     conn = openstack.connect(cloud=clouds.cloud_names(region)[0])
@@ -38,7 +38,7 @@ def demo(devcloud: Layout, region: str) -> Iterator[Any]:
     conn.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def admin(devcloud: Layout, region: str) -> Iterator[Any]:
     """An openstacksdk connection as admin in ``region``."""
     conn = openstack.connect(cloud=clouds.cloud_names(region)[1])
@@ -57,13 +57,13 @@ def boot(conn: Any, *, metadata: dict[str, str] | None = None, wait: bool = True
         networks=[{"uuid": conn.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id}],
         metadata=metadata or {})
     if wait:
-        server = conn.compute.wait_for_server(server, wait=180)
+        server = conn.compute.wait_for_server(server, interval=1, wait=180)
     return server
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def server(demo: Any) -> Iterator[Any]:
-    """An ACTIVE server of the demo user, deleted afterwards."""
+    """An ACTIVE server of the demo user, shared by a module's tests in one region and deleted after them."""
     srv = boot(demo)
     yield srv
     demo.compute.delete_server(srv, ignore_missing=True)

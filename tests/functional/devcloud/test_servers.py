@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,26 @@ def test_boot_gives_bound_port_and_fixed_ip(devcloud: Layout, region: str, admin
 
 
 def test_stop_start_reboot(demo: Any, server: Any) -> None:
-    """Stop makes the server SHUTOFF; start and reboot bring it back ACTIVE."""
+    """Stop makes the server SHUTOFF; start brings it back ACTIVE; a reboot completes successfully."""
     demo.compute.stop_server(server)
-    assert demo.compute.wait_for_server(server, status="SHUTOFF", wait=60).power_state == 4
+    assert demo.compute.wait_for_server(server, status="SHUTOFF", interval=1, wait=60).power_state == 4
     demo.compute.start_server(server)
-    assert demo.compute.wait_for_server(server, status="ACTIVE", wait=60).power_state == 1
+    assert demo.compute.wait_for_server(server, status="ACTIVE", interval=1, wait=60).power_state == 1
     demo.compute.reboot_server(server, "SOFT")
-    demo.compute.wait_for_server(server, status="REBOOT", wait=30)
-    assert demo.compute.wait_for_server(server, status="ACTIVE", wait=60).status == "ACTIVE"
+    deadline = time.monotonic() + 60
+    while not reboot_succeeded(demo, server):
+        assert time.monotonic() < deadline, "the reboot did not finish within 60 s"
+        time.sleep(1)
+    assert demo.compute.wait_for_server(server, status="ACTIVE", interval=1, wait=60).power_state == 1
+
+
+def reboot_succeeded(conn: Any, server: Any) -> bool:
+    """True once the server's reboot action has an event that finished with Success."""
+    for action in conn.compute.server_actions(server):
+        if action.action == "reboot":
+            detail = conn.compute.get_server_action(action.request_id, server)
+            return any(e.get("result") == "Success" for e in detail.events or [])
+    return False
 
 
 def test_disk_holds_image_bytes_then_its_own_stamp(devcloud: Layout, region: str, admin: Any,
@@ -80,7 +93,7 @@ def test_delete_leaves_no_disk(devcloud: Layout, region: str, demo: Any, admin: 
     path = disk_file(devcloud, region, admin, srv)
     assert path.exists()
     demo.compute.delete_server(srv)
-    demo.compute.wait_for_delete(srv, wait=120)
+    demo.compute.wait_for_delete(srv, interval=1, wait=120)
     assert not path.exists()
     assert not path.with_suffix(".json").exists()
 
@@ -89,9 +102,9 @@ def test_injected_boot_failure_ends_in_error(demo: Any) -> None:
     """A server tagged to fail its boot ends in ERROR with the simulator's reason as its fault."""
     srv = boot(demo, metadata={"opsflow-sim:fail": "boot"}, wait=False)
     try:
-        srv = demo.compute.wait_for_server(srv, status="ERROR", failures=[], wait=120)
+        srv = demo.compute.wait_for_server(srv, status="ERROR", failures=[], interval=1, wait=120)
         assert srv.status == "ERROR"
         assert "opsflow-sim:fail" in str(srv.fault)
     finally:
         demo.compute.delete_server(srv, ignore_missing=True)
-        demo.compute.wait_for_delete(srv, wait=120)
+        demo.compute.wait_for_delete(srv, interval=1, wait=120)

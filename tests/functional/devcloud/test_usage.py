@@ -25,9 +25,11 @@ def test_hypervisors_report_configured_capacity(devcloud: Layout, region: str, a
 
 def test_diagnostics_tell_idle_from_busy(demo: Any, admin: Any) -> None:
     """Diagnostics show CPU time; an idle VM's utilisation is near zero, a busy one's is not."""
-    idle = boot(demo, metadata={"opsflow-sim:activity": "idle"})
-    busy = boot(demo, metadata={"opsflow-sim:activity": "busy"})
+    idle = boot(demo, metadata={"opsflow-sim:activity": "idle"}, wait=False)
+    busy = boot(demo, metadata={"opsflow-sim:activity": "busy"}, wait=False)
     try:
+        for srv in (idle, busy):
+            demo.compute.wait_for_server(srv, interval=1, wait=180)
         idle_cpu = admin.compute.get_server_diagnostics(idle).cpu_details[0]
         busy_cpu = admin.compute.get_server_diagnostics(busy).cpu_details[0]
         assert idle_cpu["utilisation"] == 0
@@ -37,4 +39,4 @@ def test_diagnostics_tell_idle_from_busy(demo: Any, admin: Any) -> None:
         for srv in (idle, busy):
             demo.compute.delete_server(srv, ignore_missing=True)
         for srv in (idle, busy):
-            demo.compute.wait_for_delete(srv, wait=120)
+            demo.compute.wait_for_delete(srv, interval=1, wait=120)
