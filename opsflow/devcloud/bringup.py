@@ -13,6 +13,7 @@ then the APIs and the conductor/scheduler, and only then the simulated hyperviso
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -109,12 +110,16 @@ def _config_fingerprint(venv: Path, files: dict[Path, str], sim: configs.SimSett
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(f"{path}\n{files[path]}\n".encode())
-    digest.update(f"{venv}\n{sim}\n".encode())
+    # the number of simulated hypervisors is not in here: changing it restarts only the computes
+    digest.update(f"{venv}\n{dataclasses.replace(sim, computes=0)}\n".encode())
     return digest.hexdigest()
 
 
 def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
-    """Per process, a hash of the project's code it loads, so a change restarts only those processes."""
+    """Per process, a hash of its command line and of the project's code it loads.
+
+    A change restarts only the processes it concerns (new plugin code, more simulated hypervisors).
+    """
     root = Path(__file__).resolve().parents[1]
 
     def digest(globs: Sequence[str]) -> str:
@@ -134,6 +139,7 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = wsgi + neutron
         else:
             out[proc.name] = wsgi
+        out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
     return out
 
 
@@ -179,25 +185,26 @@ def _base_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _db_sync(layout: lay.Layout, venv: Path, region: lay.RegionLayout) -> None:
+def _sync_chains(layout: lay.Layout, venv: Path,
+                 region: lay.RegionLayout) -> dict[str, list[tuple[str, list[str]]]]:
+    """Per service of ``region``, the schema commands to run in order before it can start."""
     bin_ = venv / "bin"
-    nova_conf = str(region.root / "nova" / "nova.conf")
-    r = region.name
-    _manage(layout, f"{r} placement db sync",
-            [str(bin_ / "placement-manage"), "--config-file",
-             str(region.root / "placement" / "placement.conf"), "db", "sync"])
+    nova_manage = [str(bin_ / "nova-manage"), "--config-file", str(region.root / "nova" / "nova.conf")]
     neutron_dir = region.root / "neutron"
-    _manage(layout, f"{r} neutron db upgrade",
-            [str(bin_ / "neutron-db-manage"), "--config-file", str(neutron_dir / "neutron.conf"),
-             "--config-file", str(neutron_dir / "plugins" / "ml2" / "ml2_conf.ini"), "upgrade", "heads"])
-    _manage(layout, f"{r} glance db sync",
-            [str(bin_ / "glance-manage"), "--config-file",
-             str(region.root / "glance" / "glance-api.conf"), "db_sync"])
-    nova_manage = [str(bin_ / "nova-manage"), "--config-file", nova_conf]
-    _manage(layout, f"{r} nova api_db sync", [*nova_manage, "api_db", "sync"])
-    _manage(layout, f"{r} nova map_cell0", [*nova_manage, "cell_v2", "map_cell0"])
-    _manage(layout, f"{r} nova create_cell", [*nova_manage, "cell_v2", "create_cell", "--name", "cell1"])
-    _manage(layout, f"{r} nova db sync", [*nova_manage, "db", "sync"])
+    return {
+        "placement": [("placement db sync", [str(bin_ / "placement-manage"), "--config-file",
+                                             str(region.root / "placement" / "placement.conf"),
+                                             "db", "sync"])],
+        "neutron": [("neutron db upgrade", [
+            str(bin_ / "neutron-db-manage"), "--config-file", str(neutron_dir / "neutron.conf"),
+            "--config-file", str(neutron_dir / "plugins" / "ml2" / "ml2_conf.ini"), "upgrade", "heads"])],
+        "glance": [("glance db sync", [str(bin_ / "glance-manage"), "--config-file",
+                                       str(region.root / "glance" / "glance-api.conf"), "db_sync"])],
+        "nova": [("nova api_db sync", [*nova_manage, "api_db", "sync"]),
+                 ("nova map_cell0", [*nova_manage, "cell_v2", "map_cell0"]),
+                 ("nova create_cell", [*nova_manage, "cell_v2", "create_cell", "--name", "cell1"]),
+                 ("nova db sync", [*nova_manage, "db", "sync"])],
+    }
 
 
 def _keystone_setup(layout: lay.Layout, venv: Path) -> None:
@@ -213,22 +220,33 @@ def _keystone_setup(layout: lay.Layout, venv: Path) -> None:
         "--bootstrap-public-url", layout.auth_url, "--bootstrap-region-id", lay.REGIONS[0]])
 
 
+def _launch(layout: lay.Layout, proc: procs.Proc) -> tuple[procs.Proc, int]:
+    """Start ``proc`` without waiting; return it with its log's size before the start."""
+    log = layout.logs / f"{proc.name}.log"
+    offset = log.stat().st_size if log.exists() else 0
+    procs.start(proc, layout.run, layout.logs)
+    LOG.info("started %s", proc.name)
+    return proc, offset
+
+
+def _wait_all(layout: lay.Layout, launched: Sequence[tuple[procs.Proc, int]]) -> None:
+    _parallel([functools.partial(procs.wait_healthy, p, layout.run, layout.logs, offset)
+               for p, offset in launched])
+
+
 def _start(layout: lay.Layout, batch: Sequence[procs.Proc]) -> None:
     """Start ``batch`` together and wait until each is healthy."""
-    offsets = {}
-    for proc in batch:
-        log = layout.logs / f"{proc.name}.log"
-        offsets[proc.name] = log.stat().st_size if log.exists() else 0
-        procs.start(proc, layout.run, layout.logs)
-        LOG.info("started %s", proc.name)
-    _parallel([functools.partial(procs.wait_healthy, p, layout.run, layout.logs, offsets[p.name])
-               for p in batch])
+    _wait_all(layout, [_launch(layout, p) for p in batch])
 
 
-def _stop_all(layout: lay.Layout, names: Iterable[str]) -> None:
-    for name in reversed(list(names)):
-        if procs.stop(layout.run, name):
-            LOG.info("stopped %s", name)
+def _stop_all(layout: lay.Layout, names: Iterable[str]) -> list[str]:
+    """Stop ``names`` concurrently; return those that were running."""
+    names = list(names)
+    ran = _parallel([functools.partial(procs.stop, layout.run, n) for n in names])
+    stopped = [n for n, r in zip(names, ran) if r]
+    if stopped:
+        LOG.info("stopped %s", ", ".join(stopped))
+    return stopped
 
 
 def _discover(layout: lay.Layout, venv: Path, region: lay.RegionLayout) -> Callable[[], None]:
@@ -269,13 +287,32 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         for sub in ("nova/state", "nova/locks", "neutron/locks", "glance/images", "glance/staging",
                     "glance/tasks", "glance/locks", "disks"):
             (region.root / sub).mkdir(parents=True, exist_ok=True)
-    _keystone_setup(layout, venv)
-    keystone = processes[0]
-    procs.start(keystone, layout.run, layout.logs)
-    _parallel([functools.partial(_db_sync, layout, venv, r) for r in layout.regions()])
-    procs.wait_healthy(keystone, layout.run, layout.logs)
-    seed.seed_catalog(layout)
-    _start_phases(layout, venv, sim, processes[1:])
+    LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
+    by_name = {p.name: p for p in processes}
+    launched: list[tuple[procs.Proc, int]] = []
+
+    def keystone() -> None:
+        _keystone_setup(layout, venv)
+        ks, offset = _launch(layout, by_name["keystone"])
+        procs.wait_healthy(ks, layout.run, layout.logs, offset)
+        seed.seed_catalog(layout)
+        LOG.info("keystone up and its catalog seeded (%.0f s)", time.monotonic() - started)
+
+    def service(region: lay.RegionLayout, chain: str, steps: list[tuple[str, list[str]]]) -> None:
+        for what, argv in steps:
+            _manage(layout, f"{region.name} {what}", argv)
+        names = ["nova-api", "nova-control"] if chain == "nova" else [chain]
+        for name in names:
+            launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))
+
+    jobs: list[Callable[[], None]] = [keystone]
+    for region in layout.regions():
+        for chain, steps in _sync_chains(layout, venv, region).items():
+            jobs.append(functools.partial(service, region, chain, steps))
+    _parallel(jobs)
+    _wait_all(layout, launched)
+    LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
+    _start(layout, [p for p in processes if p.name.endswith("-compute")])
     _finish(layout, venv, sim, conf_fp, code_fp)
     return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
 
@@ -301,9 +338,8 @@ def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: s
 
 def _reset(layout: lay.Layout) -> None:
     """Empty databases, vhosts and state directory of the simulated cloud."""
-    infra.reset_databases(infra.databases(layout))
-    for region in layout.regions():
-        infra.reset_vhost(region.vhost)
+    _parallel([functools.partial(infra.reset_databases, infra.databases(layout)),
+               *(functools.partial(infra.reset_vhost, r.vhost) for r in layout.regions())])
     keep = {layout.logs}
     if layout.state.exists():
         for child in layout.state.iterdir():
@@ -317,7 +353,7 @@ def down(layout: lay.Layout) -> str:
     names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
                                       "compute")]
-    stopped = [n for n in reversed(names) if procs.stop(layout.run, n)]
+    stopped = _stop_all(layout, names)
     infra.drop_databases(infra.databases(layout))
     for region in layout.regions():
         infra.drop_vhost(region.vhost)

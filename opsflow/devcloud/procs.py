@@ -23,7 +23,7 @@ from opsflow.devcloud.errors import BringUpFailed
 __all__ = ["Proc", "alive_pid", "http_ok", "log_tail", "start", "stop", "wait_healthy", "wait_log"]
 
 #: Seconds a process gets to exit on SIGTERM before SIGKILL.
-STOP_GRACE = 10.0
+STOP_GRACE = 5.0
 #: Children started by this process, kept so they are reaped (and not reported as leaked) when stopped.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
