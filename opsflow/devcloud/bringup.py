@@ -20,6 +20,7 @@ import json
 import logging
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -290,17 +291,27 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
     by_name = {p.name: p for p in processes}
     launched: list[tuple[procs.Proc, int]] = []
+    catalog_ready, keystone_done = threading.Event(), threading.Event()
 
     def keystone() -> None:
-        _keystone_setup(layout, venv)
-        ks, offset = _launch(layout, by_name["keystone"])
-        procs.wait_healthy(ks, layout.run, layout.logs, offset)
-        seed.seed_catalog(layout)
-        LOG.info("keystone up and its catalog seeded (%.0f s)", time.monotonic() - started)
+        try:
+            _keystone_setup(layout, venv)
+            ks, offset = _launch(layout, by_name["keystone"])
+            procs.wait_healthy(ks, layout.run, layout.logs, offset)
+            seed.seed_catalog(layout)
+            catalog_ready.set()
+            LOG.info("keystone up and its catalog seeded (%.0f s)", time.monotonic() - started)
+        finally:
+            keystone_done.set()
 
     def service(region: lay.RegionLayout, chain: str, steps: list[tuple[str, list[str]]]) -> None:
         for what, argv in steps:
             _manage(layout, f"{region.name} {what}", argv)
+        if chain == "nova":
+            # nova disables its Placement client for good if the catalog lacks Placement at start
+            keystone_done.wait()
+            if not catalog_ready.is_set():
+                return
         names = ["nova-api", "nova-control"] if chain == "nova" else [chain]
         for name in names:
             launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))

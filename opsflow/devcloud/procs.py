@@ -97,6 +97,9 @@ def stop(run_dir: Path, name: str) -> bool:
     pid = alive_pid(run_dir, name)
     (run_dir / f"{name}.pid").unlink(missing_ok=True)
     if pid is None:
+        for child_pid, child in list(_CHILDREN.items()):
+            if child.poll() is not None:  # reap our children that died by themselves
+                del _CHILDREN[child_pid]
         return False
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -111,7 +114,7 @@ def stop(run_dir: Path, name: str) -> bool:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    child = _CHILDREN.pop(pid, None)
+    child = _CHILDREN.pop(pid) if pid in _CHILDREN else None
     if child is not None:
         child.wait()
     return True
