@@ -114,9 +114,9 @@ def stop(run_dir: Path, name: str) -> bool:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    child = _CHILDREN.pop(pid) if pid in _CHILDREN else None
-    if child is not None:
-        child.wait()
+    mine = _CHILDREN.pop(pid, None)
+    if mine is not None:
+        mine.wait()
     return True
 
 
