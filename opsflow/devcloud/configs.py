@@ -113,6 +113,8 @@ def _nova_common(layout: lay.Layout, region: lay.RegionLayout) -> dict[str, dict
             "state_path": nova_dir / "state",
             # the compute API's own services (no metadata API, no consoles)
             "enabled_apis": "osapi_compute",
+            # a simulated host that stops reporting (heartbeat every 10 s) shows "down" within 25 s
+            "service_down_time": 25,
         },
         "oslo_concurrency": {"lock_path": nova_dir / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},

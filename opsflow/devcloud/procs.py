@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,8 +23,8 @@ __all__ = ["Proc", "alive_pid", "http_ok", "log_tail", "start", "stop", "wait_he
 
 #: Seconds a process gets to exit on SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
-#: Children started by this process, kept so they are reaped (and not reported as leaked) when stopped.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+#: Pids this process spawned and has not reaped yet.
+_SPAWNED: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -84,12 +83,16 @@ def start(proc: Proc, run_dir: Path, log_dir: Path) -> int:
     with open(log, "ab") as out:
         out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {proc.name}\n".encode())
         out.flush()
-        child = subprocess.Popen(list(proc.argv), stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                                 close_fds=True)
-    _CHILDREN[child.pid] = child
-    (run_dir / f"{proc.name}.pid").write_text(f"{child.pid} {_start_time(child.pid)}\n")
-    return child.pid
+        # posix_spawn rather than Popen: the child outlives us by design, and a Popen object would
+        # be reported as a leaked, still-running subprocess when it is garbage-collected
+        pid = os.posix_spawnp(proc.argv[0], list(proc.argv), env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
+        ])
+    _SPAWNED.add(pid)
+    (run_dir / f"{proc.name}.pid").write_text(f"{pid} {_start_time(pid)}\n")
+    return pid
 
 
 def stop(run_dir: Path, name: str) -> bool:
@@ -97,9 +100,7 @@ def stop(run_dir: Path, name: str) -> bool:
     pid = alive_pid(run_dir, name)
     (run_dir / f"{name}.pid").unlink(missing_ok=True)
     if pid is None:
-        for child_pid, child in list(_CHILDREN.items()):
-            if child.poll() is not None:  # reap our children that died by themselves
-                del _CHILDREN[child_pid]
+        _reap()
         return False
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -114,10 +115,22 @@ def stop(run_dir: Path, name: str) -> bool:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    mine = _CHILDREN.pop(pid, None)
-    if mine is not None:
-        mine.wait()
+    _reap()
     return True
+
+
+def _reap() -> None:
+    """Collect the exit status of the processes we spawned that have ended (no zombies left).
+
+    Only our own pids: waiting on any child would steal the status of a concurrent ``subprocess``.
+    """
+    for pid in list(_SPAWNED):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _SPAWNED.discard(pid)
 
 
 def _zombie(pid: int) -> bool:

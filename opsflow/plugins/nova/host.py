@@ -36,6 +36,7 @@ from nova.servicegroup.drivers import db as servicegroup_db  # noqa: E402
 from oslo_log import log as oslo_logging  # noqa: E402
 from oslo_privsep import priv_context  # noqa: E402
 
+from opsflow.plugins.nova import controls  # noqa: E402
 from opsflow.plugins.nova import driver as sim_driver  # noqa: E402
 from opsflow.plugins.nova._process import run_until_signalled  # noqa: E402
 
@@ -44,8 +45,6 @@ LOG = oslo_logging.getLogger(__name__)
 
 #: ``compute_driver`` value that loads SimDriver once the module is registered under nova.virt.
 DRIVER_NAME = "opsflow_sim.SimDriver"
-#: A file of this name in a host's disk directory silences that host's heartbeat.
-SILENT_FLAG = "SILENT"
 #: Services started at once; each start makes a few RPC round trips to the conductor.
 START_CONCURRENCY = 8
 
@@ -59,7 +58,7 @@ def is_silent(host: str) -> bool:
     """True when ``host`` is configured, or flagged at run time, to stop reporting."""
     if host in CONF.opsflow_sim.silent_hosts:
         return True
-    return (Path(CONF.opsflow_sim.disk_dir) / host / SILENT_FLAG).exists()
+    return controls.is_silenced(Path(CONF.opsflow_sim.disk_dir), host)
 
 
 def _silence_heartbeats() -> None:
