@@ -4,8 +4,10 @@
 of simulated hypervisors) with the one recorded by the last bring-up:
 
 * same fingerprint and every process healthy: nothing to do (a second ``up`` takes a second);
-* same fingerprint, some processes gone or the plugins' code changed: restart processes, keep data;
-* anything else: rebuild from nothing (stop, drop databases and vhosts, wipe state, start, seed).
+* same fingerprint, some processes gone or the project code they load changed (or their command
+  line, e.g. the number of simulated hypervisors): restart those processes, keep the data;
+* anything else, including nothing running at all (a new session, a CI run): rebuild from nothing
+  (stop, drop databases and vhosts, wipe state, start, seed).
 
 The order follows shared/TESTBED.md: Keystone first, database schemas while it starts, the catalog,
 then the APIs and the conductor/scheduler, and only then the simulated hypervisors.
@@ -265,14 +267,18 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     processes = plan(layout, venv, sim)
     code_fp = _code_fingerprints(processes)
     state = _load_state(layout)
-    same_conf = not fresh and state.get("config") == conf_fp and state.get("seeded") == "yes"
+    healthy = {p.name: _healthy(layout, p) for p in processes}
+    # With nothing left running (a new session, CI) the data may be from anyone's half-finished
+    # run: rebuild from nothing rather than trust it.
+    same_conf = (not fresh and state.get("config") == conf_fp and state.get("seeded") == "yes"
+                 and any(healthy.values()))
     old_code = state.get("code") or {}
-    if same_conf and old_code == code_fp and all(_healthy(layout, p) for p in processes):
+    if same_conf and old_code == code_fp and all(healthy.values()):
         return f"the simulated cloud is already up ({time.monotonic() - started:.1f} s); nothing to do"
     if same_conf:
         # Keep the data; restart what is gone, and what loads project code that changed.
         restart = [p for p in processes
-                   if old_code.get(p.name) != code_fp[p.name] or not _healthy(layout, p)]
+                   if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
         _start_phases(layout, venv, sim, restart)
         _finish(layout, venv, sim, conf_fp, code_fp)
