@@ -5,7 +5,7 @@ control plane and opsflow's operations need to see from a hypervisor:
 
 * hypervisor-like latencies for spawn, power, reboot, snapshot and destroy;
 * a real disk per VM (``disks.py``), written from the image's bytes on spawn, uploaded to Glance on
-  snapshot and deleted on destroy;
+  snapshot, copied to the new host on resize or cold migration and deleted on destroy;
 * failures on demand (a share of boots, or a server tagged to fail) and realistic capacity;
 * per-VM usage (CPU time, last activity) in the diagnostics, so idle VMs can be told apart;
 * state that survives a restart of the compute service, as a real hypervisor's guests do: each VM
@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -187,6 +188,54 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         with open(self.disk_path(instance.uuid), "rb") as data:
             self._image_api.update(context, image_id, metadata, data=data, purge_props=False)
         LOG.info("uploaded disk of %s as image %s", instance.uuid, image_id)
+
+    # -- resize and cold migration ------------------------------------------------------------
+    # Every simulated host lives on this machine, so "moving" a disk is copying it from the source
+    # host's directory; the source copy stays until the resize is confirmed (or reverted to).
+
+    def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any,
+                                   network_info: Any, block_device_info: Any = None,
+                                   timeout: int = 0, retry_interval: int = 0) -> str:
+        """Power the VM off on the source; the destination fetches the disk in finish_migration.
+
+        (``dest`` is the destination's IP, 127.0.0.1 for every simulated host, so the copy is made
+        by the destination, which knows the source host from the migration record.)
+        """
+        self.power_off(instance)
+        return json.dumps({"disk": str(self.disk_path(instance.uuid))})
+
+    def finish_migration(self, context: Any, migration: Any, instance: Any, disk_info: Any,
+                         network_info: Any, image_meta: Any, resize_instance: bool, allocations: Any,
+                         block_device_info: Any = None, power_on: bool = True,
+                         share_info: Any = None) -> None:
+        """Copy the disk and record from the source host, grow the disk to the new flavor, start."""
+        self._pause(CONF.opsflow_sim.power_seconds)
+        source = self._dir.parent / migration.source_compute
+        for suffix in (".disk", ".json"):
+            src = source / f"{instance.uuid}{suffix}"
+            if not src.exists():
+                raise exception.DiskNotFound(location=str(src))
+            part = self._dir / f"{instance.uuid}{suffix}.part"
+            shutil.copyfile(src, part)
+            os.replace(part, self._dir / src.name)
+        path = self.disk_path(instance.uuid)
+        size = disks.disk_bytes(instance.flavor.root_gb, CONF.opsflow_sim.disk_mib_per_gb)
+        if resize_instance and size > path.stat().st_size:
+            os.truncate(path, size)
+        self._records[instance.uuid] = json.loads(self._record_path(instance.uuid).read_text())
+        fake.FakeDriver.spawn(self, context, instance, image_meta, None, None, allocations,
+                              block_device_info=block_device_info, power_on=power_on)
+        self._account(instance.uuid, running=power_on)
+        LOG.info("took over the disk of %s from %s", instance.uuid, migration.source_compute)
+
+    def finish_revert_migration(self, context: Any, instance: Any, network_info: Any, migration: Any,
+                                block_device_info: Any = None, power_on: bool = True,
+                                share_info: Any = None) -> None:
+        """The source copy was kept: run the VM from it again."""
+        super().finish_revert_migration(context, instance, network_info, migration,
+                                        block_device_info=block_device_info, power_on=power_on,
+                                        share_info=share_info)
+        self._account(instance.uuid, running=power_on)
 
     # -- usage -------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opsflow.devcloud import seed
+from opsflow.devcloud import configs, seed
 from opsflow.devcloud.layout import Layout
 from opsflow.plugins.nova import disks
 
@@ -105,6 +105,32 @@ def test_injected_boot_failure_ends_in_error(demo: Any) -> None:
         srv = demo.compute.wait_for_server(srv, status="ERROR", failures=[], interval=1, wait=120)
         assert srv.status == "ERROR"
         assert "opsflow-sim:fail" in str(srv.fault)
+    finally:
+        demo.compute.delete_server(srv, ignore_missing=True)
+        demo.compute.wait_for_delete(srv, interval=1, wait=120)
+
+
+def test_resize_moves_the_disk_to_the_new_host(devcloud: Layout, region: str, demo: Any,
+                                               admin: Any) -> None:
+    """A resize copies the disk to the new host, grows it to the new flavor and, once confirmed,
+    leaves nothing on the old host."""
+    srv = boot(demo)
+    try:
+        old_path = disk_file(devcloud, region, admin, srv)
+        before = old_path.read_bytes()
+        demo.compute.resize_server(srv, demo.compute.find_flavor("m1.small", ignore_missing=False).id)
+        demo.compute.wait_for_server(srv, status="VERIFY_RESIZE", interval=1, wait=120)
+        new_path = disk_file(devcloud, region, admin, srv)
+        assert new_path != old_path
+        after = new_path.read_bytes()
+        assert len(after) == disks.disk_bytes(4, configs.SimSettings().disk_mib_per_gb)
+        assert after[:len(before)] == before
+        demo.compute.confirm_server_resize(srv)
+        demo.compute.wait_for_server(srv, status="ACTIVE", interval=1, wait=60)
+        deadline = time.monotonic() + 30
+        while old_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not old_path.exists()
     finally:
         demo.compute.delete_server(srv, ignore_missing=True)
         demo.compute.wait_for_delete(srv, interval=1, wait=120)
