@@ -35,6 +35,9 @@ def test_diagnostics_tell_idle_from_busy(demo: Any, admin: Any) -> None:
         assert idle_cpu["utilisation"] == 0
         assert busy_cpu["utilisation"] > 10
         assert busy_cpu["time"] > idle_cpu["time"]
+        legacy = admin.compute.get(f"/servers/{idle.id}/diagnostics", microversion="2.1").json()
+        assert legacy["activity"] == "idle"
+        assert legacy["last_activity"].endswith("Z")
     finally:
         for srv in (idle, busy):
             demo.compute.delete_server(srv, ignore_missing=True)
