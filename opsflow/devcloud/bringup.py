@@ -72,6 +72,9 @@ def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict
               health_path: str) -> procs.Proc:
     argv = [str(venv / "bin" / "gunicorn"), "--no-control-socket", "--workers", "1", "--threads", "4",
             "--bind", f"127.0.0.1:{port}", "--timeout", "300", "--graceful-timeout", "5",
+            # gunicorn closes idle keep-alive connections after 2 s by default, racing clients that
+            # poll every 2 s ("Remote end closed connection without response")
+            "--keep-alive", "75",
             "--name", name, "opsflow.devcloud.wsgi:application"]
     return procs.Proc(name=name, region=region, argv=argv, port=port,
                       env={"OPSFLOW_WSGI_APP": _WSGI[app], **env},
