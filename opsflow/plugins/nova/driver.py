@@ -4,7 +4,7 @@ It extends nova's ``FakeDriver`` (which keeps the bookkeeping nova expects) with
 control plane and opsflow's operations need to see from a hypervisor:
 
 * hypervisor-like latencies for spawn, power, reboot, snapshot and destroy;
-* a real disk per VM (``disks.py``), written from the image's bytes on spawn, uploaded to Glance on
+* a real disk per VM (``disks.py``), written from the image's bytes on spawn (images cached per host), uploaded to Glance on
   snapshot, copied to the new host on resize or cold migration and deleted on destroy;
 * failures on demand (a share of boots, or a server tagged to fail) and realistic capacity;
 * per-VM usage (CPU time, last activity) in the diagnostics, so idle VMs can be told apart;
@@ -45,6 +45,8 @@ opts.register(CONF)
 
 #: Namespace of the node uuids, so a host keeps its resource provider across restarts.
 NODE_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4b8e-9a57-0c5d1f0e7a11")
+#: Subdirectory of a host's directory that caches the images it booted from.
+IMAGE_CACHE = "_base"
 #: CPU share of a busy and of an idle simulated VM.
 BUSY_CPU = 0.35
 IDLE_CPU = 0.0005
@@ -301,10 +303,26 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         if not image_id:
             disks.write_disk(path, None, "", instance.uuid, size)
             return
-        with tempfile.NamedTemporaryFile(dir=self._dir, prefix=".image-") as image_file:
-            self._image_api.download(context, image_id, dest_path=image_file.name)
-            with open(image_file.name, "rb") as image:
-                disks.write_disk(path, image, image_id, instance.uuid, size)
+        with open(self._cached_image(context, image_id), "rb") as image:
+            disks.write_disk(path, image, image_id, instance.uuid, size)
+
+    def _cached_image(self, context: Any, image_id: str) -> Path:
+        """The image's bytes in this host's image cache, downloaded from Glance on first use.
+
+        As nova's own image cache does on a real hypervisor: the second boot of an image on a host
+        costs Glance nothing.
+        """
+        cache = self._dir / IMAGE_CACHE / image_id
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".part-", delete=False) as tmp:
+                part = Path(tmp.name)
+            try:
+                self._image_api.download(context, image_id, dest_path=str(part))
+                os.replace(part, cache)
+            finally:
+                part.unlink(missing_ok=True)
+        return cache
 
     def _save(self, instance_uuid: str, **fields: Any) -> None:
         with self._lock:
