@@ -4,8 +4,9 @@ It extends nova's ``FakeDriver`` (which keeps the bookkeeping nova expects) with
 control plane and opsflow's operations need to see from a hypervisor:
 
 * hypervisor-like latencies for spawn, power, reboot, snapshot and destroy;
-* a real disk per VM (``disks.py``), written from the image's bytes on spawn (images cached per host), uploaded to Glance on
-  snapshot, copied to the new host on resize or cold migration and deleted on destroy;
+* a real disk per VM (``disks.py``), written from the image's bytes on spawn (images are cached per
+  host), uploaded to Glance on snapshot, copied to the new host on resize or cold migration and
+  deleted on destroy;
 * failures on demand (a share of boots, or a server tagged to fail) and realistic capacity;
 * per-VM usage (CPU time, last activity) in the diagnostics, so idle VMs can be told apart;
 * state that survives a restart of the compute service, as a real hypervisor's guests do: each VM
