@@ -7,6 +7,7 @@ react without parsing text.
 
     OpsflowError
      +-- DefinitionError        a flow definition is malformed (file:line:col in the message)
+     +-- InvalidInput           a run was given a missing, unknown or mistyped input
      +-- PluginNotFound         no installed plugin has the requested name
      +-- FlowNotFound           no stored flow or job has the given id
      +-- InvalidState           the operation does not fit the flow's or job's current state
@@ -23,6 +24,7 @@ __all__ = [
     "ClaimConflict",
     "DefinitionError",
     "FlowNotFound",
+    "InvalidInput",
     "InvalidState",
     "OpsflowError",
     "PluginNotFound",
@@ -80,3 +82,7 @@ class ClaimConflict(OpsflowError):
 
 class ActionFailed(OpsflowError):
     """An action failed in a way its task reports deliberately (for example ``core.fail``)."""
+
+
+class InvalidInput(OpsflowError):
+    """A run's input is missing, unknown or of the wrong type."""

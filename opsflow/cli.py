@@ -1,0 +1,399 @@
+"""The ``opsflow`` command: the only module that prints or configures logging.
+
+Commands return columns and rows; :mod:`opsflow.output` renders them (``-f table|json|value``,
+``-c COLUMN``). Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted, 141 broken pipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import errno
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from opsflow import output, registry
+from opsflow.engines.atoms import FailurePoint
+from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.runner import Runner
+from opsflow.errors import OpsflowError
+from opsflow.flows import inputs as flow_inputs, loader, render
+from opsflow.flows.model import OnFailure
+
+__all__ = ["main"]
+
+LOG = logging.getLogger(__name__)
+
+#: Environment variable naming the state backend URL.
+STATE_ENV = "OPSFLOW_STATE"
+
+
+def default_state_url() -> str:
+    """``$OPSFLOW_STATE``, else an SQLite file in the user's data directory."""
+    if os.environ.get(STATE_ENV):
+        return os.environ[STATE_ENV]
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return "sqlite:///" + os.path.join(data, "opsflow", "state.db")
+
+
+def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
+    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+_state_option = click.option("--state", "state_url", default=default_state_url, show_default="$OPSFLOW_STATE or "
+                             "~/.local/share/opsflow/state.db", help="State backend URL (sqlite:///PATH, "
+                             "zookeeper://HOSTS/PATH, memory://).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-v", "--verbose", is_flag=True, help="Show what each task does.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+    """opsflow: declarative, revertible, resumable flows for OpenStack operators."""
+    ctx.obj = {"debug": debug}
+    level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not debug:
+        logging.getLogger("taskflow").setLevel(logging.ERROR)
+
+
+# -- definitions ------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def validate(files: Sequence[str]) -> None:
+    """Check flow definitions without running anything."""
+    failed = False
+    for path in files:
+        try:
+            definition = loader.load_file(path)
+        except OpsflowError as exc:
+            click.echo(str(exc), err=True)
+            failed = True
+        else:
+            click.echo(f"{path}: ok ({definition.name}, {len(definition.tasks)} tasks)")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "dot", "svg", "png"]), default="text", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def graph(file: str, fmt: str, out: str | None) -> None:
+    """Draw a flow: text outline, Graphviz DOT, or SVG/PNG (needs Graphviz's `dot`)."""
+    definition = loader.load_file(file)
+    if fmt == "text":
+        _write(render.to_text(definition) + "\n", out)
+        return
+    dot = render.to_dot(definition)
+    if fmt == "dot":
+        _write(dot, out)
+        return
+    binary = shutil.which("dot")
+    if binary is None:
+        raise OpsflowError("SVG and PNG need Graphviz's `dot`: apt-get install graphviz (or use --format dot)")
+    if out is None:
+        raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
+    subprocess.run([binary, f"-T{fmt}", "-o", out], input=dot.encode(), check=True)
+    click.echo(out)
+
+
+def _write(text: str, out: str | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+class _ProgressObserver:
+    """A live progress bar of finished tasks and the ones running now."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), console=console, transient=False)
+        self._bar: Any = None
+        self._running: set[str] = set()
+
+    def __enter__(self) -> _ProgressObserver:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._progress.stop()
+
+    def started(self, run_id: str, tasks: int) -> None:
+        self._progress.console.print(f"run {run_id} started ({tasks} tasks)")
+        if self._bar is None:
+            self._bar = self._progress.add_task(f"run {run_id[:8]}", total=tasks)
+
+    def task(self, path: str, state: str) -> None:
+        if state == "RUNNING":
+            self._running.add(path)
+        else:
+            self._running.discard(path)
+        if state == "SUCCESS" and "#" not in path:
+            self._progress.advance(self._bar)
+        elif state in ("FAILURE", "REVERTED"):
+            self._progress.console.print(f"[yellow]{path}: {state.lower()}[/]")
+        shown = ", ".join(sorted(self._running)[:3]) + (" ..." if len(self._running) > 3 else "")
+        self._progress.update(self._bar, description=shown or "idle")
+
+
+class _PlainObserver:
+    """Progress for pipes and logs: the run id at the start, failures as they happen."""
+
+    def started(self, run_id: str, tasks: int) -> None:
+        click.echo(f"run {run_id} started ({tasks} tasks)", err=True)
+
+    def task(self, path: str, state: str) -> None:
+        if state in ("FAILURE", "REVERTED"):
+            click.echo(f"{path}: {state.lower()}", err=True)
+
+
+def _finish(record: RunRecord, as_json: bool) -> None:
+    """Print a run's outcome and exit 0 (succeeded or waiting) or 1 (anything else)."""
+    if as_json:
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+    else:
+        click.echo(f"run {record.run_id} {record.state.value}")
+        for task in record.tasks:
+            if task.error and task.state not in ("SUCCESS",) and "#" not in task.path:
+                click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
+        hints = {
+            RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
+            RunState.WAITING: f"waiting; `opsflow resume {record.run_id}` continues it when due",
+            RunState.FAILED: "a revert failed: see `opsflow flows show` for the task and clean up by hand",
+        }
+        if record.state in hints:
+            click.echo(hints[record.state], err=True)
+    if record.state not in (RunState.SUCCEEDED, RunState.WAITING):
+        sys.exit(1)
+
+
+def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord]) -> None:
+    console = Console(stderr=True)
+    if as_json or not console.is_terminal:
+        with Runner(state_url, observer=_PlainObserver()) as runner:
+            record = operation(runner)
+    else:
+        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer) as runner:
+            record = operation(runner)
+    _finish(record, as_json)
+
+
+def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
+    try:
+        return tuple(FailurePoint.parse(value) for value in values)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-i", "--input", "pairs", multiple=True, metavar="NAME=VALUE", help="An input (repeatable).")
+@click.option("--on-failure", type=click.Choice(["revert", "pause"]), help="Override the definition's on_failure.")
+@click.option("--inject-failure", multiple=True, metavar="TASK[:before|after]",
+              help="Make matching tasks fail (glob on task paths), to rehearse reverts.")
+@click.option("--no-wait", is_flag=True, help="Return when the run reaches a durable wait instead of holding it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final record as JSON.")
+@_state_option
+def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure: Sequence[str], no_wait: bool,
+        as_json: bool, state_url: str) -> None:
+    """Run a flow here, with its state saved so it can be resumed or reverted."""
+    definition = loader.load_file(file)
+    if on_failure:
+        definition = dataclasses.replace(definition, on_failure=OnFailure(on_failure))
+    values = flow_inputs.from_command_line(definition, list(pairs))
+    points = _failure_points(inject_failure)
+    _drive(state_url, as_json,
+           lambda runner: runner.run(definition, values, failure_points=points, hold_waits=not no_wait))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--no-wait", is_flag=True, help="Return at a durable wait instead of holding it.")
+@click.option("--json", "as_json", is_flag=True)
+@_state_option
+def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str) -> None:
+    """Continue a stopped run; completed tasks are not run again."""
+    _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+@_state_option
+def revert(run_id: str, as_json: bool, state_url: str) -> None:
+    """Undo every completed task of a stopped run, in reverse order."""
+    with Runner(state_url, observer=_PlainObserver()) as runner:
+        record = runner.revert(run_id)
+    if as_json:
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+    else:
+        click.echo(f"run {record.run_id} {record.state.value}")
+    if record.state is not RunState.REVERTED:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("run_id")
+@click.argument("name")
+@_state_option
+def signal(run_id: str, name: str, state_url: str) -> None:
+    """Deliver a signal to a run (ends a core.wait waiting for it)."""
+    with Runner(state_url) as runner:
+        runner.signal(run_id, name)
+    click.echo(f"signal {name!r} delivered to run {run_id}")
+
+
+@main.group()
+def flows() -> None:
+    """Stored runs."""
+
+
+def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": record.run_id,
+        "name": record.name,
+        "state": record.state.value,
+        "created": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "inputs": dict(record.inputs),
+        "waits": dict(record.waits),
+    }
+    if with_tasks:
+        fields["tasks"] = [
+            {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
+            for t in record.tasks if "#" not in t.path
+        ]
+    return fields
+
+
+@flows.command("list")
+@_format_options
+@_state_option
+def flows_list(fmt: str, columns: Sequence[str], state_url: str) -> None:
+    """List stored runs, newest first."""
+    with Runner(state_url) as runner:
+        records = runner.runs()
+    rows = [[r.run_id, r.name, r.state.value, _done(r), _record_fields(r)["created"]] for r in records]
+    click.echo(output.render_many(["id", "name", "state", "tasks done", "created"], rows, fmt, columns))
+
+
+def _done(record: RunRecord) -> str:
+    tasks = [t for t in record.tasks if "#" not in t.path]
+    return f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}"
+
+
+@flows.command("show")
+@click.argument("run_id")
+@_format_options
+@_state_option
+def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) -> None:
+    """Show one run: every task's state, duration and error."""
+    with Runner(state_url) as runner:
+        record = runner.record(run_id)
+    if fmt == "json":
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+        return
+    click.echo(output.render_one(_record_fields(record), fmt, columns))
+    tasks = _record_fields(record, with_tasks=True)["tasks"]
+    rows = [[t["path"], t["state"], t["duration"], t["error"]] for t in tasks]
+    click.echo(output.render_many(["task", "state", "seconds", "error"], rows, fmt))
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+@main.group()
+def actions() -> None:
+    """Registered actions (entry points in opsflow.tasks)."""
+
+
+@actions.command("list")
+@_format_options
+def actions_list(fmt: str, columns: Sequence[str]) -> None:
+    """List every action with its arguments."""
+    rows = []
+    for name in registry.names(registry.ACTIONS):
+        try:
+            cls = registry.fetch(registry.ACTIONS, name)
+        except OpsflowError as exc:
+            rows.append([name, "", f"cannot load: {exc}"])
+            continue
+        params = ", ".join(loader.action_parameters(cls))
+        rows.append([name, params, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""])
+    click.echo(output.render_many(["name", "arguments", "description"], rows, fmt, columns))
+
+
+@actions.command("show")
+@click.argument("name")
+@_format_options
+def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
+    """Show one action's arguments (read from its code) and its documentation."""
+    cls = registry.fetch(registry.ACTIONS, name)
+    rows = []
+    for pname, param in loader.action_parameters(cls).items():
+        annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+        default = "(required)" if param.default is param.empty else repr(param.default)
+        rows.append([pname, annotation, default])
+    if fmt == "table":
+        click.echo(f"{name}: {(cls.__doc__ or '').strip()}")
+        click.echo(f"revert: {(cls.revert.__doc__ or 'default').strip()}")
+    click.echo(output.render_many(["argument", "type", "default"], rows, fmt, columns))
+
+
+def _register_optional_commands() -> None:
+    """Command groups that live with their subsystem (devcloud, conductor, ...)."""
+    try:
+        from opsflow.devcloud.cli import devcloud
+    except ImportError:
+        return
+    main.add_command(devcloud)
+
+
+_register_optional_commands()
+
+
+def run_main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point with opsflow's exit codes and one-line errors."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        main.main(args=list(argv) if argv is not None else None, prog_name="opsflow", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(2)
+    except click.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(141)
+    except OpsflowError as exc:
+        if debug:
+            raise
+        click.echo(f"opsflow: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            sys.exit(141)
+        raise
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""Running compiled flows: atoms, engines, persistence backends and listeners."""

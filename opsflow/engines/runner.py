@@ -1,0 +1,249 @@
+"""Run, resume and revert flows in this process, with their state in a persistence backend.
+
+The same code path serves a fresh run, ``opsflow resume`` after a crash (kill -9 included) and
+``opsflow revert``: each rebuilds the TaskFlow graph from the definition stored with the run and
+lets TaskFlow's engine continue from the stored atom states, so completed tasks never run again.
+Reverting a stopped run is a resume in which every task still to run fails before acting: the
+ordinary failure path then undoes the completed tasks in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import futurist
+import taskflow.engines
+from taskflow import states as tf_states
+from taskflow.persistence import base as tf_base, models
+
+from opsflow.engines import persistence, records
+from opsflow.engines.atoms import FailurePoint, RunOptions
+from opsflow.engines.records import META_KEY, RunRecord, RunState
+from opsflow.errors import InvalidState, OpsflowError
+from opsflow.flows import compiler, inputs as flow_inputs
+from opsflow.flows.model import FlowDefinition, OnFailure
+from opsflow.tasks.base import Clock, SystemClock
+
+__all__ = ["REVERT_EVERYTHING", "Observer", "Runner"]
+
+LOG = logging.getLogger(__name__)
+
+#: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
+_ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
+
+#: Failure injected into every task still to run, to turn a resume into a revert.
+REVERT_EVERYTHING = (FailurePoint("*", "before"),)
+
+class Observer(Protocol):
+    """Told what a run does, for progress displays and audit logs."""
+
+    def started(self, run_id: str, tasks: int) -> None:
+        """An engine run begins; ``tasks`` counts the tasks (bookkeeping atoms excluded)."""
+
+    def task(self, path: str, state: str) -> None:
+        """A task changed to a TaskFlow state (RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED...)."""
+
+
+class Runner:
+    """Runs flows on a parallel TaskFlow engine whose state lives in ``state_url``."""
+
+    #: Seconds between checks for a signal while holding a waiting run.
+    SIGNAL_POLL = 1.0
+
+    def __init__(
+        self,
+        state_url: str,
+        *,
+        clock: Clock | None = None,
+        max_workers: int = 8,
+        observer: Observer | None = None,
+    ) -> None:
+        self.state_url = state_url
+        self._backend: tf_base.Backend = persistence.fetch(state_url)
+        self._clock = clock or SystemClock()
+        self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
+        self._max_workers = max_workers
+        self._observer = observer
+
+    def close(self) -> None:
+        """Release the worker threads and the backend."""
+        self._executor.shutdown()
+        self._backend.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None) -> str:
+        """Store a new run without running it; returns its id."""
+        values = flow_inputs.validate(definition, given)
+        run_id = run_id or str(uuid.uuid4())
+        book = models.LogBook(definition.name, uuid=run_id)
+        detail = models.FlowDetail(definition.name, uuid=run_id)
+        detail.meta = records.stored_meta(definition, values, self._clock.now())
+        book.add(detail)
+        with records.connection(self._backend) as conn:
+            conn.save_logbook(book)
+        return run_id
+
+    def run(
+        self,
+        definition: FlowDefinition,
+        given: Mapping[str, Any],
+        *,
+        failure_points: tuple[FailurePoint, ...] = (),
+        hold_waits: bool = True,
+    ) -> RunRecord:
+        """Create a run and run it to its end (or to a pause, or a wait when not holding waits)."""
+        run_id = self.create(definition, given)
+        return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
+
+    def resume(
+        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True
+    ) -> RunRecord:
+        """Continue a stored run from where it stopped; completed tasks are not run again."""
+        record = self.record(run_id)
+        if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
+            raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
+        while True:
+            record = self._drive(run_id, failure_points, pause=None)
+            if record.state is not RunState.WAITING or not hold_waits:
+                return record
+            self._sleep_until_due(record)
+
+    def revert(self, run_id: str) -> RunRecord:
+        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run."""
+        record = self.record(run_id)
+        if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
+            raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
+        return self._drive(run_id, REVERT_EVERYTHING, pause=False)
+
+    def signal(self, run_id: str, name: str) -> RunRecord:
+        """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
+        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        signals = list(detail.meta.get("signals", []))
+        if name not in signals:
+            signals.append(name)
+        detail.meta["signals"] = signals
+        with records.connection(self._backend) as conn:
+            conn.update_flow_details(detail)
+        return records.record_of(detail)
+
+    def record(self, run_id: str) -> RunRecord:
+        """The stored state of one run."""
+        return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+
+    def runs(self) -> list[RunRecord]:
+        """Every stored run, newest first."""
+        found = []
+        with records.connection(self._backend) as conn:
+            for book in conn.get_logbooks():
+                detail = book.find(book.uuid)
+                if detail is not None and META_KEY in (detail.meta or {}):
+                    found.append(records.record_of(detail))
+        return sorted(found, key=lambda rec: rec.created, reverse=True)
+
+    # -- engine -------------------------------------------------------------------------------
+
+    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None) -> RunRecord:
+        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        definition, values = records.definition_of(detail)
+        if pause is not None:
+            definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
+        histories = {atom.name: len(atom.results) for atom in detail if isinstance(atom, models.RetryDetail)}
+        options = RunOptions(
+            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
+        )
+        compiled = compiler.compile_flow(definition, values, options)
+        engine = taskflow.engines.load(
+            compiled.flow,
+            store=compiled.store,
+            flow_detail=detail,
+            book=book,
+            backend=self._backend,
+            engine="opsflow-parallel",
+            executor=self._executor,
+            max_workers=self._max_workers,
+        )
+        storage = engine.storage
+        memory_lock = threading.Lock()
+
+        def remember(path: str, key: str, value: Any) -> Any:
+            with memory_lock:
+                memory = {k: dict(v) for k, v in (storage.flow_meta.get("memory") or {}).items()}
+                slot = memory.setdefault(path, {})
+                if key not in slot:
+                    slot[key] = value
+                    storage.update_flow_metadata({"memory": memory})
+                return slot[key]
+
+        options.request_suspend = engine.suspend
+        options.memory = remember
+        options.signals = lambda: frozenset(storage.flow_meta.get("signals", ()))
+        if storage.flow_meta.get("paused"):
+            storage.update_flow_metadata({"paused": None})
+        if self._observer is not None:
+            self._observer.started(run_id, compiled.task_count)
+        with self._listening(engine):
+            try:
+                engine.run()
+            except Exception as exc:
+                if storage.get_flow_state() not in _ENDED_BY_FAILURE:
+                    raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
+                LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
+        if options.paused.is_set():
+            storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
+        return self.record(run_id)
+
+    @contextlib.contextmanager
+    def _listening(self, engine: Any) -> Iterator[None]:
+        """Record each atom's start and end in its metadata (one write per atom) and report events."""
+        started: dict[str, float] = {}
+        storage = engine.storage
+
+        def on_atom(state: str, details: Mapping[str, Any]) -> None:
+            name = details.get("task_name")
+            if name is None:  # a retry controller: bookkeeping, not worth a write
+                return
+            if state == tf_states.RUNNING:
+                started[name] = self._clock.now()
+            elif state in (tf_states.SUCCESS, tf_states.FAILURE) and name in started:
+                storage.update_atom_metadata(
+                    name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
+                )
+            if self._observer is not None:
+                self._observer.task(name, state)
+
+        engine.atom_notifier.register("*", on_atom)
+        try:
+            yield
+        finally:
+            engine.atom_notifier.deregister("*", on_atom)
+
+    def _sleep_until_due(self, record: RunRecord) -> None:
+        """Hold a waiting run in this process until a wait is due or a signal arrives."""
+        dues = [due for due in record.waits.values() if due is not None]
+        signals_before: set[str] = set(self._signals(record.run_id))
+        while True:
+            now = self._clock.now()
+            if dues and now >= min(dues):
+                return
+            if set(self._signals(record.run_id)) - signals_before:
+                return
+            pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
+            time.sleep(pause)
+
+    def _signals(self, run_id: str) -> list[str]:
+        detail = records.load_detail(self._backend, run_id, self.state_url)[1]
+        return list(detail.meta.get("signals", []))

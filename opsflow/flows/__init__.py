@@ -1,0 +1,1 @@
+"""The YAML flow language: loading, validation and compilation to TaskFlow."""

@@ -1,0 +1,67 @@
+"""Find the definition a ``flow:`` reference names: next to the file, among the built-ins, or stored."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Protocol
+
+from opsflow.errors import DefinitionError
+
+__all__ = ["BUILTIN_DIR", "FileResolver", "Resolver", "StoredResolver"]
+
+#: Where opsflow's own definitions live.
+BUILTIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "definitions")
+
+
+class Resolver(Protocol):
+    """Turns a ``flow:`` reference into ``(source, text)``; raises KeyError when there is none."""
+
+    def __call__(self, reference: str, parent_source: str) -> tuple[str, str]:
+        """Find ``reference`` as seen from the definition at ``parent_source``."""
+
+
+class FileResolver:
+    """Looks beside the referring file first, then in the built-in definitions."""
+
+    def __init__(self, extra_dirs: tuple[str, ...] = ()) -> None:
+        self._extra_dirs = extra_dirs
+
+    def candidates(self, reference: str, parent_source: str) -> list[str]:
+        """Paths tried for ``reference``, in order."""
+        name = reference if reference.endswith((".yaml", ".yml")) else reference + ".yaml"
+        dirs = []
+        if os.path.isfile(parent_source):
+            dirs.append(os.path.dirname(parent_source) or os.curdir)
+        dirs.extend(self._extra_dirs)
+        dirs.append(BUILTIN_DIR)
+        return [os.path.normpath(os.path.join(d, name)) for d in dirs]
+
+    def __call__(self, reference: str, parent_source: str) -> tuple[str, str]:
+        """Read the first candidate that exists."""
+        for path in self.candidates(reference, parent_source):
+            if os.path.isfile(path):
+                return path, read_text(path)
+        raise KeyError(reference)
+
+
+class StoredResolver:
+    """Resolves from texts stored with a run, so a conductor needs no local copy of user files."""
+
+    def __init__(self, texts: Mapping[str, tuple[str, str]]) -> None:
+        self._texts = texts
+
+    def __call__(self, reference: str, parent_source: str) -> tuple[str, str]:
+        """The stored ``(source, text)`` for ``reference``."""
+        return self._texts[reference]
+
+
+def read_text(path: str) -> str:
+    """A definition file's text; unreadable files raise DefinitionError naming the path."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise DefinitionError("no such file; check the path", source=path, line=0, column=0) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(f"cannot read the file: {exc}", source=path, line=0, column=0) from exc

@@ -1,0 +1,73 @@
+"""What every action may rely on while it runs: who it is, which try this is, and the clock.
+
+Actions are ordinary TaskFlow task classes (``execute``/``revert``); opsflow sets
+:attr:`Action.context` before each call so an action can tag what it creates with the run and task
+that made it — the key that lets a re-run after a crash find and adopt an earlier attempt's work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from taskflow import task
+
+__all__ = ["Action", "Clock", "RunContext", "SystemClock"]
+
+
+class Clock(Protocol):
+    """Wall-clock time in seconds since the epoch; tests inject a controllable one."""
+
+    def now(self) -> float:
+        """The current time."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        """``time.time()``."""
+        return time.time()
+
+
+@dataclasses.dataclass
+class RunContext:
+    """Facts about the current execution of one task, set by the engine before each call."""
+
+    #: The run (flow detail) id; stable across resumes and conductors.
+    run_id: str
+    #: The task's full path inside the run, e.g. ``migrate[3].copy``; stable across resumes.
+    task_path: str
+    #: Which try this is (1 for the first; grows with retries).
+    attempt: int = 1
+    #: Monotonic deadline of this try, when the task has a timeout.
+    deadline: float | None = None
+    #: Wall clock (injectable).
+    clock: Clock = dataclasses.field(default_factory=SystemClock)
+    #: Durable per-task memory that survives suspension and resume (used by waits).
+    remember: Callable[[str, Any], Any] | None = None
+    #: Signals delivered to this run (``opsflow signal``).
+    signals: Callable[[], frozenset[str]] = lambda: frozenset()
+
+    @property
+    def tag(self) -> str:
+        """A tag naming this run and task, to put on whatever the task creates."""
+        return f"opsflow:{self.run_id}:{self.task_path}"
+
+    def time_left(self) -> float | None:
+        """Seconds before the deadline, or None without one."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+
+class Action(task.Task):  # type: ignore[misc]
+    """Base class of opsflow's own actions: a TaskFlow task that knows its :class:`RunContext`.
+
+    Third-party actions may subclass plain ``taskflow.task.Task`` instead; they simply get no context.
+    """
+
+    #: Set by the engine before execute() and revert().
+    context: RunContext

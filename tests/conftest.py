@@ -1,0 +1,56 @@
+"""Shared fixtures: a real ZooKeeper for the whole session and a fresh chroot for each test.
+
+Nothing here touches a service at import time; ZooKeeper starts only when a test asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+
+from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--zk-url",
+        default=None,
+        help="test against this ZooKeeper (host:port[,host:port...]) instead of starting one",
+    )
+
+
+@pytest.fixture(scope="session")
+def zookeeper_hosts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Hosts of the ZooKeeper given with --zk-url, else of one started on a free loopback port."""
+    given = request.config.getoption("--zk-url")
+    if given:
+        yield str(given).removeprefix("zookeeper://").split("/", 1)[0]
+        return
+    server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper"), find_free_ports(1))
+    server.start()
+    try:
+        yield server.hosts
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def zk_chroot(request: pytest.FixtureRequest, zookeeper_hosts: str) -> Iterator[str]:
+    """A ZooKeeper path no other test uses; deleted afterwards."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:60]
+    path = f"/opsflow-test/{name}-{uuid.uuid4().hex[:8]}"
+    yield path
+    client = KazooClient(hosts=zookeeper_hosts)
+    client.start(timeout=10)
+    try:
+        with contextlib.suppress(NoNodeError):
+            client.delete(path, recursive=True)
+    finally:
+        client.stop()
+        client.close()
