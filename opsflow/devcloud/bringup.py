@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opsflow.devcloud import clouds, configs, infra, procs, seed
+from opsflow.devcloud import clouds, configs, infra, objectstore, procs, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -276,7 +276,9 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     same_conf = (not fresh and state.get("config") == conf_fp and state.get("seeded") == "yes"
                  and any(healthy.values()))
     old_code = state.get("code") or {}
-    if same_conf and old_code == code_fp and all(healthy.values()):
+    swift = objectstore.cluster(layout, venv)
+    swift_ok = all(swift.healthy().values())
+    if same_conf and old_code == code_fp and all(healthy.values()) and swift_ok:
         return f"the simulated cloud is already up ({time.monotonic() - started:.1f} s); nothing to do"
     if same_conf:
         # Keep the data; restart what is gone, and what loads project code that changed.
@@ -284,10 +286,13 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
                    if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
         _start_phases(layout, venv, sim, restart)
+        seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
+        swift.start()  # restarts only what is down or reconfigured
         _finish(layout, venv, sim, conf_fp, code_fp)
         return (f"restarted {len(restart)} process(es) in {time.monotonic() - started:.1f} s: "
                 + ", ".join(p.name for p in restart))
     _stop_all(layout, [p.name for p in processes])
+    swift.stop()
     _reset(layout)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -307,7 +312,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
             _keystone_setup(layout, venv)
             ks, offset = _launch(layout, by_name["keystone"])
             procs.wait_healthy(ks, layout.run, layout.logs, offset)
-            seed.seed_catalog(layout)
+            seed.seed_catalog(layout, swift.endpoint_template)
             catalog_ready.set()
             LOG.info("keystone up and its catalog seeded (%.0f s)", time.monotonic() - started)
         finally:
@@ -325,7 +330,12 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         for name in names:
             launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))
 
-    jobs: list[Callable[[], None]] = [keystone]
+    def object_store() -> None:
+        keystone_done.wait()  # Swift checks tokens with Keystone's user "swift"
+        if catalog_ready.is_set():
+            swift.start()
+
+    jobs: list[Callable[[], None]] = [keystone, object_store]
     for region in layout.regions():
         for chain, steps in _sync_chains(layout, venv, region).items():
             jobs.append(functools.partial(service, region, chain, steps))
@@ -374,6 +384,7 @@ def down(layout: lay.Layout) -> str:
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
                                       "compute")]
     stopped = _stop_all(layout, names)
+    objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
     for region in layout.regions():
         infra.drop_vhost(region.vhost)
@@ -396,4 +407,8 @@ def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
             health = "ok"
         rows.append(Row(proc.name, proc.region or "-", proc.port, pid, health,
                         layout.logs / f"{proc.name}.log"))
+    swift = objectstore.cluster(layout, venv)
+    for name, port, pid, ok in objectstore.rows(swift):
+        health = "down" if pid is None else "ok" if ok else "unhealthy"
+        rows.append(Row(name, "-", port, pid, health, objectstore.log_path(swift, name)))
     return rows

@@ -33,7 +33,7 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 #: Service users, one per service, shared by both regions.
-SERVICE_USERS = ("placement", "nova", "neutron", "glance")
+SERVICE_USERS = ("placement", "nova", "neutron", "glance", "swift")
 #: (name, service type, port attribute of RegionLayout, path)
 CATALOG = (
     ("placement", "placement", "placement_port", ""),
@@ -93,8 +93,12 @@ def _grant(conn: Any, project: Any, user: Any, roles: Iterable[Any]) -> None:
             conn.identity.assign_project_role_to_user(project, user, role)
 
 
-def seed_catalog(layout: lay.Layout) -> None:
-    """Regions, projects, users, roles, services and endpoints of both regions in Keystone."""
+def seed_catalog(layout: lay.Layout, object_store_url: str = "") -> None:
+    """Regions, projects, users, roles, services and endpoints of both regions in Keystone.
+
+    ``object_store_url`` (a template with ``%(project_id)s``) is registered as the object store
+    of both regions: one Swift serves them.
+    """
     conn = admin_connection(layout, lay.REGIONS[0])
     for region_name in lay.REGIONS:
         if find(conn.identity.find_region, region_name) is None:
@@ -111,6 +115,8 @@ def seed_catalog(layout: lay.Layout) -> None:
     for region in layout.regions():
         for name, kind, port_attr, path in CATALOG:
             wanted.append((name, kind, f"http://127.0.0.1:{getattr(region, port_attr)}{path}", region.name))
+    if object_store_url:
+        wanted += [("swift", "object-store", object_store_url, r) for r in lay.REGIONS]
     for name, kind, url, region_name in wanted:
         svc = find(conn.identity.find_service, name) or conn.identity.create_service(name=name, type=kind)
         have = {(e.interface, e.region_id) for e in conn.identity.endpoints(service_id=svc.id)}

@@ -24,7 +24,8 @@ def test_status_of_nothing_lists_every_service_down(home: Path) -> None:
     lines = result.output.splitlines()
     assert lines[0].split() == ["service", "region", "port", "pid", "health"]
     assert any(line.startswith("keystone") and line.endswith("down") for line in lines)
-    assert len(lines) == 1 + 1 + 2 * 6
+    names = {line.split()[0] for line in lines[1:]}
+    assert {"source-compute", "destination-nova-api", "swift-proxy"} <= names
 
 
 def test_logs_of_an_unknown_service_says_which_exist(home: Path) -> None:
