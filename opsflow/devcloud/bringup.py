@@ -1,0 +1,414 @@
+"""``up``, ``down`` and ``status`` of the simulated cloud.
+
+``up`` compares a fingerprint of everything that shapes the cloud (configs, pins, checkout, number
+of simulated hypervisors) with the one recorded by the last bring-up:
+
+* same fingerprint and every process healthy: nothing to do (a second ``up`` takes a second);
+* same fingerprint, some processes gone or the project code they load changed (or their command
+  line, e.g. the number of simulated hypervisors): restart those processes, keep the data;
+* anything else, including nothing running at all (a new session, a CI run): rebuild from nothing
+  (stop, drop databases and vhosts, wipe state, start, seed).
+
+The order follows shared/TESTBED.md: Keystone first, database schemas while it starts, the catalog,
+then the APIs and the conductor/scheduler, and only then the simulated hypervisors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from opsflow.devcloud import clouds, configs, infra, objectstore, procs, seed
+from opsflow.devcloud import layout as lay
+from opsflow.devcloud import venv as services_venv
+from opsflow.devcloud.errors import BringUpFailed
+
+__all__ = ["Row", "down", "plan", "status", "up"]
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_WSGI = {
+    "keystone": "keystone.wsgi.api",
+    "placement": "placement.wsgi.api",
+    "nova-api": "nova.wsgi.osapi_compute",
+    "neutron": "neutron.wsgi.api",
+    "glance": "glance.wsgi.api",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of ``status``."""
+
+    name: str
+    region: str
+    port: int
+    pid: int | None
+    health: str
+    log: Path
+
+
+def _pastes(venv: Path) -> dict[str, str]:
+    etc = venv / "etc"
+    return {"nova": (etc / "nova" / "api-paste.ini").read_text(),
+            "neutron": (etc / "neutron" / "api-paste.ini").read_text(),
+            "glance": (etc / "glance" / "glance-api-paste.ini").read_text()}
+
+
+def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict[str, str],
+              health_path: str) -> procs.Proc:
+    argv = [str(venv / "bin" / "gunicorn"), "--no-control-socket", "--workers", "1", "--threads", "4",
+            "--bind", f"127.0.0.1:{port}", "--timeout", "300", "--graceful-timeout", "5",
+            # gunicorn closes idle keep-alive connections after 2 s by default, racing clients that
+            # poll every 2 s ("Remote end closed connection without response")
+            "--keep-alive", "75",
+            "--name", name, "opsflow.devcloud.wsgi:application"]
+    return procs.Proc(name=name, region=region, argv=argv, port=port,
+                      env={"OPSFLOW_WSGI_APP": _WSGI[app], **env},
+                      health_url=f"http://127.0.0.1:{port}{health_path}")
+
+
+def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs.Proc]:
+    """Every process of the simulated cloud, in start order."""
+    py = str(venv / "bin" / "python")
+    out = [_gunicorn(venv, "keystone", "", "keystone", lay.KEYSTONE_PORT,
+                     {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf")}, "/v3")]
+    for region in layout.regions():
+        r = region.name
+        nova_dir = region.root / "nova"
+        out += [
+            _gunicorn(venv, f"{r}-placement", r, "placement", region.placement_port,
+                      {"OS_PLACEMENT_CONFIG_DIR": str(region.root / "placement")}, "/"),
+            _gunicorn(venv, f"{r}-neutron", r, "neutron", region.neutron_port,
+                      {"OS_NEUTRON_CONFIG_DIR": str(region.root / "neutron")}, "/"),
+            _gunicorn(venv, f"{r}-glance", r, "glance", region.glance_port,
+                      {"OS_GLANCE_CONFIG_DIR": str(region.root / "glance")}, "/versions"),
+            _gunicorn(venv, f"{r}-nova-api", r, "nova-api", region.nova_port,
+                      {"OS_NOVA_CONFIG_DIR": str(nova_dir)}, "/"),
+            procs.Proc(name=f"{r}-nova-control", region=r,
+                       argv=[py, "-m", "opsflow.plugins.nova.control",
+                             "--config-file", str(nova_dir / "nova.conf")],
+                       ready_text="opsflow: conductor and scheduler started"),
+            procs.Proc(name=f"{r}-compute", region=r,
+                       argv=[py, "-m", "opsflow.plugins.nova.host",
+                             "--config-file", str(nova_dir / "nova-compute.conf"),
+                             "--prefix", region.host_prefix, "--count", str(sim.computes)],
+                       ready_text="simulated hypervisor(s) started", timeout=300),
+        ]
+    return out
+
+
+def _config_fingerprint(venv: Path, files: dict[Path, str], sim: configs.SimSettings) -> str:
+    """Changes whenever the cloud must be rebuilt from nothing."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(f"{path}\n{files[path]}\n".encode())
+    # the number of simulated hypervisors is not in here: changing it restarts only the computes
+    digest.update(f"{venv}\n{dataclasses.replace(sim, computes=0)}\n".encode())
+    return digest.hexdigest()
+
+
+def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
+    """Per process, a hash of its command line and of the project's code it loads.
+
+    A change restarts only the processes it concerns (new plugin code, more simulated hypervisors).
+    """
+    root = Path(__file__).resolve().parents[1]
+
+    def digest(globs: Sequence[str]) -> str:
+        h = hashlib.sha256()
+        for pattern in globs:
+            for path in sorted(root.glob(pattern)):
+                h.update(path.read_bytes())
+        return h.hexdigest()
+
+    nova, neutron, wsgi = digest(["plugins/nova/*.py"]), digest(["plugins/neutron/*.py"]), \
+        digest(["devcloud/wsgi.py"])
+    out = {}
+    for proc in processes:
+        if proc.name.endswith(("-compute", "-nova-control")):
+            out[proc.name] = nova
+        elif proc.name.endswith("-neutron"):
+            out[proc.name] = wsgi + neutron
+        else:
+            out[proc.name] = wsgi
+        out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
+    return out
+
+
+def _load_state(layout: lay.Layout) -> dict[str, Any]:
+    try:
+        data = json.loads(layout.state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _healthy(layout: lay.Layout, proc: procs.Proc) -> bool:
+    if procs.alive_pid(layout.run, proc.name) is None:
+        return False
+    return not proc.health_url or procs.http_ok(proc.health_url)
+
+
+def _parallel(fns: Iterable[Callable[[], T]]) -> list[T]:
+    """Run ``fns`` concurrently; re-raise the first failure."""
+    fns = list(fns)
+    with ThreadPoolExecutor(max_workers=max(1, len(fns))) as pool:
+        futures = [pool.submit(fn) for fn in fns]
+        return [f.result() for f in futures]
+
+
+def _manage(layout: lay.Layout, what: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    """Run a ``*-manage`` command; its output goes to ``<logs>/manage.log``."""
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    log = layout.logs / "manage.log"
+    with open(log, "ab") as out:
+        out.write(f"\n==== {what}: {' '.join(argv)}\n".encode())
+        out.flush()
+        rc = subprocess.call(list(argv), stdout=out, stderr=subprocess.STDOUT,
+                             env={**_base_env(), **(env or {})})
+    if rc != 0:
+        raise BringUpFailed(what, f"`{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}` "
+                            f"exited with {rc}; last lines:\n{procs.log_tail(log)}", log)
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def _sync_chains(layout: lay.Layout, venv: Path,
+                 region: lay.RegionLayout) -> dict[str, list[tuple[str, list[str]]]]:
+    """Per service of ``region``, the schema commands to run in order before it can start."""
+    bin_ = venv / "bin"
+    nova_manage = [str(bin_ / "nova-manage"), "--config-file", str(region.root / "nova" / "nova.conf")]
+    neutron_dir = region.root / "neutron"
+    return {
+        "placement": [("placement db sync", [str(bin_ / "placement-manage"), "--config-file",
+                                             str(region.root / "placement" / "placement.conf"),
+                                             "db", "sync"])],
+        "neutron": [("neutron db upgrade", [
+            str(bin_ / "neutron-db-manage"), "--config-file", str(neutron_dir / "neutron.conf"),
+            "--config-file", str(neutron_dir / "plugins" / "ml2" / "ml2_conf.ini"), "upgrade", "heads"])],
+        "glance": [("glance db sync", [str(bin_ / "glance-manage"), "--config-file",
+                                       str(region.root / "glance" / "glance-api.conf"), "db_sync"])],
+        "nova": [("nova api_db sync", [*nova_manage, "api_db", "sync"]),
+                 ("nova map_cell0", [*nova_manage, "cell_v2", "map_cell0"]),
+                 ("nova create_cell", [*nova_manage, "cell_v2", "create_cell", "--name", "cell1"]),
+                 ("nova db sync", [*nova_manage, "db", "sync"])],
+    }
+
+
+def _keystone_setup(layout: lay.Layout, venv: Path) -> None:
+    km = [str(venv / "bin" / "keystone-manage"), "--config-file", str(layout.keystone_dir / "keystone.conf")]
+    _manage(layout, "keystone db_sync", [*km, "db_sync"])
+    _manage(layout, "keystone fernet_setup", [*km, "fernet_setup", "--keystone-user", "root",
+                                              "--keystone-group", "root"])
+    _manage(layout, "keystone credential_setup", [*km, "credential_setup", "--keystone-user", "root",
+                                                  "--keystone-group", "root"])
+    _manage(layout, "keystone bootstrap", [
+        *km, "bootstrap", "--bootstrap-password", lay.ADMIN_PASSWORD,
+        "--bootstrap-admin-url", layout.auth_url, "--bootstrap-internal-url", layout.auth_url,
+        "--bootstrap-public-url", layout.auth_url, "--bootstrap-region-id", lay.REGIONS[0]])
+
+
+def _launch(layout: lay.Layout, proc: procs.Proc) -> tuple[procs.Proc, int]:
+    """Start ``proc`` without waiting; return it with its log's size before the start."""
+    log = layout.logs / f"{proc.name}.log"
+    offset = log.stat().st_size if log.exists() else 0
+    procs.start(proc, layout.run, layout.logs)
+    LOG.info("started %s", proc.name)
+    return proc, offset
+
+
+def _wait_all(layout: lay.Layout, launched: Sequence[tuple[procs.Proc, int]]) -> None:
+    _parallel([functools.partial(procs.wait_healthy, p, layout.run, layout.logs, offset)
+               for p, offset in launched])
+
+
+def _start(layout: lay.Layout, batch: Sequence[procs.Proc]) -> None:
+    """Start ``batch`` together and wait until each is healthy."""
+    _wait_all(layout, [_launch(layout, p) for p in batch])
+
+
+def _stop_all(layout: lay.Layout, names: Iterable[str]) -> list[str]:
+    """Stop ``names`` concurrently; return those that were running."""
+    names = list(names)
+    ran = _parallel([functools.partial(procs.stop, layout.run, n) for n in names])
+    stopped = [n for n, r in zip(names, ran) if r]
+    if stopped:
+        LOG.info("stopped %s", ", ".join(stopped))
+    return stopped
+
+
+def _discover(layout: lay.Layout, venv: Path, region: lay.RegionLayout) -> Callable[[], None]:
+    argv = [str(venv / "bin" / "nova-manage"), "--config-file", str(region.root / "nova" / "nova.conf"),
+            "cell_v2", "discover_hosts"]
+    return lambda: _manage(layout, f"{region.name} discover_hosts", argv)
+
+
+def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> str:
+    """Bring the simulated cloud up (idempotent); return what was done, in a sentence."""
+    started = time.monotonic()
+    venv = services_venv.ensure(layout.home)
+    files = configs.all_files(layout, sim, _pastes(venv))
+    conf_fp = _config_fingerprint(venv, files, sim)
+    processes = plan(layout, venv, sim)
+    code_fp = _code_fingerprints(processes)
+    state = _load_state(layout)
+    healthy = {p.name: _healthy(layout, p) for p in processes}
+    # With nothing left running (a new session, CI) the data may be from anyone's half-finished
+    # run: rebuild from nothing rather than trust it.
+    same_conf = (not fresh and state.get("config") == conf_fp and state.get("seeded") == "yes"
+                 and any(healthy.values()))
+    old_code = state.get("code") or {}
+    swift = objectstore.cluster(layout, venv)
+    swift_ok = all(swift.healthy().values())
+    if same_conf and old_code == code_fp and all(healthy.values()) and swift_ok:
+        return f"the simulated cloud is already up ({time.monotonic() - started:.1f} s); nothing to do"
+    if same_conf:
+        # Keep the data; restart what is gone, and what loads project code that changed.
+        restart = [p for p in processes
+                   if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
+        _stop_all(layout, [p.name for p in restart])
+        _start_phases(layout, venv, sim, restart)
+        seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
+        swift.start()  # restarts only what is down or reconfigured
+        _finish(layout, venv, sim, conf_fp, code_fp)
+        return (f"restarted {len(restart)} process(es) in {time.monotonic() - started:.1f} s: "
+                + ", ".join(p.name for p in restart))
+    _stop_all(layout, [p.name for p in processes])
+    swift.stop()
+    _reset(layout)
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "no"}))
+    for region in layout.regions():
+        for sub in ("nova/state", "nova/locks", "neutron/locks", "glance/images", "glance/staging",
+                    "glance/tasks", "glance/locks", "disks"):
+            (region.root / sub).mkdir(parents=True, exist_ok=True)
+    LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
+    by_name = {p.name: p for p in processes}
+    launched: list[tuple[procs.Proc, int]] = []
+    catalog_ready, keystone_done = threading.Event(), threading.Event()
+
+    def keystone() -> None:
+        try:
+            _keystone_setup(layout, venv)
+            ks, offset = _launch(layout, by_name["keystone"])
+            procs.wait_healthy(ks, layout.run, layout.logs, offset)
+            seed.seed_catalog(layout, swift.endpoint_template)
+            catalog_ready.set()
+            LOG.info("keystone up and its catalog seeded (%.0f s)", time.monotonic() - started)
+        finally:
+            keystone_done.set()
+
+    def service(region: lay.RegionLayout, chain: str, steps: list[tuple[str, list[str]]]) -> None:
+        for what, argv in steps:
+            _manage(layout, f"{region.name} {what}", argv)
+        if chain == "nova":
+            # nova disables its Placement client for good if the catalog lacks Placement at start
+            keystone_done.wait()
+            if not catalog_ready.is_set():
+                return
+        names = ["nova-api", "nova-control"] if chain == "nova" else [chain]
+        for name in names:
+            launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))
+
+    def object_store() -> None:
+        keystone_done.wait()  # Swift checks tokens with Keystone's user "swift"
+        if catalog_ready.is_set():
+            swift.start()
+
+    jobs: list[Callable[[], None]] = [keystone, object_store]
+    for region in layout.regions():
+        for chain, steps in _sync_chains(layout, venv, region).items():
+            jobs.append(functools.partial(service, region, chain, steps))
+    _parallel(jobs)
+    _wait_all(layout, launched)
+    LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
+    _start(layout, [p for p in processes if p.name.endswith("-compute")])
+    _finish(layout, venv, sim, conf_fp, code_fp)
+    return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
+
+
+def _start_phases(layout: lay.Layout, venv: Path, sim: configs.SimSettings,
+                  batch: Sequence[procs.Proc]) -> None:
+    """Start APIs and control services first, the simulated hypervisors after them."""
+    computes = [p for p in batch if p.name.endswith("-compute")]
+    _start(layout, [p for p in batch if p not in computes])
+    if computes:
+        _start(layout, computes)
+
+
+def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: str,
+            code_fp: dict[str, str]) -> None:
+    regions = layout.regions()
+    _parallel([functools.partial(seed.seed_region, layout, r) for r in regions])
+    _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes, 180,
+                                 _discover(layout, venv, r)) for r in regions])
+    clouds.write(layout)
+    layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "yes"}))
+
+
+def _reset(layout: lay.Layout) -> None:
+    """Empty databases, vhosts and state directory of the simulated cloud."""
+    _parallel([functools.partial(infra.reset_databases, infra.databases(layout)),
+               *(functools.partial(infra.reset_vhost, r.vhost) for r in layout.regions())])
+    keep = {layout.logs}
+    if layout.state.exists():
+        for child in layout.state.iterdir():
+            if child not in keep:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    layout.logs.mkdir(parents=True, exist_ok=True)
+
+
+def down(layout: lay.Layout) -> str:
+    """Stop every process and remove databases, vhosts and state; keep the services' virtualenv."""
+    names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
+                            for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
+                                      "compute")]
+    stopped = _stop_all(layout, names)
+    objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
+    infra.drop_databases(infra.databases(layout))
+    for region in layout.regions():
+        infra.drop_vhost(region.vhost)
+    shutil.rmtree(layout.state, ignore_errors=True)
+    layout.clouds_yaml.unlink(missing_ok=True)
+    return f"stopped {len(stopped)} process(es); databases, vhosts and state removed"
+
+
+def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
+    """Each process with its port, pid and health (``ok``, ``unhealthy`` or ``down``)."""
+    venv = services_venv.venv_dir(layout.home)
+    rows = []
+    for proc in plan(layout, venv, sim):
+        pid = procs.alive_pid(layout.run, proc.name)
+        if pid is None:
+            health = "down"
+        elif proc.health_url and not procs.http_ok(proc.health_url):
+            health = "unhealthy"
+        else:
+            health = "ok"
+        rows.append(Row(proc.name, proc.region or "-", proc.port, pid, health,
+                        layout.logs / f"{proc.name}.log"))
+    swift = objectstore.cluster(layout, venv)
+    for name, port, pid, ok in objectstore.rows(swift):
+        health = "down" if pid is None else "ok" if ok else "unhealthy"
+        rows.append(Row(name, "-", port, pid, health, objectstore.log_path(swift, name)))
+    return rows

@@ -1,0 +1,96 @@
+"""``opsflow devcloud up|down|status|logs``: the simulated cloud from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from opsflow.devcloud import bringup, configs, procs
+from opsflow.devcloud.errors import BringUpFailed
+from opsflow.devcloud.layout import Layout
+
+__all__ = ["devcloud"]
+
+
+def _sim(computes: int, boot_failure_rate: float) -> configs.SimSettings:
+    return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate)
+
+
+_computes = click.option("--computes", default=2, show_default=True, type=click.IntRange(1, 2000),
+                         help="Simulated hypervisors per region.")
+_failure = click.option("--boot-failure-rate", default=0.0, show_default=True,
+                        type=click.FloatRange(0, 1), help="Share of boots that end in ERROR.")
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Log every step; show tracebacks.")
+@click.pass_context
+def devcloud(ctx: click.Context, debug: bool) -> None:
+    """The simulated cloud: Keystone, Placement, Nova, Neutron, Glance in regions source and destination."""
+    ctx.obj = {"debug": debug}
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                            format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+
+
+@devcloud.command()
+@_computes
+@_failure
+@click.option("--fresh", is_flag=True, help="Rebuild from nothing even if it is up.")
+@click.pass_context
+def up(ctx: click.Context, computes: int, boot_failure_rate: float, fresh: bool) -> None:
+    """Bring the simulated cloud up (quick and harmless when it already is)."""
+    layout = Layout.default()
+    try:
+        said = bringup.up(layout, _sim(computes, boot_failure_rate), fresh=fresh)
+    except BringUpFailed as exc:
+        if ctx.obj["debug"]:
+            raise
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(said)
+    click.echo(f"clouds: {layout.clouds_yaml} (export OS_CLIENT_CONFIG_FILE={layout.clouds_yaml}; "
+               "clouds devcloud-source, devcloud-destination and their -admin twins)")
+
+
+@devcloud.command()
+def down() -> None:
+    """Stop the simulated cloud and remove its databases, queues and data (keeps the virtualenv)."""
+    click.echo(bringup.down(Layout.default()))
+
+
+@devcloud.command()
+@_computes
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def status(computes: int, fmt: str) -> None:
+    """Each service with its port, pid and health; exit 1 unless all are ok."""
+    rows = bringup.status(Layout.default(), _sim(computes, 0.0))
+    if fmt == "json":
+        click.echo(json.dumps([{"name": r.name, "region": r.region, "port": r.port, "pid": r.pid,
+                                "health": r.health, "log": str(r.log)} for r in rows], indent=2))
+    else:
+        click.echo(f"{'service':<28}{'region':<13}{'port':>6}{'pid':>9}  health")
+        for r in rows:
+            click.echo(f"{r.name:<28}{r.region:<13}{r.port or '-':>6}{r.pid or '-':>9}  {r.health}")
+    sys.exit(0 if all(r.health == "ok" for r in rows) else 1)
+
+
+@devcloud.command()
+@click.argument("service", required=False)
+@click.option("-n", "--lines", default=40, show_default=True, help="Lines to show.")
+def logs(service: str | None, lines: int) -> None:
+    """Show the end of SERVICE's log, or list every log when no SERVICE is given."""
+    layout = Layout.default()
+    if service is None:
+        for path in sorted(layout.logs.glob("*.log")):
+            click.echo(str(path))
+        return
+    path = layout.logs / f"{service}.log"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in layout.logs.glob("*.log"))) or "none yet"
+        click.echo(f"no log for {service!r} in {layout.logs} (known: {known})", err=True)
+        sys.exit(1)
+    click.echo(procs.log_tail(path, lines))

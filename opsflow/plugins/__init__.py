@@ -1,0 +1,1 @@
+"""Code that runs inside other systems (nova-compute, neutron-server, keystone)."""

@@ -1,0 +1,1 @@
+"""opsflow's ML2 mechanism driver for the simulated cloud (see ``mech_sim``)."""

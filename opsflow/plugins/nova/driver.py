@@ -1,0 +1,368 @@
+"""SimDriver: a nova virt driver whose VMs are records plus real disk files.
+
+It extends nova's ``FakeDriver`` (which keeps the bookkeeping nova expects) with what the
+control plane and opsflow's operations need to see from a hypervisor:
+
+* hypervisor-like latencies for spawn, power, reboot, snapshot and destroy;
+* a real disk per VM (``disks.py``), written from the image's bytes on spawn (images are cached per
+  host), uploaded to Glance on snapshot, copied to the new host on resize or cold migration and
+  deleted on destroy;
+* failures on demand (a share of boots, or a server tagged to fail) and realistic capacity;
+* per-VM usage (CPU time, last activity) in the diagnostics, so idle VMs can be told apart;
+* state that survives a restart of the compute service, as a real hypervisor's guests do: each VM
+  has a small JSON record next to its disk, read back in ``init_host``.
+
+Nova imports drivers only from ``nova.virt``; ``host.py`` registers this module there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import nova.conf
+from nova import exception
+from nova.compute import power_state, task_states
+from nova.image import glance
+from nova.objects import diagnostics as diagnostics_obj
+from nova.virt import fake
+
+from opsflow.plugins.nova import disks, opts
+
+__all__ = ["SimDriver", "node_uuid"]
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+opts.register(CONF)
+
+#: Namespace of the node uuids, so a host keeps its resource provider across restarts.
+NODE_NAMESPACE = uuid.UUID("6f1c9a52-3c1e-4b8e-9a57-0c5d1f0e7a11")
+#: Subdirectory of a host's directory that caches the images it booted from.
+IMAGE_CACHE = "_base"
+#: CPU share of a busy and of an idle simulated VM.
+BUSY_CPU = 0.35
+IDLE_CPU = 0.0005
+
+
+def node_uuid(nodename: str) -> str:
+    """The stable resource-provider uuid of a simulated node."""
+    return str(uuid.uuid5(NODE_NAMESPACE, nodename))
+
+
+class SimDriver(fake.FakeDriver):  # type: ignore[misc]
+    """A simulated hypervisor: one node per nova-compute service, named after its host."""
+
+    def __init__(self, virtapi: Any, read_only: bool = False) -> None:
+        sim = CONF.opsflow_sim
+        self.vcpus = sim.vcpus
+        self.memory_mb = sim.memory_mb
+        self.local_gb = sim.disk_gb
+        super().__init__(virtapi, read_only)
+        self.host_status_base["hypervisor_type"] = "opsflow-sim"
+        self._image_api = glance.API()
+        self._dir = Path(sim.disk_dir)
+        self._records: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # -- host --------------------------------------------------------------------------------
+
+    def init_host(self, host: str) -> None:
+        """Take the host name as the node name and adopt the VMs whose records are on disk."""
+        super().init_host(host)
+        self._set_nodes([host])
+        self._dir = Path(CONF.opsflow_sim.disk_dir) / host
+        self._dir.mkdir(parents=True, exist_ok=True)
+        for record_path in self._dir.glob("*.json"):
+            try:
+                record = json.loads(record_path.read_text())
+            except (OSError, ValueError) as exc:
+                LOG.warning("ignoring unreadable VM record %s: %s", record_path, exc)
+                continue
+            self._records[record["uuid"]] = record
+            self.instances[record["uuid"]] = fake.FakeInstance(
+                record["name"], record["state"], record["uuid"])
+        LOG.info("simulated hypervisor %s ready with %d VM(s) in %s",
+                 host, len(self._records), self._dir)
+
+    def get_available_resource(self, nodename: str) -> dict[str, Any]:
+        """Report the configured capacity under a node uuid that survives restarts."""
+        status: dict[str, Any] = super().get_available_resource(nodename)
+        if status:
+            status["uuid"] = node_uuid(nodename)
+        return status
+
+    def get_nodenames_by_uuid(self, refresh: bool = False) -> dict[str, str]:
+        """Map this host's node uuid to its name."""
+        return {node_uuid(n): n for n in self.get_available_nodes()}
+
+    def get_host_ip_addr(self) -> str:
+        """Every simulated host lives on loopback."""
+        return "127.0.0.1"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
+              admin_password: Any, allocations: Any, network_info: Any = None,
+              block_device_info: Any = None, power_on: bool = True, accel_info: Any = None) -> None:
+        """Boot: wait like a hypervisor, maybe fail on purpose, write the disk, record the VM."""
+        self._pause(CONF.opsflow_sim.spawn_seconds)
+        reason = self._injected_failure(instance)
+        if reason:
+            LOG.info("simulated boot failure for %s: %s", instance.uuid, reason)
+            raise exception.BuildAbortException(instance_uuid=instance.uuid, reason=reason)
+        image_id = self._image_id(image_meta)
+        self._write_disk(context, instance, image_id)
+        super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
+                      network_info=network_info, block_device_info=block_device_info,
+                      power_on=power_on, accel_info=accel_info)
+        metadata = dict(instance.metadata or {})
+        activity = metadata.get(CONF.opsflow_sim.activity_metadata_key)
+        if activity not in ("idle", "busy"):
+            activity = "idle" if random.random() < CONF.opsflow_sim.idle_share else "busy"
+        now = time.time()
+        self._save(instance.uuid, name=instance.name, image_id=image_id, activity=activity,
+                   spawned_at=now, cpu_ns=0, running_since=now if power_on else None,
+                   state=self.instances[instance.uuid].state)
+
+    def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
+        """Shut the VM down; its CPU clock stops."""
+        self._pause(CONF.opsflow_sim.power_seconds)
+        super().power_off(instance, timeout, retry_interval)
+        self._account(instance.uuid, running=False)
+
+    def power_on(self, context: Any, instance: Any, network_info: Any,
+                 block_device_info: Any = None, accel_info: Any = None, share_info: Any = None) -> None:
+        """Start the VM; its CPU clock runs again."""
+        self._pause(CONF.opsflow_sim.power_seconds)
+        super().power_on(context, instance, network_info, block_device_info=block_device_info,
+                         accel_info=accel_info, share_info=share_info)
+        self._account(instance.uuid, running=True)
+
+    def reboot(self, context: Any, instance: Any, network_info: Any, reboot_type: str,
+               block_device_info: Any = None, bad_volumes_callback: Any = None,
+               accel_info: Any = None, share_info: Any = None) -> None:
+        """Reboot in place (a hard reboot of a VM the hypervisor lost boots it again)."""
+        self._pause(CONF.opsflow_sim.reboot_seconds)
+        if instance.uuid not in self.instances:
+            super().reboot(context, instance, network_info, reboot_type,
+                           block_device_info=block_device_info)
+            return
+        self.instances[instance.uuid].state = power_state.RUNNING
+        self._account(instance.uuid, running=True)
+
+    def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                destroy_disks: bool = True, destroy_secrets: bool = True) -> None:
+        """Tear the VM down and, unless nova keeps them (a migration), delete its disk and record."""
+        self._pause(CONF.opsflow_sim.destroy_seconds)
+        super().destroy(context, instance, network_info, block_device_info=block_device_info,
+                        destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
+        with self._lock:
+            self._records.pop(instance.uuid, None)
+        self._record_path(instance.uuid).unlink(missing_ok=True)
+        if destroy_disks:
+            self.disk_path(instance.uuid).unlink(missing_ok=True)
+
+    def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
+        """Upload the VM's disk bytes, exactly as they are on disk, to the Glance image nova made."""
+        if instance.uuid not in self.instances:
+            raise exception.InstanceNotRunning(instance_id=instance.uuid)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        self._pause(CONF.opsflow_sim.snapshot_seconds)
+        snapshot = self._image_api.get(context, image_id)
+        metadata = {
+            "status": "active",
+            "name": snapshot["name"],
+            "disk_format": "raw",
+            "container_format": "bare",
+            "properties": {"image_location": "snapshot", "image_state": "available",
+                           "owner_id": instance.project_id},
+        }
+        update_task_state(task_state=task_states.IMAGE_UPLOADING,
+                          expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        with open(self.disk_path(instance.uuid), "rb") as data:
+            self._image_api.update(context, image_id, metadata, data=data, purge_props=False)
+        LOG.info("uploaded disk of %s as image %s", instance.uuid, image_id)
+
+    # -- resize and cold migration ------------------------------------------------------------
+    # Every simulated host lives on this machine, so "moving" a disk is copying it from the source
+    # host's directory; the source copy stays until the resize is confirmed (or reverted to).
+
+    def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any,
+                                   network_info: Any, block_device_info: Any = None,
+                                   timeout: int = 0, retry_interval: int = 0) -> str:
+        """Power the VM off on the source; the destination fetches the disk in finish_migration.
+
+        (``dest`` is the destination's IP, 127.0.0.1 for every simulated host, so the copy is made
+        by the destination, which knows the source host from the migration record.)
+        """
+        self.power_off(instance)
+        return json.dumps({"disk": str(self.disk_path(instance.uuid))})
+
+    def finish_migration(self, context: Any, migration: Any, instance: Any, disk_info: Any,
+                         network_info: Any, image_meta: Any, resize_instance: bool, allocations: Any,
+                         block_device_info: Any = None, power_on: bool = True,
+                         share_info: Any = None) -> None:
+        """Copy the disk and record from the source host, grow the disk to the new flavor, start."""
+        self._pause(CONF.opsflow_sim.power_seconds)
+        source = self._dir.parent / migration.source_compute
+        for suffix in (".disk", ".json"):
+            src = source / f"{instance.uuid}{suffix}"
+            if not src.exists():
+                raise exception.DiskNotFound(location=str(src))
+            part = self._dir / f"{instance.uuid}{suffix}.part"
+            shutil.copyfile(src, part)
+            os.replace(part, self._dir / src.name)
+        path = self.disk_path(instance.uuid)
+        size = disks.disk_bytes(instance.flavor.root_gb, CONF.opsflow_sim.disk_mib_per_gb)
+        if resize_instance and size > path.stat().st_size:
+            os.truncate(path, size)
+        self._records[instance.uuid] = json.loads(self._record_path(instance.uuid).read_text())
+        fake.FakeDriver.spawn(self, context, instance, image_meta, None, None, allocations,
+                              block_device_info=block_device_info, power_on=power_on)
+        self._account(instance.uuid, running=power_on)
+        LOG.info("took over the disk of %s from %s", instance.uuid, migration.source_compute)
+
+    def finish_revert_migration(self, context: Any, instance: Any, network_info: Any, migration: Any,
+                                block_device_info: Any = None, power_on: bool = True,
+                                share_info: Any = None) -> None:
+        """The source copy was kept: run the VM from it again."""
+        super().finish_revert_migration(context, instance, network_info, migration,
+                                        block_device_info=block_device_info, power_on=power_on,
+                                        share_info=share_info)
+        self._account(instance.uuid, running=power_on)
+
+    # -- usage -------------------------------------------------------------------------------
+
+    def get_diagnostics(self, instance: Any) -> dict[str, Any]:
+        """Legacy (pre-2.48) diagnostics: a flat dict, with the simulator's usage keys added."""
+        usage = self._usage(instance.uuid)
+        return {
+            "cpu0_time": usage["cpu_ns"],
+            "memory": instance.flavor.memory_mb * 1024,
+            "uptime": usage["uptime"],
+            "last_activity": usage["last_activity"],
+            "activity": usage["activity"],
+            "vda_read": 0,
+            "vda_write": 0,
+        }
+
+    def get_instance_diagnostics(self, instance: Any) -> Any:
+        """Standard diagnostics: CPU time and utilisation from the VM's usage model."""
+        usage = self._usage(instance.uuid)
+        state = "running" if self.instances[instance.uuid].state == power_state.RUNNING else "shutdown"
+        diags = diagnostics_obj.Diagnostics(
+            state=state, driver="libvirt", hypervisor="opsflow-sim", hypervisor_os="linux",
+            uptime=usage["uptime"], config_drive=False)
+        utilisation = int(round(100 * (BUSY_CPU if usage["activity"] == "busy" else IDLE_CPU)))
+        diags.add_cpu(id=0, time=usage["cpu_ns"], utilisation=utilisation)
+        diags.memory_details = diagnostics_obj.MemoryDiagnostics(
+            maximum=instance.flavor.memory_mb, used=0)
+        return diags
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def disk_path(self, instance_uuid: str) -> Path:
+        """Where this host keeps the disk of ``instance_uuid``."""
+        return self._dir / f"{instance_uuid}.disk"
+
+    def _record_path(self, instance_uuid: str) -> Path:
+        return self._dir / f"{instance_uuid}.json"
+
+    @staticmethod
+    def _pause(seconds: float) -> None:
+        if seconds > 0:
+            jitter = CONF.opsflow_sim.jitter
+            time.sleep(seconds * random.uniform(1 - jitter, 1 + jitter))
+
+    @staticmethod
+    def _image_id(image_meta: Any) -> str:
+        if image_meta is not None and image_meta.obj_attr_is_set("id"):
+            return str(image_meta.id)
+        return ""
+
+    @staticmethod
+    def _injected_failure(instance: Any) -> str:
+        sim = CONF.opsflow_sim
+        if (instance.metadata or {}).get(sim.fail_metadata_key) == "boot":
+            return f"boot failure requested by server metadata {sim.fail_metadata_key}=boot"
+        if sim.boot_failure_rate and random.random() < sim.boot_failure_rate:
+            return f"injected boot failure (boot_failure_rate={sim.boot_failure_rate})"
+        return ""
+
+    def _write_disk(self, context: Any, instance: Any, image_id: str) -> None:
+        size = disks.disk_bytes(instance.flavor.root_gb, CONF.opsflow_sim.disk_mib_per_gb)
+        path = self.disk_path(instance.uuid)
+        if not image_id:
+            disks.write_disk(path, None, "", instance.uuid, size)
+            return
+        with open(self._cached_image(context, image_id), "rb") as image:
+            disks.write_disk(path, image, image_id, instance.uuid, size)
+
+    def _cached_image(self, context: Any, image_id: str) -> Path:
+        """The image's bytes in this host's image cache, downloaded from Glance on first use.
+
+        As nova's own image cache does on a real hypervisor: the second boot of an image on a host
+        costs Glance nothing.
+        """
+        cache = self._dir / IMAGE_CACHE / image_id
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".part-", delete=False) as tmp:
+                part = Path(tmp.name)
+            try:
+                self._image_api.download(context, image_id, dest_path=str(part))
+                os.replace(part, cache)
+            finally:
+                part.unlink(missing_ok=True)
+        return cache
+
+    def _save(self, instance_uuid: str, **fields: Any) -> None:
+        with self._lock:
+            record = self._records.setdefault(instance_uuid, {"uuid": instance_uuid})
+            record.update(fields)
+            text = json.dumps(record)
+        tmp = self._record_path(instance_uuid).with_suffix(".json.part")
+        tmp.write_text(text)
+        os.replace(tmp, self._record_path(instance_uuid))
+
+    def _account(self, instance_uuid: str, *, running: bool) -> None:
+        """Close the running interval's CPU time and open a new one if the VM runs."""
+        record = self._records.get(instance_uuid)
+        if record is None:
+            return
+        now = time.time()
+        cpu_ns = record.get("cpu_ns", 0)
+        if record.get("running_since"):
+            share = BUSY_CPU if record["activity"] == "busy" else IDLE_CPU
+            cpu_ns += int((now - record["running_since"]) * share * 1e9)
+        self._save(instance_uuid, cpu_ns=cpu_ns, running_since=now if running else None,
+                   state=power_state.RUNNING if running else power_state.SHUTDOWN)
+
+    def _usage(self, instance_uuid: str) -> dict[str, Any]:
+        if instance_uuid not in self.instances:
+            raise exception.InstanceNotFound(instance_id=instance_uuid)
+        record = dict(self._records.get(instance_uuid, {}))
+        now = time.time()
+        cpu_ns = record.get("cpu_ns", 0)
+        activity = record.get("activity", "busy")
+        if record.get("running_since"):
+            share = BUSY_CPU if activity == "busy" else IDLE_CPU
+            cpu_ns += int((now - record["running_since"]) * share * 1e9)
+        spawned = record.get("spawned_at", now)
+        busy_running = activity == "busy" and record.get("running_since")
+        last = now if busy_running else spawned
+        return {
+            "cpu_ns": cpu_ns,
+            "uptime": int(now - spawned),
+            "activity": activity,
+            "last_activity": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)),
+        }

@@ -1,0 +1,134 @@
+"""Many simulated hypervisors in one process, each its own nova-compute service.
+
+Every host gets what a real hypervisor has in the control plane's eyes: its own ``nova-compute``
+service record and heartbeat, its own RPC queues (``compute.<host>``), its own ComputeManager,
+resource tracker and ``SimDriver`` instance, and its own resource provider in Placement. Sharing
+one interpreter is what lets hundreds fit on a small machine (~0.5 MB per service instead of
+≥ 24 MB per process; shared/TESTBED.md).
+
+Run inside the services' virtualenv::
+
+    python -m opsflow.plugins.nova.host --config-file nova-compute.conf --host h1 --host h2
+    python -m opsflow.plugins.nova.host --config-file nova-compute.conf --prefix sim- --count 50
+"""
+
+# nova decides on eventlet or threads at the first import of nova; it must come first.
+from nova import monkey_patch  # isort: skip
+
+monkey_patch.patch(backend="threading")
+
+import argparse  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+import uuid  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import nova.conf  # noqa: E402
+import nova.db.main.api  # noqa: E402
+import os_vif  # noqa: E402
+from nova import config, objects, service, utils  # noqa: E402
+from nova.compute import rpcapi as compute_rpcapi  # noqa: E402
+from nova.conductor import rpcapi as conductor_rpcapi  # noqa: E402
+from nova.objects import base as objects_base  # noqa: E402
+from nova.servicegroup.drivers import db as servicegroup_db  # noqa: E402
+from oslo_log import log as oslo_logging  # noqa: E402
+from oslo_privsep import priv_context  # noqa: E402
+
+from opsflow.plugins.nova import controls  # noqa: E402
+from opsflow.plugins.nova import driver as sim_driver  # noqa: E402
+from opsflow.plugins.nova._process import run_until_signalled  # noqa: E402
+
+CONF = nova.conf.CONF
+LOG = oslo_logging.getLogger(__name__)
+
+#: ``compute_driver`` value that loads SimDriver once the module is registered under nova.virt.
+DRIVER_NAME = "opsflow_sim.SimDriver"
+#: Services started at once; each start makes a few RPC round trips to the conductor.
+START_CONCURRENCY = 8
+
+
+def register_driver() -> None:
+    """Make SimDriver importable as ``nova.virt.opsflow_sim`` (nova loads drivers only there)."""
+    sys.modules["nova.virt.opsflow_sim"] = sim_driver
+
+
+def is_silent(host: str) -> bool:
+    """True when ``host`` is configured, or flagged at run time, to stop reporting."""
+    if host in CONF.opsflow_sim.silent_hosts:
+        return True
+    return controls.is_silenced(Path(CONF.opsflow_sim.disk_dir), host)
+
+
+def _silence_heartbeats() -> None:
+    """Skip the heartbeat of silent hosts, as a hypervisor that stopped reporting would."""
+    original = servicegroup_db.DbDriver._report_state
+
+    def _report_state(self: Any, svc: Any) -> None:
+        if is_silent(svc.host):
+            LOG.debug("host %s is silent: no heartbeat", svc.host)
+            return
+        original(self, svc)
+
+    servicegroup_db.DbDriver._report_state = _report_state
+
+
+def _ensure_node_identity() -> None:
+    """Write the ``compute_id`` file nova insists on when an existing service restarts.
+
+    SimDriver names its node uuids itself (``driver.node_uuid``); the file only has to exist.
+    """
+    path = Path(CONF.state_path) / "compute_id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(uuid.uuid4()))
+
+
+def _parse(argv: list[str]) -> tuple[list[str], list[str]]:
+    parser = argparse.ArgumentParser(prog="opsflow.plugins.nova.host", description=__doc__)
+    parser.add_argument("--config-file", action="append", default=[], required=True)
+    parser.add_argument("--host", action="append", default=[], help="a host name (repeatable)")
+    parser.add_argument("--prefix", default="sim-", help="with --count: host name prefix")
+    parser.add_argument("--count", type=int, default=0, help="add COUNT hosts PREFIX001, ...")
+    args = parser.parse_args(argv)
+    hosts = list(args.host) + [f"{args.prefix}{i:03d}" for i in range(1, args.count + 1)]
+    if not hosts:
+        parser.error("give --host or --count")
+    oslo_args = [a for f in args.config_file for a in ("--config-file", f)]
+    return hosts, oslo_args
+
+
+def _create(host: str) -> Any:
+    svc = service.Service.create(
+        host=host, binary="nova-compute",
+        topic=compute_rpcapi.RPC_TOPIC, topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
+    svc.start()
+    return svc
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start one nova-compute service per host and serve until signalled."""
+    hosts, oslo_args = _parse(sys.argv[1:] if argv is None else argv)
+    register_driver()
+    config.parse_args([sys.argv[0], *oslo_args])
+    CONF.set_override("compute_driver", DRIVER_NAME)
+    oslo_logging.setup(CONF, "nova")
+    priv_context.init(root_helper=shlex.split(utils.get_root_helper()))
+    objects.register_all()
+    os_vif.initialize()
+    # A hypervisor has no database access; everything goes through the conductor.
+    nova.db.main.api.DISABLE_DB_ACCESS = True
+    objects_base.NovaObject.indirection_api = conductor_rpcapi.ConductorAPI()
+    objects.Service.enable_min_version_cache()
+    _ensure_node_identity()
+    _silence_heartbeats()
+    with ThreadPoolExecutor(max_workers=min(START_CONCURRENCY, len(hosts))) as pool:
+        services = list(pool.map(_create, hosts))
+    LOG.info("opsflow: %d simulated hypervisor(s) started: %s", len(services),
+             ", ".join(hosts) if len(hosts) <= 10 else f"{hosts[0]} … {hosts[-1]}")
+    run_until_signalled(services)
+
+
+if __name__ == "__main__":
+    main()
