@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from opsflow import cli_jobs, output, registry
+from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -376,11 +377,7 @@ def _register_optional_commands() -> None:
     """Command groups that live with their subsystem (devcloud, conductor, ...)."""
     for command in cli_jobs.COMMANDS:
         main.add_command(command)
-    try:
-        from opsflow.devcloud.cli import devcloud
-    except ImportError:
-        return
-    main.add_command(devcloud)
+    main.add_command(devcloud_cli.devcloud)
 
 
 _register_optional_commands()
