@@ -21,7 +21,6 @@ Measured in one run, on one ZooKeeper server started here (opsflow.services.zook
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import signal
 import statistics
@@ -31,14 +30,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 from opsflow import jobs
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
-from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
+from opsflow.services.zookeeper import serving
 
 OPSFLOW = [sys.executable, "-c", "from opsflow.cli import run_main; run_main()"]
 TRIVIAL = "name: trivial\ntasks:\n  - {name: only, action: core.noop}\n"
@@ -49,20 +47,6 @@ EXECUTING = re.compile(r"(\d\d:\d\d:\d\d,\d\d\d) INFO opsflow\.engines\.atoms: n
 def wide(tasks: int) -> str:
     """A flow of ``tasks`` independent no-op tasks."""
     return "name: wide\ntasks:\n" + "".join(f"  - {{name: t{i}, action: core.noop}}\n" for i in range(tasks))
-
-
-@contextlib.contextmanager
-def zookeeper(workdir: Path, hosts: str | None) -> Iterator[str]:
-    """The given ZooKeeper, or one started here for the run."""
-    if hosts:
-        yield hosts
-        return
-    server = ZooKeeperServer(workdir / "zookeeper", find_free_ports(1))
-    server.start()
-    try:
-        yield server.hosts
-    finally:
-        server.stop()
 
 
 class Conductors:
@@ -224,7 +208,7 @@ def main() -> None:
     parser.add_argument("--zookeeper", help="use this ZooKeeper instead of starting one")
     args = parser.parse_args()
     summary: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="opsflow-bench-") as tmp, zookeeper(Path(tmp), args.zookeeper) as hosts:
+    with tempfile.TemporaryDirectory(prefix="opsflow-bench-") as tmp, serving(Path(tmp) / "zookeeper", args.zookeeper) as hosts:
         workdir = Path(tmp)
         rates = {}
         for count in (1, 2, 4):

@@ -136,19 +136,13 @@ def _warm_up(hosts: str, requests: int = 5000) -> None:
 
 @contextlib.contextmanager
 def zookeeper(workdir: Path, hosts: str | None) -> Iterator[str]:
-    """Yield the hosts of the ZooKeeper given, or of one started here for the run."""
-    if hosts:
-        yield hosts
-        return
-    from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
+    """Yield the hosts of the ZooKeeper given, or of one started (and warmed up) here for the run."""
+    from opsflow.services.zookeeper import serving
 
-    server = ZooKeeperServer(workdir / "zookeeper", find_free_ports(1))
-    server.start()
-    try:
-        _warm_up(server.hosts)
-        yield server.hosts
-    finally:
-        server.stop()
+    with serving(workdir / "zookeeper", hosts) as served:
+        if not hosts:
+            _warm_up(served)
+        yield served
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
-from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
+from opsflow.services import zookeeper
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,15 +29,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def zookeeper_hosts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Hosts of the ZooKeeper given with --zk-url, else of one started on a free loopback port."""
     given = request.config.getoption("--zk-url")
-    if given:
-        yield str(given).removeprefix("zookeeper://").split("/", 1)[0]
-        return
-    server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper"), find_free_ports(1))
-    server.start()
-    try:
-        yield server.hosts
-    finally:
-        server.stop()
+    hosts = str(given).removeprefix("zookeeper://").split("/", 1)[0] if given else None
+    with zookeeper.serving(tmp_path_factory.mktemp("zookeeper"), hosts) as served:
+        yield served
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ Command line (servers keep running after the command returns)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import random
@@ -35,13 +36,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from opsflow.errors import BackendUnavailable
 
-__all__ = ["Ensemble", "Peer", "ZooKeeperServer", "classpath", "find_free_ports", "four_letter"]
+__all__ = ["Ensemble", "Peer", "ZooKeeperServer", "classpath", "find_free_ports", "four_letter", "serving"]
 
 #: Jars Debian's ``zookeeper`` package installs; the first one's manifest lists its dependencies.
 ZOOKEEPER_JARS = (Path("/usr/share/java/zookeeper.jar"), Path("/usr/share/java/slf4j-simple.jar"))
@@ -283,6 +284,20 @@ class ZooKeeperServer:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+@contextlib.contextmanager
+def serving(workdir: str | os.PathLike[str], hosts: str | None = None) -> Iterator[str]:
+    """Yield ``hosts`` when given; else start a server in ``workdir`` for the block and yield its hosts."""
+    if hosts:
+        yield hosts
+        return
+    server = ZooKeeperServer(workdir, find_free_ports(1))
+    server.start()
+    try:
+        yield server.hosts
+    finally:
+        server.stop()
 
 
 class Ensemble:
