@@ -13,7 +13,7 @@ import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from taskflow import states as tf_states
+from taskflow import exceptions as tf_exc, states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
@@ -128,8 +128,6 @@ def connection(backend: tf_base.Backend) -> Iterator[tf_base.Connection]:
 
 def load_detail(backend: tf_base.Backend, run_id: str, where: str) -> tuple[models.LogBook, models.FlowDetail]:
     """The logbook and flow detail of ``run_id``; FlowNotFound when there is none."""
-    from taskflow import exceptions as tf_exc
-
     with connection(backend) as conn:
         try:
             book = conn.get_logbook(run_id)

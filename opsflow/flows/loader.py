@@ -15,7 +15,7 @@ import jsonschema
 import networkx
 
 from opsflow import registry
-from opsflow.errors import DefinitionError, PluginNotFound
+from opsflow.errors import PluginNotFound
 from opsflow.flows import expressions, resolver as resolvers, schema
 from opsflow.flows.expressions import Expression, ExpressionError, Reference
 from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, RetrySpec, RevertSpec, TaskSpec
