@@ -2,7 +2,9 @@
 
 Every task becomes an atom named by its path (``copy``, ``migrate[3].copy``): stable names are what
 let a resumed run, on any machine, find each task's stored state. Data dependencies come from the
-``${...}`` references (TaskFlow links providers to requirers), ``after:`` adds explicit links,
+``${...}`` references (TaskFlow links providers to requirers); ``after:`` is expressed the same
+way, as a requirement of the earlier task's result symbol, because TaskFlow's ``link()`` copies the
+whole graph per call (quadratic in flow size) while requirements resolve in one ``add()``;
 ``for_each`` is expanded here because its list is known once the inputs are, and a task gets a
 :class:`~opsflow.engines.atoms.PolicyRetry` only when it needs one (retry, pause, or a wait), so
 plain tasks cost one atom each.
