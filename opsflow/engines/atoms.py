@@ -2,8 +2,8 @@
 
 * :class:`ActionAtom` evaluates a task's ``${...}`` arguments from the values TaskFlow hands it and
   calls the action; it also applies timeouts, injected failures and compensating reverts.
-* :class:`ValueAtom` computes a value from other results: a sub-flow's inputs, its outputs, or the
-  list of a fan-out's results.
+* :class:`ValueAtom` computes a value from other results: a sub-flow's inputs or its outputs.
+* :class:`GatherAtom` collects a fan-out's item results into one list, in item order.
 * :class:`PolicyRetry` decides what a failure means: try again (retry policy), stop for an operator
   (``on_failure: pause``), sleep durably (a pending ``core.wait``), or revert everything.
 """
@@ -241,7 +241,7 @@ class ActionAtom(task.Task):  # type: ignore[misc]
 
 
 class ValueAtom(task.Task):  # type: ignore[misc]
-    """Computes a value from other symbols: sub-flow inputs and outputs, fan-out result lists."""
+    """Computes a value from other symbols: a sub-flow's inputs or its outputs."""
 
     def __init__(self, name: str, provides: str, value: Any, scope: Scope, after: tuple[str, ...] = ()) -> None:
         super().__init__(name=name, provides=provides, requires=list(dict.fromkeys([*scope.symbols(value), *after])))
