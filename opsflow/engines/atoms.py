@@ -31,6 +31,7 @@ __all__ = [
     "ActionAtom",
     "FailedBeforeActing",
     "FailurePoint",
+    "GatherAtom",
     "InjectedFailure",
     "PolicyRetry",
     "RunOptions",
