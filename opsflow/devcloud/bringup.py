@@ -84,7 +84,7 @@ def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict
 def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs.Proc]:
     """Every process of the simulated cloud, in start order."""
     py = str(venv / "bin" / "python")
-    out = [_gunicorn(venv, "keystone", "", "keystone", lay.KEYSTONE_PORT,
+    out = [_gunicorn(venv, "keystone", "", "keystone", layout.keystone_port,
                      {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf")}, "/v3")]
     for region in layout.regions():
         r = region.name

@@ -1,9 +1,11 @@
 """Where the simulated cloud lives: directories, ports, names and credentials.
 
 Everything is derived from one home directory (``$OPSFLOW_DEVCLOUD_HOME``, default
-``~/.cache/opsflow/devcloud``) and fixed loopback ports, so ``up``, ``down`` and ``status`` of
-any checkout agree on what they manage. The credentials are fixed too: this cloud listens on
-127.0.0.1 only and exists to be thrown away.
+``~/.cache/opsflow/devcloud``) and one base port (``$OPSFLOW_DEVCLOUD_PORT_BASE``, default 19000),
+so ``up``, ``down`` and ``status`` of any checkout agree on what they manage. A second cloud on the
+same machine (a developer's branch beside CI's) takes another home and base port: its ports,
+MariaDB databases and RabbitMQ vhosts are then all its own. The credentials are fixed: this cloud
+listens on 127.0.0.1 only and exists to be thrown away.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ __all__ = [
     "ADMIN_PASSWORD",
     "DB_PASSWORD",
     "DB_USER",
+    "DEFAULT_PORT_BASE",
     "DEMO_PASSWORD",
-    "KEYSTONE_PORT",
     "REGIONS",
     "SERVICE_PASSWORD",
     "Layout",
@@ -26,9 +28,10 @@ __all__ = [
 
 #: The two clouds forklift moves between; they share only Keystone.
 REGIONS = ("source", "destination")
-#: Keystone's port; each region's APIs take the next block of ten (source 19010-, destination 19020-).
-KEYSTONE_PORT = 19000
-_REGION_BASE = {"source": 19010, "destination": 19020}
+#: Keystone's port when no other base is asked for. Each region's APIs take the next block of ten
+#: (source base+10-, destination base+20-), memcached base+50, Swift base+60 (proxy) to base+63.
+DEFAULT_PORT_BASE = 19000
+_REGION_OFFSET = {"source": 10, "destination": 20}
 
 DB_USER = "devcloud"
 DB_PASSWORD = "devcloud-db"
@@ -45,10 +48,14 @@ class RegionLayout:
     name: str
     #: This region's state directory (configs, Glance store, simulated disks).
     root: Path
+    #: The whole cloud's base port (Keystone's).
+    port_base: int = DEFAULT_PORT_BASE
+    #: Prefix of this cloud's database and vhost names.
+    prefix: str = "devcloud"
 
     @property
     def _base(self) -> int:
-        return _REGION_BASE[self.name]
+        return self.port_base + _REGION_OFFSET[self.name]
 
     @property
     def placement_port(self) -> int:
@@ -72,12 +79,12 @@ class RegionLayout:
 
     def database(self, service: str) -> str:
         """MariaDB database name of ``service`` (nova_api, nova, placement, ...) in this region."""
-        return f"devcloud_{self.name}_{service}"
+        return f"{self.prefix}_{self.name}_{service}"
 
     @property
     def vhost(self) -> str:
         """This region's RabbitMQ virtual host, so teardown can drop every queue it made."""
-        return f"devcloud-{self.name}"
+        return f"{self.prefix}-{self.name}"
 
     @property
     def host_prefix(self) -> str:
@@ -96,12 +103,39 @@ class Layout:
 
     #: Everything the simulated cloud keeps: virtualenv, configs, logs, pid files, data.
     home: Path
+    #: Keystone's port; every other port is an offset from it.
+    port_base: int = DEFAULT_PORT_BASE
 
     @classmethod
     def default(cls) -> Layout:
-        """The layout under ``$OPSFLOW_DEVCLOUD_HOME`` or ``~/.cache/opsflow/devcloud``."""
+        """The layout under ``$OPSFLOW_DEVCLOUD_HOME`` (or ``~/.cache/opsflow/devcloud``) on
+        ``$OPSFLOW_DEVCLOUD_PORT_BASE`` (or 19000)."""
         home = os.environ.get("OPSFLOW_DEVCLOUD_HOME") or str(Path.home() / ".cache/opsflow/devcloud")
-        return cls(Path(home).expanduser().resolve())
+        base = os.environ.get("OPSFLOW_DEVCLOUD_PORT_BASE") or str(DEFAULT_PORT_BASE)
+        if not base.isdigit() or not 1024 <= int(base) <= 65000:
+            raise ValueError(f"OPSFLOW_DEVCLOUD_PORT_BASE={base!r} is not a port number from 1024 to 65000; "
+                             f"unset it for {DEFAULT_PORT_BASE} or give a free block of 64 ports")
+        return cls(Path(home).expanduser().resolve(), int(base))
+
+    @property
+    def prefix(self) -> str:
+        """Prefix of the databases and vhosts: ``devcloud``, or ``devcloud<base>`` on another base."""
+        return "devcloud" if self.port_base == DEFAULT_PORT_BASE else f"devcloud{self.port_base}"
+
+    @property
+    def keystone_port(self) -> int:
+        """Keystone's port."""
+        return self.port_base
+
+    @property
+    def memcached_port(self) -> int:
+        """The object store's memcached."""
+        return self.port_base + 50
+
+    @property
+    def swift_proxy_port(self) -> int:
+        """Swift's proxy; its account, container and object servers take the next three ports."""
+        return self.port_base + 60
 
     @property
     def state(self) -> Path:
@@ -136,18 +170,18 @@ class Layout:
     @property
     def auth_url(self) -> str:
         """Keystone's public endpoint."""
-        return f"http://127.0.0.1:{KEYSTONE_PORT}/v3"
+        return f"http://127.0.0.1:{self.keystone_port}/v3"
 
     @property
     def keystone_database(self) -> str:
         """Keystone's database, shared by both regions."""
-        return "devcloud_keystone"
+        return f"{self.prefix}_keystone"
 
     def region(self, name: str) -> RegionLayout:
         """The layout of region ``name``."""
         if name not in REGIONS:
             raise ValueError(f"unknown region {name!r}; the simulated cloud has {', '.join(REGIONS)}")
-        return RegionLayout(name, self.state / name)
+        return RegionLayout(name, self.state / name, self.port_base, self.prefix)
 
     def regions(self) -> list[RegionLayout]:
         """Both regions, source first."""

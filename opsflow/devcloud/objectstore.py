@@ -13,25 +13,28 @@ from pathlib import Path
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud.swift import KeystoneAuth, Ports, SwiftCluster
 
-__all__ = ["PORTS", "cluster", "log_path", "rows"]
+__all__ = ["cluster", "log_path", "ports", "rows"]
 
-#: Swift's proxy on its customary 8080; storage servers on Swift's defaults; memcached beside the
-#: devcloud's block so it never meets a memcached someone else runs on 11211.
-PORTS = Ports(proxy=8080, account=6202, container=6201, object=6200, memcached=19050)
+
+def ports(layout: lay.Layout) -> Ports:
+    """Swift's ports inside the cloud's block, so it never meets a Swift or memcached (8080, 6200-6202,
+    11211) someone else runs on this machine."""
+    proxy = layout.swift_proxy_port
+    return Ports(proxy=proxy, container=proxy + 1, account=proxy + 2, object=proxy + 3,
+                 memcached=layout.memcached_port)
 
 
 def cluster(layout: lay.Layout, venv: Path) -> SwiftCluster:
     """The Swift of the simulated cloud (not started); Keystone tokens, service user ``swift``."""
     auth = KeystoneAuth(layout.auth_url, "swift", lay.SERVICE_PASSWORD)
-    return SwiftCluster(layout.state / "swift", venv / "bin", auth, ports=PORTS)
+    return SwiftCluster(layout.state / "swift", venv / "bin", auth, ports=ports(layout))
 
 
 def rows(swift: SwiftCluster) -> list[tuple[str, int, int | None, bool]]:
     """(name, port, pid, healthy) of each Swift process, for ``devcloud status``."""
-    ports = {"proxy": PORTS.proxy, "account": PORTS.account, "container": PORTS.container,
-             "object": PORTS.object, "memcached": PORTS.memcached}
     healthy = swift.healthy()
-    return [(f"swift-{name}", ports.get(name, 0), pid, healthy.get(name, False))
+    # the updaters listen on no port
+    return [(f"swift-{name}", getattr(swift.ports, name, 0), pid, healthy.get(name, False))
             for name, pid in swift.running().items()]
 
 

@@ -1,7 +1,7 @@
 """Fixtures of the devcloud tests.
 
-* ``devcloud``: the simulated cloud, brought up once per session (quick when it already is), with
-  ``demo``/``admin`` connections per region and a shared ``server``;
+* ``demo``/``admin`` connections per region of the session's ``devcloud`` (``tests/functional/
+  conftest.py``) and a shared ``server``;
 * ``swift_tempauth`` / ``swift_scratch``: standalone Swift clusters with tempauth on free loopback
   ports, for the tests of the Swift module itself.
 """
@@ -18,19 +18,9 @@ from typing import Any
 import openstack
 import pytest
 
-from opsflow.devcloud import bringup, clouds, configs
+from opsflow.devcloud import clouds
 from opsflow.devcloud.layout import Layout
 from opsflow.devcloud.swift import Ports, SwiftCluster, TempAuth, ensure_venv
-
-
-@pytest.fixture(scope="session")
-def devcloud() -> Iterator[Layout]:
-    """A running simulated cloud; ``OS_CLIENT_CONFIG_FILE`` points at its clouds.yaml."""
-    layout = Layout.default()
-    bringup.up(layout, configs.SimSettings())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("OS_CLIENT_CONFIG_FILE", str(layout.clouds_yaml))
-        yield layout
 
 
 @pytest.fixture(scope="module", params=["source", "destination"])
