@@ -17,6 +17,7 @@ from taskflow import exceptions as tf_exc, states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
+from opsflow.engines.children.batch import ParentLink
 from opsflow.errors import FlowNotFound
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition, OnFailure
@@ -31,6 +32,7 @@ META_KEY = "opsflow"
 class RunState(enum.Enum):
     """A run's state as an operator sees it."""
 
+    PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     REVERTED = "reverted"
@@ -80,11 +82,14 @@ class RunRecord:
     created: float
     #: Its atoms (tasks and bookkeeping atoms), in stored order.
     tasks: tuple[TaskRecord, ...]
-    #: Pending waits: task path -> due time (None: signal only).
+    #: Pending waits: task path -> due time (None: signal only, or child runs).
     waits: Mapping[str, float | None]
+    #: For a child run: its parent run, task and item.
+    parent: ParentLink | None = None
 
 
-def stored_meta(definition: FlowDefinition, inputs: Mapping[str, Any], created: float) -> dict[str, Any]:
+def stored_meta(definition: FlowDefinition, inputs: Mapping[str, Any], created: float,
+                parent: ParentLink | None = None) -> dict[str, Any]:
     """What a new run's flow detail metadata holds."""
     subflows: dict[str, dict[str, str]] = {}
 
@@ -101,6 +106,7 @@ def stored_meta(definition: FlowDefinition, inputs: Mapping[str, Any], created: 
             "inputs": dict(inputs),
             "on_failure": definition.on_failure.value,
             "created": created,
+            **({"parent": parent.to_json()} if parent is not None else {}),
         }
     }
 
@@ -159,10 +165,13 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
         created=ours.get("created", 0.0),
         tasks=tasks,
         waits=waits,
+        parent=ParentLink.from_json(ours.get("parent")),
     )
 
 
 def _state(flow_state: str | None, meta: Mapping[str, Any], waits: Mapping[str, Any]) -> RunState:
+    if flow_state in (None, tf_states.PENDING):
+        return RunState.PENDING
     if flow_state == tf_states.SUCCESS:
         return RunState.SUCCEEDED
     if flow_state == tf_states.REVERTED:

@@ -25,6 +25,8 @@ from taskflow.persistence import base as tf_base, models
 
 from opsflow.engines import persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
+from opsflow.engines.children import ChildRuns, ParentLink
+from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.records import META_KEY, RunRecord, RunState
 from opsflow.errors import InvalidState, OpsflowError
 from opsflow.flows import compiler, inputs as flow_inputs
@@ -74,6 +76,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
+        self.children: ChildRuns = LocalChildren(self, self._backend)
 
     def close(self) -> None:
         """Release the worker threads and the backend."""
@@ -88,13 +92,14 @@ class Runner:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None) -> str:
-        """Store a new run without running it; returns its id."""
+    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None,
+               parent: ParentLink | None = None) -> str:
+        """Store a new run without running it (a child run: with its ``parent``); returns its id."""
         values = flow_inputs.validate(definition, given)
         run_id = run_id or str(uuid.uuid4())
         book = models.LogBook(definition.name, uuid=run_id)
         detail = models.FlowDetail(definition.name, uuid=run_id)
-        detail.meta = records.stored_meta(definition, values, self._clock.now())
+        detail.meta = records.stored_meta(definition, values, self._clock.now(), parent)
         book.add(detail)
         with records.connection(self._backend) as conn:
             conn.save_logbook(book)
@@ -123,14 +128,23 @@ class Runner:
             record = self._drive(run_id, failure_points, pause=None)
             if record.state is not RunState.WAITING or not hold_waits:
                 return record
-            self._sleep_until_due(record)
+            local = self.children if isinstance(self.children, LocalChildren) else None
+            driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
+            if driven is Driven.BLOCKED:
+                return record
+            if driven is Driven.NOTHING:
+                self._sleep_until_due(record)
 
-    def revert(self, run_id: str) -> RunRecord:
-        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run."""
+    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
+
+        ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
+        children.
+        """
         record = self.record(run_id)
-        if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
+        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
             raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False)
+        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
@@ -170,7 +184,8 @@ class Runner:
 
     # -- engine -------------------------------------------------------------------------------
 
-    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None) -> RunRecord:
+    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
+               undo: bool = False) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
@@ -204,6 +219,10 @@ class Runner:
 
         options.request_suspend = engine.suspend
         options.memory = remember
+        options.children = self.children
+        if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
+            for atom in detail:
+                storage.set_atom_intention(atom.name, tf_states.REVERT)
         options.signals = lambda: frozenset(storage.flow_meta.get("signals", ()))
         if storage.flow_meta.get("paused"):
             storage.update_flow_metadata({"paused": None})
