@@ -23,11 +23,11 @@ import taskflow.engines
 from taskflow import states as tf_states
 from taskflow.persistence import base as tf_base, models
 
-from opsflow.engines import persistence, records
+from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.records import META_KEY, RunRecord, RunState
 from opsflow.errors import InvalidState, OpsflowError
-from opsflow.flows import compiler, inputs as flow_inputs
+from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
 
@@ -179,7 +179,7 @@ class Runner:
         options = RunOptions(
             run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
         )
-        compiled = compiler.compile_flow(definition, values, options)
+        compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
             compiled.flow,
             store=compiled.store,
