@@ -25,7 +25,8 @@ from taskflow.persistence import base as tf_base, models
 
 from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
-from opsflow.engines.records import META_KEY, RunRecord, RunState
+from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import InvalidState, OpsflowError
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
@@ -48,7 +49,7 @@ class Observer(Protocol):
         """An engine run begins; ``tasks`` counts the tasks (bookkeeping atoms excluded)."""
 
     def task(self, path: str, state: str) -> None:
-        """A task changed to a TaskFlow state (RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED...)."""
+        """A task (never a bookkeeping atom) changed to a TaskFlow state (RUNNING, SUCCESS, ...)."""
 
 
 class Runner:
@@ -94,7 +95,7 @@ class Runner:
         run_id = run_id or str(uuid.uuid4())
         book = models.LogBook(definition.name, uuid=run_id)
         detail = models.FlowDetail(definition.name, uuid=run_id)
-        detail.meta = records.stored_meta(definition, values, self._clock.now())
+        detail.meta = RunMeta.new(definition, values, self._clock.now()).to_meta()
         book.add(detail)
         with records.connection(self._backend) as conn:
             conn.save_logbook(book)
@@ -135,10 +136,7 @@ class Runner:
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
-        signals = list(detail.meta.get("signals", []))
-        if name not in signals:
-            signals.append(name)
-        detail.meta["signals"] = signals
+        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
         with records.connection(self._backend) as conn:
             conn.update_flow_details(detail)
         return records.record_of(detail)
@@ -164,7 +162,7 @@ class Runner:
         with records.connection(self._backend) as conn:
             for book in conn.get_logbooks():
                 detail = book.find(book.uuid)
-                if detail is not None and META_KEY in (detail.meta or {}):
+                if detail is not None and RunMeta.present(detail.meta):
                     found.append(records.record_of(detail))
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
@@ -195,18 +193,18 @@ class Runner:
 
         def remember(path: str, key: str, value: Any) -> Any:
             with memory_lock:
-                memory = {k: dict(v) for k, v in (storage.flow_meta.get("memory") or {}).items()}
-                slot = memory.setdefault(path, {})
-                if key not in slot:
-                    slot[key] = value
-                    storage.update_flow_metadata({"memory": memory})
-                return slot[key]
+                meta = RunMeta.of(storage.flow_meta)
+                slot = meta.memory.get(path, {})
+                if key in slot:
+                    return slot[key]
+                storage.update_flow_metadata(meta.with_memory(path, key, value).to_meta())
+                return value
 
         options.request_suspend = engine.suspend
         options.memory = remember
-        options.signals = lambda: frozenset(storage.flow_meta.get("signals", ()))
-        if storage.flow_meta.get("paused"):
-            storage.update_flow_metadata({"paused": None})
+        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        if RunMeta.of(storage.flow_meta).paused_at is not None:
+            storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         if self._observer is not None:
             self._observer.started(run_id, compiled.task_count)
         with self._listening(engine), self._tracked(engine, run_id):
@@ -217,7 +215,8 @@ class Runner:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
         if options.paused.is_set():
-            storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
+            storage.update_flow_metadata(
+                dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
 
     @contextlib.contextmanager
@@ -246,7 +245,7 @@ class Runner:
                 storage.update_atom_metadata(
                     name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
                 )
-            if self._observer is not None:
+            if self._observer is not None and not records.is_internal(name):
                 self._observer.task(name, state)
 
         engine.atom_notifier.register("*", on_atom)
@@ -271,4 +270,4 @@ class Runner:
     def signals(self, run_id: str) -> list[str]:
         """Signals delivered to a run so far."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(detail.meta.get("signals", []))
+        return list(RunMeta.of(detail.meta).signals)
