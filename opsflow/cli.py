@@ -149,7 +149,7 @@ class _ProgressObserver:
             self._running.add(path)
         else:
             self._running.discard(path)
-        if state == "SUCCESS" and "#" not in path:
+        if state == "SUCCESS":
             self._progress.advance(self._bar)
         elif state in ("FAILURE", "REVERTED"):
             self._progress.console.print(f"[yellow]{path}: {state.lower()}[/]")
@@ -174,8 +174,8 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:
         click.echo(f"run {record.run_id} {record.state.value}")
-        for task in record.tasks:
-            if task.error and task.state not in ("SUCCESS",) and "#" not in task.path:
+        for task in record.steps:
+            if task.error and task.state != "SUCCESS":
                 click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
         hints = {
             RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
@@ -295,7 +295,7 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
     if with_tasks:
         fields["tasks"] = [
             {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
-            for t in record.tasks if "#" not in t.path
+            for t in record.steps
         ]
     return fields
 
@@ -312,8 +312,7 @@ def flows_list(fmt: str, columns: Sequence[str], state_url: str) -> None:
 
 
 def _done(record: RunRecord) -> str:
-    tasks = [t for t in record.tasks if "#" not in t.path]
-    return f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}"
+    return f"{sum(t.state == 'SUCCESS' for t in record.steps)}/{len(record.steps)}"
 
 
 @flows.command("show")

@@ -23,13 +23,14 @@ import taskflow.engines
 from taskflow import states as tf_states
 from taskflow.persistence import base as tf_base, models
 
-from opsflow.engines import persistence, records
+from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children.local import Driven, LocalChildren
-from opsflow.engines.records import META_KEY, RunRecord, RunState
+from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import InvalidState, OpsflowError
-from opsflow.flows import compiler, inputs as flow_inputs
+from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
 
@@ -50,7 +51,7 @@ class Observer(Protocol):
         """An engine run begins; ``tasks`` counts the tasks (bookkeeping atoms excluded)."""
 
     def task(self, path: str, state: str) -> None:
-        """A task changed to a TaskFlow state (RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED...)."""
+        """A task (never a bookkeeping atom) changed to a TaskFlow state (RUNNING, SUCCESS, ...)."""
 
 
 class Runner:
@@ -99,7 +100,7 @@ class Runner:
         run_id = run_id or str(uuid.uuid4())
         book = models.LogBook(definition.name, uuid=run_id)
         detail = models.FlowDetail(definition.name, uuid=run_id)
-        detail.meta = records.stored_meta(definition, values, self._clock.now(), parent)
+        detail.meta = RunMeta.new(definition, values, self._clock.now(), parent).to_meta()
         book.add(detail)
         with records.connection(self._backend) as conn:
             conn.save_logbook(book)
@@ -149,10 +150,7 @@ class Runner:
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
-        signals = list(detail.meta.get("signals", []))
-        if name not in signals:
-            signals.append(name)
-        detail.meta["signals"] = signals
+        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
         with records.connection(self._backend) as conn:
             conn.update_flow_details(detail)
         return records.record_of(detail)
@@ -178,7 +176,7 @@ class Runner:
         with records.connection(self._backend) as conn:
             for book in conn.get_logbooks():
                 detail = book.find(book.uuid)
-                if detail is not None and META_KEY in (detail.meta or {}):
+                if detail is not None and RunMeta.present(detail.meta):
                     found.append(records.record_of(detail))
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
@@ -194,7 +192,7 @@ class Runner:
         options = RunOptions(
             run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
         )
-        compiled = compiler.compile_flow(definition, values, options)
+        compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
             compiled.flow,
             store=compiled.store,
@@ -210,12 +208,12 @@ class Runner:
 
         def remember(path: str, key: str, value: Any) -> Any:
             with memory_lock:
-                memory = {k: dict(v) for k, v in (storage.flow_meta.get("memory") or {}).items()}
-                slot = memory.setdefault(path, {})
-                if key not in slot:
-                    slot[key] = value
-                    storage.update_flow_metadata({"memory": memory})
-                return slot[key]
+                meta = RunMeta.of(storage.flow_meta)
+                slot = meta.memory.get(path, {})
+                if key in slot:
+                    return slot[key]
+                storage.update_flow_metadata(meta.with_memory(path, key, value).to_meta())
+                return value
 
         options.request_suspend = engine.suspend
         options.memory = remember
@@ -223,9 +221,9 @@ class Runner:
         if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
             for atom in detail:
                 storage.set_atom_intention(atom.name, tf_states.REVERT)
-        options.signals = lambda: frozenset(storage.flow_meta.get("signals", ()))
-        if storage.flow_meta.get("paused"):
-            storage.update_flow_metadata({"paused": None})
+        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        if RunMeta.of(storage.flow_meta).paused_at is not None:
+            storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         if self._observer is not None:
             self._observer.started(run_id, compiled.task_count)
         with self._listening(engine), self._tracked(engine, run_id):
@@ -236,7 +234,8 @@ class Runner:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
         if options.paused.is_set():
-            storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
+            storage.update_flow_metadata(
+                dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
 
     @contextlib.contextmanager
@@ -265,7 +264,7 @@ class Runner:
                 storage.update_atom_metadata(
                     name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
                 )
-            if self._observer is not None:
+            if self._observer is not None and not records.is_internal(name):
                 self._observer.task(name, state)
 
         engine.atom_notifier.register("*", on_atom)
@@ -290,4 +289,4 @@ class Runner:
     def signals(self, run_id: str) -> list[str]:
         """Signals delivered to a run so far."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(detail.meta.get("signals", []))
+        return list(RunMeta.of(detail.meta).signals)

@@ -15,9 +15,9 @@ import jsonschema
 import networkx
 
 from opsflow import registry
-from opsflow.errors import PluginNotFound
 from opsflow.flows import expressions, resolver as resolvers, schema
-from opsflow.flows.expressions import Expression, ExpressionError, Reference
+from opsflow.errors import ExpressionError, PluginNotFound
+from opsflow.flows.expressions import Expression, Reference
 from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, OnItemFailure, RetrySpec, RevertSpec, TaskSpec
 from opsflow.flows.yamldoc import Document, Path, parse
 

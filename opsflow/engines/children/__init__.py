@@ -4,8 +4,8 @@ See :mod:`.batch` (ids, lanes, when a batch is over), :mod:`.atom` (the parent's
 :mod:`.local` (children on the embedded engine).
 """
 
-from opsflow.engines.children.atom import ChildRunsAtom, ChildRunsFailed, ChildrenPending, compile_batch
+from opsflow.engines.children.atom import ChildRunsAtom, compile_batch
 from opsflow.engines.children.batch import DEFAULT_CONCURRENCY, Batch, ChildEnd, ChildRuns, ParentLink, Progress
 
-__all__ = ["DEFAULT_CONCURRENCY", "Batch", "ChildEnd", "ChildRuns", "ChildRunsAtom", "ChildRunsFailed",
-           "ChildrenPending", "ParentLink", "Progress", "compile_batch"]
+__all__ = ["DEFAULT_CONCURRENCY", "Batch", "ChildEnd", "ChildRuns", "ChildRunsAtom", "ParentLink", "Progress",
+           "compile_batch"]

@@ -26,30 +26,18 @@ from taskflow import task
 from taskflow.patterns import linear_flow
 from taskflow.types import failure as tf_failure
 
-from opsflow.engines.atoms import FailedBeforeActing, InjectedFailure, PolicyRetry, RunOptions, Scope, WaitPending
+from opsflow.engines.atoms import PolicyRetry, RunOptions, Scope
 from opsflow.engines.children.batch import DEFAULT_CONCURRENCY, Batch, ChildEnd, ChildRuns
-from opsflow.errors import ActionFailed
+from opsflow.errors import ActionFailed, ChildRunsFailed, ChildrenPending, FailedBeforeActing, InjectedFailure
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnItemFailure, TaskSpec
 
-__all__ = ["ChildRunsAtom", "ChildRunsFailed", "ChildrenPending", "compile_batch"]
+__all__ = ["ChildRunsAtom", "compile_batch"]
 
 LOG = logging.getLogger(__name__)
 
 #: Durable-memory key of a batch's description in the parent's run.
 BATCH_KEY = "batch"
-
-
-class ChildrenPending(WaitPending):
-    """A batch's children have not all ended: the parent waits, durably, until they have."""
-
-    def __init__(self, task_path: str, running: int, remaining: int) -> None:
-        super().__init__(task_path, None, None)
-        self.args = (f"{task_path} waits for its child runs ({running} running, {remaining} not ended)",)
-
-
-class ChildRunsFailed(ActionFailed):
-    """``on_item_failure: revert_all`` and a child failed: the batch is undone and the task fails."""
 
 
 class ChildRunsAtom(task.Task):  # type: ignore[misc]

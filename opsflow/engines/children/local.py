@@ -25,6 +25,8 @@ from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.children.atom import BATCH_KEY
 from opsflow.engines.children.batch import Batch, ChildEnd, Progress
 from opsflow.engines.records import RunState
+from opsflow.engines.run_meta import RunMeta
+from opsflow.errors import ExpressionError
 from opsflow.flows import expressions
 from opsflow.flows.model import FlowDefinition
 
@@ -79,7 +81,7 @@ def outcome(detail: Any, item: Any, run_id: str) -> dict[str, Any]:
         namespace = {"inputs": dict(record.inputs), "tasks": {task.path: task.result for task in record.tasks}}
         try:
             outputs = expressions.evaluate_value(dict(definition.outputs), namespace)
-        except expressions.ExpressionError as exc:
+        except ExpressionError as exc:
             LOG.warning("child run %s: its outputs cannot be evaluated: %s", run_id, exc)
     return {"item": item, "run_id": run_id, "state": state, "outputs": outputs,
             "error": None if end is ChildEnd.SUCCEEDED else (errors[0] if errors else None)}
@@ -176,7 +178,7 @@ class LocalChildren:
     def _waiting_batches(self, run_id: str) -> Iterator[Batch]:
         detail = records.load_detail(self._backend, run_id, self._runner.state_url)[1]
         waits = records.record_of(detail).waits
-        for path, memory in (detail.meta.get("memory") or {}).items():
+        for path, memory in RunMeta.of(detail.meta).memory.items():
             if path in waits and BATCH_KEY in memory:
                 yield Batch.from_json(run_id, path, memory[BATCH_KEY])
 

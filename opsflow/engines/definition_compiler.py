@@ -1,4 +1,7 @@
-"""Compile a loaded definition, with its inputs, into a TaskFlow flow.
+"""Compile a loaded definition, with its inputs, into a TaskFlow flow (patterns and atoms).
+
+Not to be confused with :mod:`opsflow.engines.pattern_compiler`, which TaskFlow's engine uses to
+turn those patterns into an execution graph; this module is where the flow language meets TaskFlow.
 
 Every task becomes an atom named by its path (``copy``, ``migrate[3].copy``): stable names are what
 let a resumed run, on any machine, find each task's stored state. Data dependencies come from the
