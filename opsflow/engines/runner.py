@@ -26,6 +26,7 @@ from taskflow.persistence import base as tf_base, models
 from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
+from opsflow.engines.children import listing
 from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
@@ -169,6 +170,10 @@ class Runner:
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+
+    def children_of(self, run_id: str) -> list[RunRecord]:
+        """The child runs the run's tasks started, batch by batch, in item order."""
+        return listing.children_of(self._backend, self.state_url, run_id)
 
     def runs(self) -> list[RunRecord]:
         """Every stored run, newest first."""

@@ -27,7 +27,7 @@ from taskflow.patterns import linear_flow
 from taskflow.types import failure as tf_failure
 
 from opsflow.engines.atoms import PolicyRetry, RunOptions, Scope
-from opsflow.engines.children.batch import DEFAULT_CONCURRENCY, Batch, ChildEnd, ChildRuns
+from opsflow.engines.children.batch import BATCH_KEY, DEFAULT_CONCURRENCY, Batch, ChildEnd, ChildRuns
 from opsflow.errors import ActionFailed, ChildRunsFailed, ChildrenPending, FailedBeforeActing, InjectedFailure
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnItemFailure, TaskSpec
@@ -35,9 +35,6 @@ from opsflow.flows.model import FlowDefinition, OnItemFailure, TaskSpec
 __all__ = ["ChildRunsAtom", "compile_batch"]
 
 LOG = logging.getLogger(__name__)
-
-#: Durable-memory key of a batch's description in the parent's run.
-BATCH_KEY = "batch"
 
 
 class ChildRunsAtom(task.Task):  # type: ignore[misc]

@@ -22,7 +22,10 @@ from typing import Any, Protocol
 
 from opsflow.flows.model import FlowDefinition, OnItemFailure
 
-__all__ = ["DEFAULT_CONCURRENCY", "Batch", "ChildEnd", "ChildRuns", "ParentLink", "Progress"]
+__all__ = ["BATCH_KEY", "DEFAULT_CONCURRENCY", "Batch", "ChildEnd", "ChildRuns", "ParentLink", "Progress"]
+
+#: Durable-memory key of a batch's description in its parent's run (under the task's path).
+BATCH_KEY = "batch"
 
 #: Children running at once when the task says no ``concurrency``.
 DEFAULT_CONCURRENCY = 10

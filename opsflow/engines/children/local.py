@@ -22,8 +22,8 @@ from taskflow.persistence import base as tf_base
 
 from opsflow.engines import records
 from opsflow.engines.atoms import FailurePoint
-from opsflow.engines.children.atom import BATCH_KEY
 from opsflow.engines.children.batch import Batch, ChildEnd, Progress
+from opsflow.engines.children.listing import batches_of
 from opsflow.engines.records import RunState
 from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import ExpressionError
@@ -178,9 +178,7 @@ class LocalChildren:
     def _waiting_batches(self, run_id: str) -> Iterator[Batch]:
         detail = records.load_detail(self._backend, run_id, self._runner.state_url)[1]
         waits = records.record_of(detail).waits
-        for path, memory in RunMeta.of(detail.meta).memory.items():
-            if path in waits and BATCH_KEY in memory:
-                yield Batch.from_json(run_id, path, memory[BATCH_KEY])
+        return (batch for batch in batches_of(run_id, RunMeta.of(detail.meta)) if batch.task in waits)
 
     def _lanes(self, batch: Batch, lane: Any) -> list[Any]:
         heads = batch.heads()
