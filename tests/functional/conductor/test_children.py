@@ -1,13 +1,18 @@
 """Child runs over real conductors: 200 children as jobs shared by three conductors, one killed mid-expansion."""
 
 import collections
+import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
 
 from opsflow import jobs
+from opsflow.conductor import Conductor
+from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.records import RunState
+from opsflow.engines.runner import Runner
 from opsflow.flows import loader
 from tests.functional.conductor.harness import Cluster, eventually, opsflow
 
@@ -76,7 +81,6 @@ def test_batch_of_200_children_over_three_conductors_survives_a_kill_during_expa
 
     code, out, _ = opsflow(capsys, "jobs", "show", parent, "-f", "json", "--zookeeper", cluster.address_text)
     assert code == 0
-    import json
     shown = json.loads(out)
     assert len(shown["children"]) == COUNT and {c["state"] for c in shown["children"]} == {"succeeded"}
 
@@ -85,3 +89,49 @@ def test_batch_of_200_children_over_three_conductors_survives_a_kill_during_expa
     assert cluster.runner.record(parent).state is RunState.REVERTED
     assert {child.state for child in cluster.runner.children_of(parent)} == {RunState.REVERTED}
     assert _count(cluster, REVERTED) == collections.Counter({f"child-{n}": 1 for n in range(COUNT)})
+
+
+FLAKY_LEAF = """
+name: leaf
+inputs: {n: {type: integer}}
+tasks:
+  - {name: mark, action: core.echo, args: {message: "child-${inputs.n}"}}
+  - {name: check, action: core.fail, args: {times: "${inputs.n}"}, retry: {attempts: 2}, after: [mark]}
+"""
+STOPPING = """
+name: stopping
+tasks:
+  - {name: plan, action: core.echo, args: {message: [1, 1, 0, 1, 1, 1, 1, 1]}}
+  - name: each
+    for_each: ${tasks.plan}
+    flow: leaf
+    concurrency: 2
+    on_item_failure: revert_all
+    args: {n: "${item}"}
+"""
+
+
+def test_revert_all_on_the_board_stops_the_batch_and_reverts_the_children_that_succeeded(
+        tmp_path: Path, zookeeper_hosts: str, zk_chroot: str) -> None:
+    """Item 2 fails for good: no child starts after it is seen, every started child ends reverted, the parent too."""
+    (tmp_path / "leaf.yaml").write_text(FLAKY_LEAF)
+    (tmp_path / "stopping.yaml").write_text(STOPPING)
+    address = Address.parse(f"{zookeeper_hosts}{zk_chroot}", timeout=2.0)
+    daemon = Conductor(address, name="inline", max_jobs=4, workers=4)
+    thread = threading.Thread(target=daemon.run, name="conductor")
+    thread.start()
+    try:
+        with JobBoard(address) as board, Runner(address.state_url) as runner:
+            parent = jobs.submit(board, runner, loader.load_file(str(tmp_path / "stopping.yaml")), {})
+            eventually(lambda: runner.record(parent).state is RunState.REVERTED, 120, "the parent reverted")
+            children = runner.children_of(parent)
+            assert len(children) == 8
+            assert {child.state for child in children} == {RunState.REVERTED}
+            # A child that never ran was reverted without acting: its second task never left PENDING.
+            ran = {child.parent.index for child in children if child.parent and "PENDING" not in
+                   {t.state for t in child.steps}}
+            assert {0, 1, 2} <= ran and 4 not in ran and len(ran) < 8  # nothing after the failed item's lane
+            eventually(lambda: not board.entries(), 30, "every job left the board")
+    finally:
+        daemon.stop()
+        thread.join(60)
