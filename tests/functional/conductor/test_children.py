@@ -13,7 +13,7 @@ from opsflow.conductor import Conductor
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
-from opsflow.flows import loader
+from tests import child_flows
 from tests.functional.conductor.harness import Cluster, eventually, opsflow
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -26,18 +26,7 @@ tasks:
   - {name: mark, action: core.echo, args: {message: "child-${inputs.n}"}}
 outputs: {n: "${inputs.n}"}
 """
-PARENT = """
-name: sweep
-inputs: {items: {type: list}}
-tasks:
-  - {name: plan, action: core.echo, args: {message: "${inputs.items}"}}
-  - name: each
-    for_each: ${tasks.plan}
-    flow: leaf
-    concurrency: 8
-    args: {n: "${item}"}
-  - {name: hold, action: core.wait, args: {signal: go}, after: [each]}
-"""
+PARENT = child_flows.batch(concurrency=12, then="  - {name: hold, action: core.wait, args: {signal: go}, after: [each]}\n")
 #: What core.echo logs when it runs and when it is reverted, in a conductor's log.
 ECHOED = re.compile(r"opsflow\.tasks\.core: mark: (child-\d+)")
 REVERTED = re.compile(r"opsflow\.tasks\.core: mark: reverted (child-\d+)")
@@ -50,11 +39,9 @@ def _count(cluster: Cluster, pattern: re.Pattern[str]) -> collections.Counter[st
 def test_batch_of_200_children_over_three_conductors_survives_a_kill_during_expansion(
         cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Kill -9 the parent's conductor while it stores children: no child runs twice, all gathered, all reverted."""
-    (tmp_path / "leaf.yaml").write_text(LEAF)
-    (tmp_path / "sweep.yaml").write_text(PARENT)
+    definition = child_flows.write(tmp_path, LEAF, PARENT)
     for name in ("alpha", "beta", "gamma"):
         cluster.start(name, "--jobs", "4")
-    definition = loader.load_file(str(tmp_path / "sweep.yaml"))
     parent = jobs.submit(cluster.board, cluster.runner, definition, {"items": list(range(COUNT))})
     books = f"{cluster.address.root}/state/books"
     client = cluster.board.client
@@ -98,31 +85,20 @@ tasks:
   - {name: mark, action: core.echo, args: {message: "child-${inputs.n}"}}
   - {name: check, action: core.fail, args: {times: "${inputs.n}"}, retry: {attempts: 2}, after: [mark]}
 """
-STOPPING = """
-name: stopping
-tasks:
-  - {name: plan, action: core.echo, args: {message: [1, 1, 0, 1, 1, 1, 1, 1]}}
-  - name: each
-    for_each: ${tasks.plan}
-    flow: leaf
-    concurrency: 2
-    on_item_failure: revert_all
-    args: {n: "${item}"}
-"""
+STOPPING = child_flows.batch(on_item_failure="revert_all")
 
 
 def test_revert_all_on_the_board_stops_the_batch_and_reverts_the_children_that_succeeded(
         tmp_path: Path, zookeeper_hosts: str, zk_chroot: str) -> None:
     """Item 2 fails for good: no child starts after it is seen, every started child ends reverted, the parent too."""
-    (tmp_path / "leaf.yaml").write_text(FLAKY_LEAF)
-    (tmp_path / "stopping.yaml").write_text(STOPPING)
+    definition = child_flows.write(tmp_path, FLAKY_LEAF, STOPPING)
     address = Address.parse(f"{zookeeper_hosts}{zk_chroot}", timeout=2.0)
     daemon = Conductor(address, name="inline", max_jobs=4, workers=4)
     thread = threading.Thread(target=daemon.run, name="conductor")
     thread.start()
     try:
         with JobBoard(address) as board, Runner(address.state_url) as runner:
-            parent = jobs.submit(board, runner, loader.load_file(str(tmp_path / "stopping.yaml")), {})
+            parent = jobs.submit(board, runner, definition, {"items": [1, 1, 0, 1, 1, 1, 1, 1]})
             eventually(lambda: runner.record(parent).state is RunState.REVERTED, 120, "the parent reverted")
             children = runner.children_of(parent)
             assert len(children) == 8
