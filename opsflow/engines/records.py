@@ -19,7 +19,7 @@ from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import FlowNotFound
+from opsflow.errors import FlowNotFound, describe_wait
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition
 
@@ -95,6 +95,8 @@ class RunRecord:
     tasks: tuple[TaskRecord, ...]
     #: Pending waits: task path -> due time (None: signal only).
     waits: Mapping[str, float | None]
+    #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
+    waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:
@@ -139,7 +141,8 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
     meta = RunMeta.of(detail.meta)
     # TaskFlow's injector atom holds the stored inputs; it is no task of the operator's.
     tasks = tuple(_task_record(atom) for atom in detail if not atom.name.startswith("_TaskFlow"))
-    waits = meta.waits({task.path for task in tasks if task.state == tf_states.SUCCESS})
+    pending = meta.waits({task.path for task in tasks if task.state == tf_states.SUCCESS})
+    waits = {path: due for path, (due, _signal) in pending.items()}
     return RunRecord(
         run_id=detail.uuid,
         name=detail.name,
@@ -148,6 +151,7 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
         created=meta.created,
         tasks=tasks,
         waits=waits,
+        waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
     )
 
 

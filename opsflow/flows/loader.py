@@ -192,6 +192,9 @@ class _Loader:
         try:
             action_class = registry.fetch(registry.ACTIONS, action)
         except PluginNotFound as exc:
+            if exc.import_error is not None:
+                raise doc.error(path + ("action",), f"action {action!r} is installed but failed to import: "
+                                f"{exc.import_error}") from exc
             raise doc.error(path + ("action",), f"unknown action {action!r}; installed actions: "
                             f"{', '.join(exc.available)}") from exc
         params = action_parameters(action_class)
