@@ -25,6 +25,11 @@ __all__ = ["action_parameters", "dependency_graph", "load_file", "load_text"]
 
 _VALIDATOR = jsonschema.Draft202012Validator(schema.DEFINITION_SCHEMA)
 
+#: Tasks one definition may hold, counting each use of a sub-flow anew: sub-flows that use others
+#: several times multiply, and both loading and compiling grow with the product (and beyond this,
+#: work known at run time belongs in child runs).
+MAX_TASKS = 10_000
+
 
 def load_file(path: str, resolver: resolvers.Resolver | None = None) -> FlowDefinition:
     """Load the definition in ``path`` and every sub-flow it uses."""
@@ -35,7 +40,7 @@ def load_text(
     text: str, source: str = "<string>", resolver: resolvers.Resolver | None = None
 ) -> FlowDefinition:
     """Load a definition from YAML text; ``source`` names it in errors and resolves sub-flows."""
-    return _Loader(resolver or resolvers.FileResolver(), ()).load(text, source)
+    return _Loader(resolver or resolvers.FileResolver(), (), [MAX_TASKS]).load(text, source)
 
 
 def action_parameters(action_class: Any) -> dict[str, inspect.Parameter]:
@@ -66,9 +71,11 @@ def _upstream(task: TaskSpec) -> list[str]:
 
 
 class _Loader:
-    def __init__(self, resolver: resolvers.Resolver, stack: tuple[str, ...]) -> None:
+    def __init__(self, resolver: resolvers.Resolver, stack: tuple[str, ...], budget: list[int]) -> None:
         self._resolver = resolver
         self._stack = stack
+        #: Tasks still allowed in the whole tree of definitions (one cell shared by every loader of it).
+        self._budget = budget
 
     def load(self, text: str, source: str) -> FlowDefinition:
         doc = parse(text, source)
@@ -123,6 +130,10 @@ class _Loader:
 
     def _task(self, doc: Document, index: int, raw: dict[str, Any], subflows: dict[str, FlowDefinition]) -> TaskSpec:
         path: Path = ("tasks", index)
+        self._budget[0] -= 1
+        if self._budget[0] < 0:
+            raise doc.error(path, f"more than {MAX_TASKS} tasks, counting each use of a sub-flow; use fewer "
+                            f"sub-flow uses, or child runs for work known at run time")
         args = self._compile(doc, path + ("args",), raw.get("args") or {})
         action = raw.get("action")
         flow = raw.get("flow")
@@ -219,7 +230,7 @@ class _Loader:
         except KeyError:
             raise doc.error(path + ("flow",), f"no definition named {reference!r}; put {reference}.yaml next to "
                             f"this file or give its path") from None
-        return _Loader(self._resolver, self._stack + (reference,)).load(text, sub_source)
+        return _Loader(self._resolver, self._stack + (reference,), self._budget).load(text, sub_source)
 
     def _check_subflow_args(self, doc: Document, path: Path, sub: FlowDefinition, args: Mapping[str, Any]) -> None:
         declared = {spec.name: spec for spec in sub.inputs}
