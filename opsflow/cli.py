@@ -37,7 +37,7 @@ from opsflow.errors import (
     OpsflowError,
     PluginNotFound,
 )
-from opsflow.flows import inputs as flow_inputs, loader, render
+from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
 __all__ = ["main"]
@@ -369,7 +369,7 @@ def actions_list(fmt: str, columns: Sequence[str]) -> None:
         except OpsflowError as exc:
             rows.append([name, "", f"cannot load: {exc}"])
             continue
-        params = ", ".join(loader.action_parameters(cls))
+        params = ", ".join(arguments.parameters(cls))
         rows.append([name, params, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""])
     click.echo(output.render_many(["name", "arguments", "description"], rows, fmt, columns))
 
@@ -381,7 +381,7 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
     """Show one action's arguments (read from its code) and its documentation."""
     cls = registry.fetch(registry.ACTIONS, name)
     rows = []
-    for pname, param in loader.action_parameters(cls).items():
+    for pname, param in arguments.parameters(cls).items():
         annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
         default = "(required)" if param.default is param.empty else repr(param.default)
         rows.append([pname, annotation, default])

@@ -64,6 +64,21 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
     return names
 
 
+def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
+    for point in points:
+        if any(point.matches(path, point.when) for path in compiled.actions):
+            continue
+        what = f"--inject-failure {point.pattern!r}"
+        containers = [path for path in compiled.containers if point.matches(path, point.when)]
+        if containers:
+            inside = [path for path in compiled.actions if path.startswith(containers[0])][:1]
+            example = f", e.g. {inside[0]!r}" if inside else ""
+            raise InvalidInput(f"{what} names {containers[0]!r}, a fan-out or sub-flow, which runs no action "
+                               f"itself; name a task inside it{example}")
+        shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
+        raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
+
 class Observer(Protocol):
     """Told what a run does, for progress displays and audit logs."""
 
@@ -131,7 +146,14 @@ class Runner:
         failure_points: tuple[FailurePoint, ...] = (),
         hold_waits: bool = True,
     ) -> RunRecord:
-        """Create a run and run it to its end (or to a pause, or a wait when not holding waits)."""
+        """Create a run and run it to its end (or to a pause, or a wait when not holding waits).
+
+        Each failure point must name a task that runs an action: one naming a fan-out, a sub-flow
+        or nothing would silently rehearse nothing, so it is refused before the run is created.
+        """
+        if failure_points:
+            values = flow_inputs.validate(definition, given)
+            _check_failure_points(failure_points, definition_compiler.compile_flow(definition, values, RunOptions("")))
         run_id = self.create(definition, given)
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 

@@ -15,6 +15,8 @@ conversion below stops at the first bound, so time and memory stay proportional 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from typing import Any
 
 import yaml
@@ -23,8 +25,19 @@ from opsflow.errors import DefinitionError
 
 __all__ = ["Document", "Limits", "Path", "parse"]
 
-#: libyaml's composer when PyYAML was built with it (about 10x faster), else the pure-Python one.
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Composer(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's composer when PyYAML was built with it (about 10x faster), else the pure-Python one.
+
+    PyYAML follows YAML 1.1, where ``1e3`` and ``5E-1`` are strings (a float needs a dot); every
+    operator writes them as numbers, as YAML 1.2 and JSON read them, so they resolve to floats here.
+    """
+
+
+_Composer.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 #: A location inside a document: mapping keys and sequence indexes from the root.
 Path = tuple[str | int, ...]
@@ -76,7 +89,7 @@ def parse(text: str, source: str = "<string>") -> Document:
         raise DefinitionError(f"the document is longer than {Limits.CHARS} characters; split it into sub-flows",
                               source=source, line=line, column=column)
     try:
-        node = yaml.compose(text, Loader=_COMPOSER)
+        node = yaml.compose(text, Loader=_Composer)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -128,11 +141,15 @@ class _Converter:
         if len(node.value) > Limits.SCALAR:
             raise _at(node, self._source, f"a value longer than {Limits.SCALAR} characters; shorten it")
         try:
-            return self._builder.construct_object(node, deep=True)
+            value = self._builder.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise _at(node, self._source, f"cannot read value: {exc.problem}") from exc
         except ValueError as exc:  # e.g. a timestamp PyYAML recognises but cannot build (month 13)
             raise _at(node, self._source, f"cannot read value: {exc}; quote it to keep it a string") from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            # NaN passes every comparison (`minimum: 0` included) and infinities overflow timers.
+            raise _at(node, self._source, f"{node.value!r} is not a number a flow can use; give a finite one")
+        return value
 
     def _count(self, node: yaml.Node, depth: int) -> None:
         self._nodes += 1
