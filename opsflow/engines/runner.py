@@ -28,7 +28,9 @@ from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
+from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
+from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import InvalidInput, InvalidState, OpsflowError
@@ -225,6 +227,12 @@ class Runner:
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+
+    def use_jobboard(self, board: JobBoard) -> BoardChildren:
+        """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
+        children = BoardChildren(self, self._backend, board)
+        self.children = children
+        return children
 
     def children_of(self, run_id: str) -> list[RunRecord]:
         """The child runs the run's tasks started, batch by batch, in item order."""

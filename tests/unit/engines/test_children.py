@@ -11,7 +11,9 @@ from opsflow.engines.runner import Runner
 from opsflow.errors import DefinitionError
 from opsflow.flows import loader
 from opsflow.flows.model import OnItemFailure
+from tests import child_flows
 
+REPORT = '  - {name: report, action: core.echo, args: {message: "${tasks.each}"}}\n'
 LEAF = """
 name: leaf
 inputs: {n: {type: integer}}
@@ -21,25 +23,8 @@ tasks:
 outputs: {mark: "${tasks.mark}"}
 """
 
-BATCH = """
-name: batch
-inputs: {items: {type: list}}
-tasks:
-  - {name: plan, action: core.echo, args: {message: "${inputs.items}"}}
-  - name: each
-    for_each: ${tasks.plan}
-    flow: leaf
-    concurrency: 2
-    on_item_failure: %s
-    args: {n: "${item}"}
-  - {name: report, action: core.echo, args: {message: "${tasks.each}"}}
-"""
-
-
 def batch(tmp_path: Path, on_item_failure: str = "continue"):
-    (tmp_path / "leaf.yaml").write_text(LEAF)
-    (tmp_path / "batch.yaml").write_text(BATCH % on_item_failure)
-    return loader.load_file(str(tmp_path / "batch.yaml"))
+    return child_flows.write(tmp_path, LEAF, child_flows.batch(on_item_failure=on_item_failure, then=REPORT))
 
 
 def children_of(runner, record):
@@ -106,9 +91,8 @@ def test_a_failure_after_the_batch_reverts_every_child_that_succeeded(runner, jo
 
 def test_reverting_a_parent_waiting_on_paused_child_reverts_every_child(runner, journal, tmp_path) -> None:
     """A child that pauses leaves the parent waiting; `opsflow revert PARENT` undoes the whole batch."""
-    (tmp_path / "leaf.yaml").write_text(LEAF.replace("name: leaf\n", "name: leaf\non_failure: pause\n"))
-    (tmp_path / "batch.yaml").write_text(BATCH % "continue")
-    definition = loader.load_file(str(tmp_path / "batch.yaml"))
+    definition = child_flows.write(tmp_path, LEAF.replace("name: leaf\n", "name: leaf\non_failure: pause\n"),
+                                   child_flows.batch(then=REPORT))
     record = runner.run(definition, {"items": [0, 1, 2]}, failure_points=(FailurePoint("each[2].mark"),))
     assert record.state is RunState.WAITING
     children = children_of_stored(runner, record.run_id, 3)
