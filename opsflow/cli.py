@@ -27,8 +27,17 @@ from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import OpsflowError
-from opsflow.flows import inputs as flow_inputs, loader, render
+from opsflow.errors import (
+    ConfigError,
+    DefinitionError,
+    ExpressionError,
+    FlowNotFound,
+    InvalidInput,
+    InvalidState,
+    OpsflowError,
+    PluginNotFound,
+)
+from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
 __all__ = ["main"]
@@ -37,6 +46,10 @@ LOG = logging.getLogger(__name__)
 
 #: Environment variable naming the state backend URL.
 STATE_ENV = "OPSFLOW_STATE"
+
+#: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
+INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
+                InvalidState)
 
 
 def default_state_url() -> str:
@@ -109,7 +122,10 @@ def graph(file: str, fmt: str, out: str | None) -> None:
         raise OpsflowError("SVG and PNG need Graphviz's `dot`: apt-get install graphviz (or use --format dot)")
     if out is None:
         raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
-    subprocess.run([binary, f"-T{fmt}", "-o", out], input=dot.encode(), check=True)
+    done = subprocess.run([binary, f"-T{fmt}", "-o", out], input=dot.encode(), capture_output=True, check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        raise OpsflowError(f"Graphviz's `dot` could not draw {file} as {fmt}: {reason}")
     click.echo(out)
 
 
@@ -175,7 +191,9 @@ def _finish(record: RunRecord, as_json: bool) -> None:
     else:
         click.echo(f"run {record.run_id} {record.state.value}")
         for task in record.steps:
-            if task.error and task.state != "SUCCESS":
+            if task.path in record.waiting:
+                click.echo(f"  {task.path}: {record.waiting[task.path]}", err=True)
+            elif task.error and task.state != "SUCCESS":
                 click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
         hints = {
             RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
@@ -290,12 +308,13 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
         "created": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "inputs": dict(record.inputs),
-        "waits": dict(record.waits),
+        "waits": dict(record.waiting),
         "parent": f"{record.parent.run_id} ({record.parent.task}[{record.parent.index}])" if record.parent else None,
     }
     if with_tasks:
         fields["tasks"] = [
-            {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
+            {"path": t.path, "state": "WAITING" if t.path in record.waiting else t.state, "duration": t.duration,
+             "error": record.waiting.get(t.path, t.error), "result": t.result}
             for t in record.steps
         ]
     return fields
@@ -332,7 +351,7 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     if fmt == "json":
         fields = _record_fields(record, with_tasks=True)
         fields["children"] = [dict(zip(cli_children.CHILD_COLUMNS, row)) for row in child_rows]
-        click.echo(json.dumps(fields, indent=2, default=str))
+        click.echo(output.render_one(fields, fmt, columns))
         return
     click.echo(output.render_one(_record_fields(record), fmt, columns))
     tasks = _record_fields(record, with_tasks=True)["tasks"]
@@ -361,7 +380,7 @@ def actions_list(fmt: str, columns: Sequence[str]) -> None:
         except OpsflowError as exc:
             rows.append([name, "", f"cannot load: {exc}"])
             continue
-        params = ", ".join(loader.action_parameters(cls))
+        params = ", ".join(arguments.parameters(cls))
         rows.append([name, params, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""])
     click.echo(output.render_many(["name", "arguments", "description"], rows, fmt, columns))
 
@@ -373,7 +392,7 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
     """Show one action's arguments (read from its code) and its documentation."""
     cls = registry.fetch(registry.ACTIONS, name)
     rows = []
-    for pname, param in loader.action_parameters(cls).items():
+    for pname, param in arguments.parameters(cls).items():
         annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
         default = "(required)" if param.default is param.empty else repr(param.default)
         rows.append([pname, annotation, default])
@@ -413,7 +432,7 @@ def run_main(argv: Sequence[str] | None = None) -> NoReturn:
         if debug:
             raise
         click.echo(f"opsflow: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, INPUT_ERRORS) else 1)
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             sys.exit(141)

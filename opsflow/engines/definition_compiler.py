@@ -52,6 +52,12 @@ class CompiledFlow:
     #: How many of them stand for a task of a definition: actions, fan-outs and sub-flows
     #: (what a progress display counts; bookkeeping atoms have a ``#`` in their names).
     task_count: int
+    #: Paths of the tasks that run an action (where a failure can be injected).
+    actions: tuple[str, ...] = ()
+    #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
+    containers: tuple[str, ...] = ()
+    #: Paths of the tasks that start child runs (``PATH[i].TASK`` names a task of child ``i``).
+    batches: tuple[str, ...] = ()
 
 
 def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options: RunOptions) -> CompiledFlow:
@@ -59,7 +65,8 @@ def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options:
     builder = _Builder(options, pause=definition.on_failure is OnFailure.PAUSE)
     root = builder.instance(definition, prefix="", inputs_symbol=INPUTS_SYMBOL, static_inputs=dict(inputs))
     return CompiledFlow(
-        flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count
+        flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count,
+        actions=tuple(builder.actions), containers=tuple(builder.containers), batches=tuple(builder.batches),
     )
 
 
@@ -69,6 +76,9 @@ class _Builder:
         self._pause = pause
         self.atom_count = 0
         self.task_count = 0
+        self.actions: list[str] = []
+        self.containers: list[str] = []
+        self.batches: list[str] = []
 
     def instance(
         self, definition: FlowDefinition, prefix: str, inputs_symbol: str, static_inputs: Mapping[str, Any]
@@ -89,6 +99,8 @@ class _Builder:
         if spec.child_runs:
             self.atom_count += 2
             self.task_count += 1
+            self.actions.append(path)  # the batch task itself may be made to fail, before or after
+            self.batches.append(path)
             return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]
@@ -107,6 +119,7 @@ class _Builder:
         else:
             container = unordered_flow.Flow(path + "#items").add(*children)
         gather = atoms.GatherAtom(path, [f"{path}[{index}]" for index in range(len(children))])
+        self.containers.append(path)
         self.atom_count += 1
         self.task_count += 1
         return [container, gather]
@@ -119,13 +132,13 @@ class _Builder:
                 raise DefinitionError(
                     f"for_each of task {spec.name!r} uses input {ref.head!r}, which is only known while "
                     f"the flow runs; pass that input a literal or an input of the calling flow",
-                    source=definition.source,
+                    source=definition.source, line=spec.position[0], column=spec.position[1],
                 )
             value = expressions.evaluate_value(value, {"inputs": static_inputs})
         if not isinstance(value, list):
             raise DefinitionError(
                 f"for_each of task {spec.name!r} must give a list, got {type(value).__name__}",
-                source=definition.source,
+                source=definition.source, line=spec.position[0], column=spec.position[1],
             )
         return value
 
@@ -142,6 +155,7 @@ class _Builder:
                 path, spec.action, spec.args, scope, self._options,
                 revert_spec=spec.revert, timeout=spec.timeout, attempt_symbol=retry_name, after=after,
             )
+            self.actions.append(path)
             self.atom_count += 1
             self.task_count += 1
             if retry_name is None:
@@ -158,6 +172,7 @@ class _Builder:
         outputs_atom = atoms.ValueAtom(
             path, path, dict(sub.outputs), Scope(inputs_symbol=inputs_symbol, prefix=path + ".")
         )
+        self.containers.append(path)
         self.atom_count += 2
         self.task_count += 1
         retry = atoms.PolicyRetry(path + "#retry", self._options, spec.retry, self._pause) if spec.retry else None

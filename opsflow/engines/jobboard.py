@@ -44,7 +44,7 @@ from taskflow.jobs import backends as tf_jobs, base as tf_jobs_base
 from taskflow.jobs.backends import impl_zookeeper as tf_zk_jobs
 from taskflow.persistence import models
 
-from opsflow.errors import BackendUnavailable, ClaimConflict, FlowNotFound
+from opsflow.errors import BackendUnavailable, ClaimConflict, ConfigError, FlowNotFound
 
 __all__ = ["Address", "Hold", "HoldKind", "JobBoard", "JobEntry"]
 
@@ -71,12 +71,12 @@ class Address:
         text = text.strip().removeprefix("zookeeper://")
         hosts, _, root = text.partition("/")
         if not hosts or any(not part.rpartition(":")[2].isdigit() for part in hosts.split(",")):
-            raise BackendUnavailable(
+            raise ConfigError(
                 f"cannot use ZooKeeper address {text!r}: give host:port[,host:port...][/root], "
                 f"e.g. 127.0.0.1:2181/opsflow (--zookeeper or ${ZOOKEEPER_ENV})"
             )
         if timeout <= 0:
-            raise BackendUnavailable(f"a ZooKeeper session timeout must be positive, not {timeout}")
+            raise ConfigError(f"a ZooKeeper session timeout must be positive, not {timeout}")
         return cls(hosts, "/" + root.strip("/") if root.strip("/") else "/opsflow", timeout)
 
     @property

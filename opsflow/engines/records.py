@@ -21,7 +21,7 @@ from taskflow.types import failure as tf_failure
 
 from opsflow.engines.children.batch import ParentLink
 from opsflow.engines.run_meta import RunMeta, identity
-from opsflow.errors import FlowNotFound
+from opsflow.errors import FlowNotFound, describe_wait
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition
 
@@ -100,6 +100,8 @@ class RunRecord:
     waits: Mapping[str, float | None]
     #: For a child run: its parent run, task and item.
     parent: ParentLink | None = None
+    #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
+    waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:
@@ -156,7 +158,8 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
     meta = RunMeta.of(detail.meta)
     # TaskFlow's injector atom holds the stored inputs; it is no task of the operator's.
     tasks = tuple(_task_record(atom) for atom in detail if not atom.name.startswith("_TaskFlow"))
-    waits = meta.waits({task.path for task in tasks if task.state == tf_states.SUCCESS})
+    pending = meta.waits({task.path for task in tasks if task.state == tf_states.SUCCESS})
+    waits = {path: due for path, (due, _signal) in pending.items()}
     return RunRecord(
         run_id=detail.uuid,
         name=detail.name,
@@ -166,6 +169,7 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
         tasks=tasks,
         waits=waits,
         parent=meta.parent,
+        waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
     )
 
 

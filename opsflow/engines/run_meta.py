@@ -139,6 +139,10 @@ class RunMeta:
             return self
         return dataclasses.replace(self, signals=(*self.signals, name))
 
-    def waits(self, done: set[str]) -> dict[str, float | None]:
-        """Waits not yet over: task path -> due time (None: signal only); ``done`` tasks excluded."""
-        return {path: slot.get("due") for path, slot in self.memory.items() if "due" in slot and path not in done}
+    def waits(self, done: set[str]) -> dict[str, tuple[float | None, str | None]]:
+        """Waits not yet over: task path -> (due time or None, signal or None); ``done`` tasks excluded."""
+        return {
+            path: (slot.get("due"), slot.get("signal"))
+            for path, slot in self.memory.items()
+            if "due" in slot and path not in done
+        }

@@ -24,16 +24,17 @@ from taskflow import states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
+from opsflow import registry
 from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
 from opsflow.engines.children.board import BoardChildren
-from opsflow.engines.children.local import Driven, LocalChildren
+from opsflow.engines.children.local import Driven, LocalChildren, reaches_children
 from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidState, OpsflowError, WaitPending
+from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -45,8 +46,46 @@ LOG = logging.getLogger(__name__)
 #: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
 _ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
 
+#: Run states nothing can change any more.
+_ENDED = frozenset({RunState.SUCCEEDED, RunState.REVERTED, RunState.FAILED})
+
 #: Failure injected into every task still to run, to turn a resume into a revert.
 REVERT_EVERYTHING = (FailurePoint("*", "before"),)
+
+
+def _signal_names(definition: FlowDefinition) -> set[str] | None:
+    """Signal names the run's suspending tasks take (sub-flows included); None if one is computed."""
+    names: set[str] = set()
+    for spec in definition.tasks:
+        if spec.flow is not None:
+            inner = _signal_names(definition.subflows[spec.flow])
+            if inner is None:
+                return None
+            names |= inner
+        elif getattr(registry.fetch(registry.ACTIONS, spec.action or ""), "suspends", False) and "signal" in spec.args:
+            value = spec.args["signal"]
+            if not isinstance(value, str):
+                return None  # an expression: known only while the run runs
+            names.add(value)
+    return names
+
+
+def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
+    for point in points:
+        if any(point.matches(path, point.when) for path in compiled.actions):
+            continue
+        if any(reaches_children(point, batch) for batch in compiled.batches):
+            continue  # a task of child runs, checked when each child runs
+        what = f"--inject-failure {point.pattern!r}"
+        containers = [path for path in compiled.containers if point.matches(path, point.when)]
+        if containers:
+            inside = [path for path in compiled.actions if path.startswith(containers[0])][:1]
+            example = f", e.g. {inside[0]!r}" if inside else ""
+            raise InvalidInput(f"{what} names {containers[0]!r}, a fan-out or sub-flow, which runs no action "
+                               f"itself; name a task inside it{example}")
+        shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
+        raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
 
 class Observer(Protocol):
     """Told what a run does, for progress displays and audit logs."""
@@ -118,7 +157,14 @@ class Runner:
         failure_points: tuple[FailurePoint, ...] = (),
         hold_waits: bool = True,
     ) -> RunRecord:
-        """Create a run and run it to its end (or to a pause, or a wait when not holding waits)."""
+        """Create a run and run it to its end (or to a pause, or a wait when not holding waits).
+
+        Each failure point must name a task that runs an action: one naming a fan-out, a sub-flow
+        or nothing would silently rehearse nothing, so it is refused before the run is created.
+        """
+        if failure_points:
+            values = flow_inputs.validate(definition, given)
+            _check_failure_points(failure_points, definition_compiler.compile_flow(definition, values, RunOptions("")))
         run_id = self.create(definition, given)
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 
@@ -152,8 +198,19 @@ class Runner:
         return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
-        """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
+        """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
+
+        Refused (:class:`InvalidState`) for a run that has ended, and (:class:`InvalidInput`) for a
+        name none of the run's waits takes: a typo would otherwise be stored and wake nothing.
+        """
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        record = records.record_of(detail)
+        if record.state in _ENDED:
+            raise InvalidState(f"run {run_id} has {record.state.value}; a signal can no longer change it")
+        known = _signal_names(records.definition_of(detail)[0])
+        if known is not None and name not in known:
+            raise InvalidInput(f"run {run_id} waits for no signal {name!r}; its waits take: "
+                               f"{', '.join(sorted(known)) or 'none'}")
         detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
         with records.connection(self._backend) as conn:
             conn.update_flow_details(detail)

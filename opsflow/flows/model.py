@@ -116,6 +116,8 @@ class TaskSpec:
     revert: RevertSpec
     #: Where the task stands in its document, for errors found after loading.
     path: Path
+    #: Its 1-based line and column in the document, for errors found after loading (compilation).
+    position: tuple[int, int] = (1, 1)
     #: For child runs (``for_each`` over a task's result with ``flow:``): what a failed child means.
     on_item_failure: OnItemFailure = OnItemFailure.CONTINUE
 
@@ -148,6 +150,10 @@ class FlowDefinition:
     source: str
     #: The YAML text itself, so a stored run can be rebuilt without the file.
     text: str
+    #: Tasks counting each use of a sub-flow (and each item of a literal ``for_each``) anew.
+    task_total: int = 0
+    #: Inputs that must be known when a run starts: a ``for_each`` expands them, here or below.
+    static_inputs: frozenset[str] = frozenset()
 
     def task(self, name: str) -> TaskSpec:
         """The task called ``name``."""

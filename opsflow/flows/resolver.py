@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from opsflow.errors import DefinitionError
+from opsflow.flows.yamldoc import Limits
 
 __all__ = ["BUILTIN_DIR", "FileResolver", "Resolver", "StoredResolver"]
 
@@ -68,10 +69,14 @@ class StoredResolver:
 
 
 def read_text(path: str) -> str:
-    """A definition file's text; unreadable files raise DefinitionError naming the path."""
+    """A definition file's text; unreadable files raise DefinitionError naming the path.
+
+    Reads at most one character more than a document may have, so a huge file is refused by the
+    parser's length bound without being read whole.
+    """
     try:
         with open(path, encoding="utf-8") as handle:
-            return handle.read()
+            return handle.read(Limits.CHARS + 1)
     except FileNotFoundError as exc:
         raise DefinitionError("no such file; check the path", source=path, line=0, column=0) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol
 
 from taskflow import task
 
@@ -76,3 +76,11 @@ class Action(task.Task):  # type: ignore[misc]
 
     #: Set by the engine before execute() and revert().
     context: RunContext
+
+    #: Narrows what ``execute``'s signature says of each argument: name -> JSON Schema (ranges,
+    #: patterns, ``format: date-time``, a ``description`` for messages). The loader checks literal
+    #: arguments against signature and schema at load time (:mod:`opsflow.flows.arguments`).
+    argument_schema: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    #: True for an action that may raise :class:`WaitPending` (the compiler gives it a retry atom).
+    suspends: ClassVar[bool] = False

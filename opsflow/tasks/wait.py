@@ -20,8 +20,13 @@ __all__ = ["Wait"]
 class Wait(Action):
     """Wait for a duration, until a time, and/or until a signal (``opsflow signal RUN NAME``)."""
 
-    #: Tells the compiler this action may suspend the run (it raises WaitPending).
     suspends = True
+    argument_schema = {
+        "seconds": {"minimum": 0},
+        "until": {"format": "date-time", "description": "an ISO 8601 time such as 2026-12-24T18:00:00+00:00"},
+        "signal": {"pattern": r"^[A-Za-z0-9_.:-]{1,100}$",
+                   "description": "a signal name of letters, digits and _ . : -"},
+    }
 
     def execute(self, seconds: float | None = None, until: str | None = None, signal: str | None = None) -> dict[str, Any]:
         """Return how the wait ended; raise WaitPending while it is not over."""
