@@ -10,6 +10,7 @@ ordinary failure path then undoes the completed tasks in reverse order.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import dataclasses
 import logging
 import threading
@@ -69,9 +70,29 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
     return names
 
 
+def _reaches_a_child(point: FailurePoint, batches: tuple[tuple[str, FlowDefinition], ...]) -> bool:
+    """True when ``point`` names a task of the child runs of a batch (``move[*].copy``, ``move[3].copy``).
+
+    The children's tasks exist only once the batch runs, so only the names are checked: the part
+    before ``[n]`` must be the batch and the next segment one of the child definition's tasks.
+    """
+    for path, child in batches:
+        depth = len(path.split("."))
+        segments = point.pattern.split(".")
+        if len(segments) <= depth or not segments[depth - 1].endswith("]"):
+            continue
+        head = ".".join(segments[:depth]).rsplit("[", 1)[0]
+        task = segments[depth].split("[", 1)[0]
+        if fnmatch.fnmatchcase(path, head) and any(fnmatch.fnmatchcase(t.name, task) for t in child.tasks):
+            return True
+    return False
+
+
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
     for point in points:
         if any(point.matches(path, point.when) for path in compiled.actions):
+            continue
+        if _reaches_a_child(point, compiled.batches):
             continue
         what = f"--inject-failure {point.pattern!r}"
         containers = [path for path in compiled.containers if point.matches(path, point.when)]
