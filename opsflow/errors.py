@@ -21,7 +21,9 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
      |    +-- TaskTimeout           ... a try took longer than the task's timeout
+     |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
      +-- WaitPending                a durable wait is not over (the engine suspends the run)
+     |    +-- ChildrenPending       ... a task's child runs have not all ended
      +-- BringUpFailed              a service of the simulated cloud did not come up
 
 ``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
@@ -39,6 +41,8 @@ __all__ = [
     "ActionFailed",
     "BackendUnavailable",
     "BringUpFailed",
+    "ChildRunsFailed",
+    "ChildrenPending",
     "ClaimConflict",
     "ConfigError",
     "DefinitionError",
@@ -161,6 +165,18 @@ class WaitPending(OpsflowError):
         super().__init__(f"{task_path}: {describe_wait(due, signal)}")
 
 
+class ChildrenPending(WaitPending):
+    """A task's child runs have not all ended: its run waits, durably, until they have."""
+
+    def __init__(self, task_path: str, running: int, remaining: int) -> None:
+        super().__init__(task_path, None, None)
+        self.args = (f"{task_path}: waiting for its child runs ({running} running, {remaining} not ended)",)
+
+
+class ChildRunsFailed(ActionFailed):
+    """``on_item_failure: revert_all`` and a child run failed: the batch is undone and its task fails."""
+
+
 def describe_wait(due: float | None, signal: str | None) -> str:
     """``waiting until 2026-12-01T10:00:00+00:00 or signal 'go'``: a wait as an operator reads it."""
     until = None
@@ -170,7 +186,9 @@ def describe_wait(due: float | None, signal: str | None) -> str:
         return f"waiting until {until} or signal {signal!r}"
     if until is not None:
         return f"waiting until {until}"
-    return f"waiting for signal {signal!r}"
+    if signal is not None:
+        return f"waiting for signal {signal!r}"
+    return "waiting for its child runs"
 
 
 class BringUpFailed(OpsflowError):

@@ -85,6 +85,8 @@ class RunOptions:
     #: hands the stored failure to the retry again; that one has been dealt with (the operator
     #: resumed, or the wait is being re-checked), so it is retried rather than paused on twice.
     resumed_histories: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Stores and starts child runs (an ``opsflow.engines.children.ChildRuns``); set by the runner.
+    children: Any = None
 
     def fails(self, path: str, when: str) -> bool:
         """True when an injected failure applies."""

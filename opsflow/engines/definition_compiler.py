@@ -25,6 +25,7 @@ from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow import registry
 from opsflow.errors import DefinitionError
 from opsflow.engines import atoms
+from opsflow.engines.children import compile_batch
 from opsflow.engines.atoms import RunOptions, Scope
 from opsflow.flows import expressions
 from opsflow.flows.expressions import Expression
@@ -55,6 +56,8 @@ class CompiledFlow:
     actions: tuple[str, ...] = ()
     #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
     containers: tuple[str, ...] = ()
+    #: Paths of child-run tasks, with the definition each child runs.
+    batches: tuple[tuple[str, FlowDefinition], ...] = ()
 
 
 def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options: RunOptions) -> CompiledFlow:
@@ -63,7 +66,7 @@ def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options:
     root = builder.instance(definition, prefix="", inputs_symbol=INPUTS_SYMBOL, static_inputs=dict(inputs))
     return CompiledFlow(
         flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count,
-        actions=tuple(builder.actions), containers=tuple(builder.containers),
+        actions=tuple(builder.actions), containers=tuple(builder.containers), batches=tuple(builder.batches),
     )
 
 
@@ -75,6 +78,7 @@ class _Builder:
         self.task_count = 0
         self.actions: list[str] = []
         self.containers: list[str] = []
+        self.batches: list[tuple[str, FlowDefinition]] = []
 
     def instance(
         self, definition: FlowDefinition, prefix: str, inputs_symbol: str, static_inputs: Mapping[str, Any]
@@ -92,6 +96,11 @@ class _Builder:
         self, definition: FlowDefinition, spec: TaskSpec, scope: Scope, static_inputs: Mapping[str, Any]
     ) -> list[Any]:
         path = scope.prefix + spec.name
+        if spec.child_runs:
+            self.batches.append((path, definition.subflows[spec.flow or ""]))
+            self.atom_count += 2
+            self.task_count += 1
+            return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]
         items = self._items(definition, spec, static_inputs)

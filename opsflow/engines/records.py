@@ -18,6 +18,7 @@ from taskflow import exceptions as tf_exc, states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
+from opsflow.engines.children.batch import ParentLink
 from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import FlowNotFound, describe_wait
 from opsflow.flows import loader, resolver
@@ -39,6 +40,7 @@ def is_internal(path: str) -> bool:
 class RunState(enum.Enum):
     """A run's state as an operator sees it."""
 
+    PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     REVERTED = "reverted"
@@ -93,10 +95,12 @@ class RunRecord:
     created: float
     #: Its atoms (tasks and bookkeeping atoms), in stored order.
     tasks: tuple[TaskRecord, ...]
-    #: Pending waits: task path -> due time (None: signal only).
+    #: Pending waits: task path -> due time (None: signal only, or child runs).
     waits: Mapping[str, float | None]
     #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
     waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: For a child run: its parent run, task and item.
+    parent: ParentLink | None = None
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:
@@ -152,10 +156,13 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
         tasks=tasks,
         waits=waits,
         waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
+        parent=meta.parent,
     )
 
 
 def _state(flow_state: str | None, meta: RunMeta, waits: Mapping[str, Any]) -> RunState:
+    if flow_state in (None, tf_states.PENDING):
+        return RunState.PENDING
     if flow_state == tf_states.SUCCESS:
         return RunState.SUCCEEDED
     if flow_state == tf_states.REVERTED:

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from opsflow.engines.children.batch import ParentLink
 from opsflow.flows.model import FlowDefinition, OnFailure
 
 __all__ = ["META_KEY", "RunMeta", "StoredText"]
@@ -50,9 +51,12 @@ class RunMeta:
     signals: tuple[str, ...] = ()
     #: When the run paused for an operator; None unless it is paused.
     paused_at: float | None = None
+    #: For a child run: the parent run, task and item it runs.
+    parent: ParentLink | None = None
 
     @classmethod
-    def new(cls, definition: FlowDefinition, inputs: Mapping[str, Any], created: float) -> RunMeta:
+    def new(cls, definition: FlowDefinition, inputs: Mapping[str, Any], created: float,
+            parent: ParentLink | None = None) -> RunMeta:
         """The metadata of a new run of ``definition``."""
         subflows: dict[str, StoredText] = {}
 
@@ -68,6 +72,7 @@ class RunMeta:
             inputs=dict(inputs),
             on_failure=definition.on_failure,
             created=created,
+            parent=parent,
         )
 
     @staticmethod
@@ -88,6 +93,7 @@ class RunMeta:
             memory={path: dict(slot) for path, slot in (ours.get("memory") or {}).items()},
             signals=tuple(ours.get("signals", ())),
             paused_at=ours.get("paused_at"),
+            parent=ParentLink.from_json(ours.get("parent")),
         )
 
     def to_meta(self) -> dict[str, Any]:
@@ -102,6 +108,7 @@ class RunMeta:
                 "memory": {path: dict(slot) for path, slot in self.memory.items()},
                 "signals": list(self.signals),
                 "paused_at": self.paused_at,
+                **({"parent": self.parent.to_json()} if self.parent is not None else {}),
             }
         }
 

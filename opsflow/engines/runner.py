@@ -26,6 +26,9 @@ from taskflow.persistence import base as tf_base, models
 from opsflow import registry
 from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
+from opsflow.engines.children import ChildRuns, ParentLink
+from opsflow.engines.children import listing
+from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
 from opsflow.errors import InvalidInput, InvalidState, OpsflowError
@@ -66,7 +69,7 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
 
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
     for point in points:
-        if any(point.matches(path, point.when) for path in compiled.actions):
+        if any(point.matches(path, point.when) for path in compiled.actions) or _reaches_a_child(point, compiled):
             continue
         what = f"--inject-failure {point.pattern!r}"
         containers = [path for path in compiled.containers if point.matches(path, point.when)]
@@ -77,6 +80,20 @@ def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition
                                f"itself; name a task inside it{example}")
         shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
         raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
+
+def _reaches_a_child(point: FailurePoint, compiled: definition_compiler.CompiledFlow) -> bool:
+    """True when the point names a task of the flow a child-runs task runs (``batch[*].step``).
+
+    Which items exist is known only while the parent runs, so the check stops at the child's task name.
+    """
+    for path, child in compiled.batches:
+        if not point.pattern.startswith(path + "["):
+            continue
+        _index, found, rest = point.pattern[len(path):].partition("].")
+        if found and rest.split(".")[0].split("[")[0] in {task.name for task in child.tasks}:
+            return True
+    return False
 
 
 class Observer(Protocol):
@@ -112,6 +129,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
+        self.children: ChildRuns = LocalChildren(self, self._backend)
 
     def close(self) -> None:
         """Release the worker threads and the backend."""
@@ -126,13 +145,14 @@ class Runner:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None) -> str:
-        """Store a new run without running it; returns its id."""
+    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None,
+               parent: ParentLink | None = None) -> str:
+        """Store a new run without running it (a child run: with its ``parent``); returns its id."""
         values = flow_inputs.validate(definition, given)
         run_id = run_id or str(uuid.uuid4())
         book = models.LogBook(definition.name, uuid=run_id)
         detail = models.FlowDetail(definition.name, uuid=run_id)
-        detail.meta = RunMeta.new(definition, values, self._clock.now()).to_meta()
+        detail.meta = RunMeta.new(definition, values, self._clock.now(), parent).to_meta()
         book.add(detail)
         with records.connection(self._backend) as conn:
             conn.save_logbook(book)
@@ -168,14 +188,23 @@ class Runner:
             record = self._drive(run_id, failure_points, pause=None)
             if record.state is not RunState.WAITING or not hold_waits:
                 return record
-            self._sleep_until_due(record)
+            local = self.children if isinstance(self.children, LocalChildren) else None
+            driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
+            if driven is Driven.BLOCKED:
+                return record
+            if driven is Driven.NOTHING:
+                self._sleep_until_due(record)
 
-    def revert(self, run_id: str) -> RunRecord:
-        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run."""
+    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
+
+        ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
+        children.
+        """
         record = self.record(run_id)
-        if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
+        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
             raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False)
+        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
@@ -211,6 +240,10 @@ class Runner:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
 
+    def children_of(self, run_id: str) -> list[RunRecord]:
+        """The child runs the run's tasks started, batch by batch, in item order."""
+        return listing.children_of(self._backend, self.state_url, run_id)
+
     def runs(self) -> list[RunRecord]:
         """Every stored run, newest first."""
         found = []
@@ -223,7 +256,8 @@ class Runner:
 
     # -- engine -------------------------------------------------------------------------------
 
-    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None) -> RunRecord:
+    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
+               undo: bool = False) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
@@ -257,6 +291,10 @@ class Runner:
 
         options.request_suspend = engine.suspend
         options.memory = remember
+        options.children = self.children
+        if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
+            for atom in detail:
+                storage.set_atom_intention(atom.name, tf_states.REVERT)
         options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
         if RunMeta.of(storage.flow_meta).paused_at is not None:
             storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
