@@ -10,7 +10,6 @@ ordinary failure path then undoes the completed tasks in reverse order.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import dataclasses
 import logging
 import threading
@@ -70,29 +69,9 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
     return names
 
 
-def _reaches_a_child(point: FailurePoint, batches: tuple[tuple[str, FlowDefinition], ...]) -> bool:
-    """True when ``point`` names a task of the child runs of a batch (``move[*].copy``, ``move[3].copy``).
-
-    The children's tasks exist only once the batch runs, so only the names are checked: the part
-    before ``[n]`` must be the batch and the next segment one of the child definition's tasks.
-    """
-    for path, child in batches:
-        depth = len(path.split("."))
-        segments = point.pattern.split(".")
-        if len(segments) <= depth or not segments[depth - 1].endswith("]"):
-            continue
-        head = ".".join(segments[:depth]).rsplit("[", 1)[0]
-        task = segments[depth].split("[", 1)[0]
-        if fnmatch.fnmatchcase(path, head) and any(fnmatch.fnmatchcase(t.name, task) for t in child.tasks):
-            return True
-    return False
-
-
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
     for point in points:
-        if any(point.matches(path, point.when) for path in compiled.actions):
-            continue
-        if _reaches_a_child(point, compiled.batches):
+        if any(point.matches(path, point.when) for path in compiled.actions) or _reaches_a_child(point, compiled):
             continue
         what = f"--inject-failure {point.pattern!r}"
         containers = [path for path in compiled.containers if point.matches(path, point.when)]
@@ -103,6 +82,20 @@ def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition
                                f"itself; name a task inside it{example}")
         shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
         raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
+
+def _reaches_a_child(point: FailurePoint, compiled: definition_compiler.CompiledFlow) -> bool:
+    """True when the point names a task of the flow a child-runs task runs (``batch[*].step``).
+
+    Which items exist is known only while the parent runs, so the check stops at the child's task name.
+    """
+    for path, child in compiled.batches:
+        if not point.pattern.startswith(path + "["):
+            continue
+        _index, found, rest = point.pattern[len(path):].partition("].")
+        if found and rest.split(".")[0].split("[")[0] in {task.name for task in child.tasks}:
+            return True
+    return False
 
 
 class Observer(Protocol):
