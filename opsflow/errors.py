@@ -186,7 +186,9 @@ def describe_wait(due: float | None, signal: str | None) -> str:
         return f"waiting until {until} or signal {signal!r}"
     if until is not None:
         return f"waiting until {until}"
-    return f"waiting for signal {signal!r}"
+    if signal is not None:
+        return f"waiting for signal {signal!r}"
+    return "waiting for its child runs"
 
 
 class BringUpFailed(OpsflowError):

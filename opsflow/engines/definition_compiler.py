@@ -56,8 +56,8 @@ class CompiledFlow:
     actions: tuple[str, ...] = ()
     #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
     containers: tuple[str, ...] = ()
-    #: Paths of the tasks that start child runs (``PATH[i].TASK`` names a task of child ``i``).
-    batches: tuple[str, ...] = ()
+    #: Child-run tasks: their path and the definition each child runs (its tasks exist only at run time).
+    batches: tuple[tuple[str, FlowDefinition], ...] = ()
 
 
 def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options: RunOptions) -> CompiledFlow:
@@ -78,7 +78,7 @@ class _Builder:
         self.task_count = 0
         self.actions: list[str] = []
         self.containers: list[str] = []
-        self.batches: list[str] = []
+        self.batches: list[tuple[str, FlowDefinition]] = []
 
     def instance(
         self, definition: FlowDefinition, prefix: str, inputs_symbol: str, static_inputs: Mapping[str, Any]
@@ -100,7 +100,8 @@ class _Builder:
             self.atom_count += 2
             self.task_count += 1
             self.actions.append(path)  # the batch task itself may be made to fail, before or after
-            self.batches.append(path)
+            assert spec.flow is not None  # child_runs implies a flow
+            self.batches.append((path, definition.subflows[spec.flow]))
             return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]

@@ -11,9 +11,7 @@ starts the rest.
 from __future__ import annotations
 
 import enum
-import fnmatch
 import logging
-import re
 import threading
 from concurrent import futures
 from collections.abc import Iterator, Mapping
@@ -35,7 +33,7 @@ from opsflow.flows.model import FlowDefinition
 if TYPE_CHECKING:
     from opsflow.engines.runner import Runner
 
-__all__ = ["Driven", "LocalChildren", "child_failure_points", "outcome", "reaches_children"]
+__all__ = ["Driven", "LocalChildren", "child_failure_points", "outcome"]
 
 LOG = logging.getLogger(__name__)
 
@@ -69,14 +67,6 @@ def child_failure_points(points: tuple[FailurePoint, ...], address: str) -> tupl
         if len(segments) > depth and FailurePoint(".".join(segments[:depth]), point.when).matches(address, point.when):
             found.append(FailurePoint(".".join(segments[depth:]), point.when))
     return tuple(found)
-
-
-def reaches_children(point: FailurePoint, batch: str) -> bool:
-    """True when the failure point names a task inside the child runs of the task at ``batch``."""
-    depth = len(batch.split("."))
-    segments = point.pattern.split(".")
-    head = re.sub(r"\[[^\]]*\]$", "", ".".join(segments[:depth]))  # each[3], each[*] -> each
-    return len(segments) > depth and fnmatch.fnmatchcase(batch, head)
 
 
 def outcome(detail: Any, item: Any, run_id: str) -> dict[str, Any]:
