@@ -4,7 +4,7 @@ import json
 
 from tests import child_flows
 from tests.unit.engines.test_children import LEAF
-from tests.unit.test_cli import opsflow
+from tests.fixtures import opsflow
 
 
 def test_flows_list_hides_children_unless_asked_and_show_lists_them_under_the_parent(capsys, tmp_path) -> None:

@@ -14,7 +14,8 @@ from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from tests import child_flows
-from tests.functional.conductor.harness import Cluster, eventually, opsflow
+from tests.fixtures import eventually, opsflow
+from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -51,7 +52,7 @@ def test_batch_of_200_children_over_three_conductors_survives_a_kill_during_expa
     victim = next(c for c in cluster.conductors if c.name == holder)
     victim.kill()
     assert stored < COUNT + 1, "the expansion ended before the kill"
-    cluster.start("delta", "--jobs", "4")  # three conductors share the batch again
+    cluster.start("delta", "--jobs", "4", wait=False)  # three conductors share the batch again
 
     def gathered() -> bool:
         record = cluster.runner.record(parent)
