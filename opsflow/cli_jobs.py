@@ -85,6 +85,7 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "due": _when(job.due),
         "submitted": _when(job.entry.submitted),
         "run state": job.record.state.value if job.record else None,
+        "parent": job.record.parent.run_id if job.record and job.record.parent else None,
     }
 
 
@@ -149,10 +150,11 @@ def jobs_group() -> None:
 @_format_options
 @_zookeeper_option
 def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
-    """List the jobs on the board with their state, progress and claim holder, oldest first."""
+    """List the jobs on the board with their state, progress and claim holder, oldest first (a child run's job
+    names its parent run)."""
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
-    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted"]
+    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
     rows = [[_fields(job)[n] for n in names] for job in found]
     click.echo(output.render_many(names, rows, fmt, columns))
 
