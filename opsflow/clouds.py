@@ -151,7 +151,8 @@ def find_one(finder: Callable[..., _T], name_or_id: str, **kwargs: Any) -> _T | 
 def is_admin(conn: sdk_connection.Connection) -> bool:
     """True when the connection's token carries the admin role (it may see every project)."""
     with errors(conn.config.name, "reading its token's roles"):
-        return "admin" in (conn.session.auth.get_access(conn.session).role_names or [])
+        access: Any = conn.session.auth.get_access(conn.session)  # type: ignore[union-attr]
+        return "admin" in (access.role_names or [])
 
 
 def short_tag(tag: str) -> str:
