@@ -58,15 +58,16 @@ def definition_text(shape: str, tasks: int) -> str:
 
 def measure_opsflow(shape: str, tasks: int, state: str) -> dict[str, float]:
     """Compile and run through opsflow's Runner."""
+    from opsflow.engines import definition_compiler
     from opsflow.engines.atoms import RunOptions
     from opsflow.engines.runner import Runner
-    from opsflow.flows import compiler, inputs, loader
+    from opsflow.flows import inputs, loader
 
     text = definition_text(shape, tasks)
     given = {"items": list(range(tasks))} if shape == "wide" else {}
     start = time.perf_counter()
     definition = loader.load_text(text)
-    compiler.compile_flow(definition, inputs.validate(definition, given), RunOptions("bench"))
+    definition_compiler.compile_flow(definition, inputs.validate(definition, given), RunOptions("bench"))
     compile_seconds = time.perf_counter() - start
     with Runner(state, max_workers=WORKERS) as runner:
         before = _rss_kib()

@@ -149,7 +149,7 @@ class _ProgressObserver:
             self._running.add(path)
         else:
             self._running.discard(path)
-        if state == "SUCCESS" and "#" not in path:
+        if state == "SUCCESS":
             self._progress.advance(self._bar)
         elif state in ("FAILURE", "REVERTED"):
             self._progress.console.print(f"[yellow]{path}: {state.lower()}[/]")
@@ -174,8 +174,8 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:
         click.echo(f"run {record.run_id} {record.state.value}")
-        for task in record.tasks:
-            if task.error and task.state not in ("SUCCESS",) and "#" not in task.path:
+        for task in record.steps:
+            if task.error and task.state != "SUCCESS":
                 click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
         hints = {
             RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
@@ -291,29 +291,36 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
             timespec="seconds"),
         "inputs": dict(record.inputs),
         "waits": dict(record.waits),
+        "parent": f"{record.parent.run_id} ({record.parent.task}[{record.parent.index}])" if record.parent else None,
     }
     if with_tasks:
         fields["tasks"] = [
             {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
-            for t in record.tasks if "#" not in t.path
+            for t in record.steps
         ]
     return fields
 
 
 @flows.command("list")
+@click.option("--children", "with_children", is_flag=True,
+              help="List child runs too (one per item of a batch), with their parent's id.")
 @_format_options
 @_state_option
-def flows_list(fmt: str, columns: Sequence[str], state_url: str) -> None:
-    """List stored runs, newest first."""
+def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url: str) -> None:
+    """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
     with Runner(state_url) as runner:
-        records = runner.runs()
+        records = [r for r in runner.runs() if with_children or r.parent is None]
+    names = ["id", "name", "state", "tasks done", "created"]
     rows = [[r.run_id, r.name, r.state.value, _done(r), _record_fields(r)["created"]] for r in records]
-    click.echo(output.render_many(["id", "name", "state", "tasks done", "created"], rows, fmt, columns))
+    if with_children:
+        names.append("parent")
+        for row, r in zip(rows, records):
+            row.append(r.parent.run_id if r.parent else None)
+    click.echo(output.render_many(names, rows, fmt, columns))
 
 
 def _done(record: RunRecord) -> str:
-    tasks = [t for t in record.tasks if "#" not in t.path]
-    return f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}"
+    return f"{sum(t.state == 'SUCCESS' for t in record.steps)}/{len(record.steps)}"
 
 
 @flows.command("show")
@@ -324,13 +331,29 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     """Show one run: every task's state, duration and error."""
     with Runner(state_url) as runner:
         record = runner.record(run_id)
+        children = runner.children_of(record.run_id)
+    child_rows = _child_rows(record, children)
     if fmt == "json":
-        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+        fields = _record_fields(record, with_tasks=True)
+        fields["children"] = [dict(zip(_CHILD_COLUMNS, row)) for row in child_rows]
+        click.echo(json.dumps(fields, indent=2, default=str))
         return
     click.echo(output.render_one(_record_fields(record), fmt, columns))
     tasks = _record_fields(record, with_tasks=True)["tasks"]
     rows = [[t["path"], t["state"], t["duration"], t["error"]] for t in tasks]
     click.echo(output.render_many(["task", "state", "seconds", "error"], rows, fmt))
+    if child_rows:
+        click.echo(output.render_many(_CHILD_COLUMNS, child_rows, fmt))
+
+
+#: Columns of the child runs `flows show` and `jobs show` list under their parent.
+_CHILD_COLUMNS = ["child run", "task", "item", "state", "tasks done"]
+
+
+def _child_rows(record: RunRecord, children: Sequence[RunRecord]) -> list[list[Any]]:
+    """One row per child run; a parent's own line says whose child it is."""
+    return [[child.run_id, child.parent.task if child.parent else None, child.parent.index if child.parent else None,
+             child.state.value, _done(child)] for child in children]
 
 
 # -- actions ----------------------------------------------------------------------------------

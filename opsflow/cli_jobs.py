@@ -74,7 +74,7 @@ def _when(moment: float | None) -> str | None:
 
 
 def _fields(job: jobs.JobView) -> dict[str, Any]:
-    tasks = [t for t in (job.record.tasks if job.record else ()) if "#" not in t.path]
+    tasks = job.record.steps if job.record else ()
     return {
         "id": job.entry.run_id,
         "name": job.entry.name,
@@ -169,8 +169,7 @@ def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | No
         except FlowNotFound:  # a finished job has left the board; its run stays in the store
             record = runner.record(job_id)
             job = jobs.JobView(JobEntry("", record.run_id, record.name, "", record.created, False), None, None, record)
-    tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.tasks if job.record else ())
-             if "#" not in t.path]
+    tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.steps if job.record else ())]
     fields = _fields(job)
     if not job.entry.node and job.record is not None:
         fields["state"] = job.record.state.value

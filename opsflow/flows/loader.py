@@ -15,10 +15,10 @@ import jsonschema
 import networkx
 
 from opsflow import registry
-from opsflow.errors import PluginNotFound
 from opsflow.flows import expressions, resolver as resolvers, schema
-from opsflow.flows.expressions import Expression, ExpressionError, Reference
-from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, RetrySpec, RevertSpec, TaskSpec
+from opsflow.errors import ExpressionError, PluginNotFound
+from opsflow.flows.expressions import Expression, Reference
+from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, OnItemFailure, RetrySpec, RevertSpec, TaskSpec
 from opsflow.flows.yamldoc import Document, Path, parse
 
 __all__ = ["action_parameters", "dependency_graph", "load_file", "load_text"]
@@ -135,7 +135,7 @@ class _Loader:
         for_each = self._for_each(doc, path, raw)
         if for_each is None and "concurrency" in raw:
             raise doc.error(path + ("concurrency",), "concurrency applies only to a task with for_each; remove it")
-        return TaskSpec(
+        spec = TaskSpec(
             name=raw["name"],
             action=action,
             flow=flow,
@@ -148,7 +148,26 @@ class _Loader:
             timeout=raw.get("timeout"),
             revert=self._revert(doc, path, raw.get("revert")),
             path=path,
+            on_item_failure=OnItemFailure(raw.get("on_item_failure", "continue")),
         )
+        self._check_child_runs(doc, spec, raw)
+        return spec
+
+    def _check_child_runs(self, doc: Document, spec: TaskSpec, raw: dict[str, Any]) -> None:
+        """A fan-out over a task's result starts child runs: it needs a flow and takes no retry or timeout."""
+        if isinstance(spec.for_each, Expression) and spec.for_each.references[0].root == "tasks" \
+                and spec.action is not None:
+            raise doc.error(spec.path + ("for_each",), "for_each over a task's result starts one child run per "
+                            "item: give flow: (a definition to run per item) instead of action:")
+        if not spec.child_runs:
+            if "on_item_failure" in raw:
+                raise doc.error(spec.path + ("on_item_failure",), "on_item_failure applies only to child runs "
+                                "(for_each over a task's result with flow:); remove it")
+            return
+        for key in ("retry", "timeout"):
+            if key in raw:
+                raise doc.error(spec.path + (key,), f"a batch of child runs takes no {key}: put it on the tasks "
+                                f"of flow {spec.flow!r}, which each child runs")
 
     def _for_each(self, doc: Document, path: Path, raw: dict[str, Any]) -> Expression | list[Any] | None:
         if "for_each" not in raw:
@@ -158,12 +177,6 @@ class _Loader:
             raise doc.error(path + ("for_each",), "for_each takes a list or one reference like ${inputs.servers}")
         if isinstance(value, Expression):
             ref = value.references[0]
-            if ref.root == "tasks":
-                raise doc.error(
-                    path + ("for_each",),
-                    "for_each over a task's result is not supported yet; fan out over an input "
-                    "(the list is expanded when the run starts)",
-                )
             if ref.root in ("item", "index"):
                 raise doc.error(path + ("for_each",), "for_each cannot use ${item}; reference an input")
         return value  # type: ignore[no-any-return]

@@ -19,9 +19,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from opsflow.engines.persistence._errors import StorageUnavailable
 from opsflow.engines.persistence.impl_sqlite import SQLiteBackend
 from opsflow.engines.persistence.impl_zookeeper import ZooKeeperBackend
+from opsflow.errors import StorageUnavailable
 
 __all__ = ["SQLiteBackend", "StorageUnavailable", "ZooKeeperBackend", "fetch"]
 

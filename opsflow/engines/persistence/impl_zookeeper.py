@@ -44,8 +44,8 @@ from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
 from opsflow.engines.persistence import _codec
-from opsflow.engines.persistence._errors import StorageUnavailable
 from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
+from opsflow.errors import StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
 

@@ -253,8 +253,7 @@ tasks:
     runner.signal(record.run_id, "approved")
     record = runner.resume(record.run_id, hold_waits=False)
     assert record.state is RunState.SUCCEEDED
-    assert record.tasks[-1].result == {"ended_by": "signal", "signal": "approved"} or any(
-        t.result == {"ended_by": "signal", "signal": "approved"} for t in record.tasks)
+    assert {t.path: t.result for t in record.steps} == {"approve": {"ended_by": "signal", "signal": "approved"}}
 
 
 def test_demo_three_levels_with_fan_out_subflows_and_retry(runner, journal) -> None:

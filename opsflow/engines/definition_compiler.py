@@ -1,4 +1,7 @@
-"""Compile a loaded definition, with its inputs, into a TaskFlow flow.
+"""Compile a loaded definition, with its inputs, into a TaskFlow flow (patterns and atoms).
+
+Not to be confused with :mod:`opsflow.engines.pattern_compiler`, which TaskFlow's engine uses to
+turn those patterns into an execution graph; this module is where the flow language meets TaskFlow.
 
 Every task becomes an atom named by its path (``copy``, ``migrate[3].copy``): stable names are what
 let a resumed run, on any machine, find each task's stored state. Data dependencies come from the
@@ -22,6 +25,7 @@ from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow import registry
 from opsflow.errors import DefinitionError
 from opsflow.engines import atoms
+from opsflow.engines.children import compile_batch
 from opsflow.engines.atoms import RunOptions, Scope
 from opsflow.flows import expressions
 from opsflow.flows.expressions import Expression
@@ -82,6 +86,10 @@ class _Builder:
         self, definition: FlowDefinition, spec: TaskSpec, scope: Scope, static_inputs: Mapping[str, Any]
     ) -> list[Any]:
         path = scope.prefix + spec.name
+        if spec.child_runs:
+            self.atom_count += 2
+            self.task_count += 1
+            return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]
         items = self._items(definition, spec, static_inputs)
