@@ -8,12 +8,18 @@ react without parsing text.
     OpsflowError
      +-- DefinitionError        a flow definition is malformed (file:line:col in the message)
      +-- InvalidInput           a run was given a missing, unknown or mistyped input
+     |    +-- HostAccessInvalid the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- PluginNotFound         no installed plugin has the requested name
      +-- FlowNotFound           no stored flow or job has the given id
      +-- InvalidState           the operation does not fit the flow's or job's current state
      +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
      +-- ClaimConflict          another conductor holds the job
      +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
+     |    +-- TransferFailed    a disk copy or checksum could not run (host unreachable, key refused, no disk)
+     |         +-- ChecksumMismatch  it ran, but the two ends' disks differ
+     +-- CloudError             an OpenStack cloud failed a request (the cloud's name in the text and attribute)
+     |    +-- CloudNotFound     no such cloud in clouds.yaml
+     |    +-- CloudUnreachable  the cloud does not answer, or refuses the credentials
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from __future__ import annotations
 __all__ = [
     "ActionFailed",
     "BackendUnavailable",
+    "ChecksumMismatch",
     "ClaimConflict",
+    "CloudError",
+    "CloudNotFound",
+    "CloudUnreachable",
     "DefinitionError",
     "FlowNotFound",
+    "HostAccessInvalid",
     "InvalidInput",
     "InvalidState",
     "OpsflowError",
     "PluginNotFound",
+    "TransferFailed",
 ]
 
 
@@ -86,3 +98,36 @@ class ActionFailed(OpsflowError):
 
 class InvalidInput(OpsflowError):
     """A run's input is missing, unknown or of the wrong type."""
+
+
+class CloudError(OpsflowError):
+    """An OpenStack cloud failed a request; ``cloud`` names it (as in clouds.yaml), ``status`` the HTTP code."""
+
+    def __init__(self, cloud: str, message: str, *, status: int | None = None) -> None:
+        self.cloud = cloud
+        self.status = status
+        super().__init__(message)
+
+
+class CloudNotFound(CloudError):
+    """No cloud of that name in any clouds.yaml openstacksdk reads."""
+
+
+class CloudUnreachable(CloudError):
+    """The cloud's endpoints do not answer, or Keystone refuses the credentials."""
+
+
+class HostAccessInvalid(InvalidInput):
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+
+
+class TransferFailed(ActionFailed):
+    """A disk transfer or checksum could not run; ``host`` names the hypervisor it failed on ("" if none)."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class ChecksumMismatch(TransferFailed):
+    """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
