@@ -10,6 +10,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
      +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
+     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
@@ -22,6 +23,8 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
      |    +-- TaskTimeout           ... a try took longer than the task's timeout
      |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
+     |    +-- TransferFailed        ... a disk copy or checksum could not run (host, key, disk)
+     |         +-- ChecksumMismatch ... it ran, but the two ends' disks differ
      +-- WaitPending                a durable wait is not over (the engine suspends the run)
      |    +-- ChildrenPending       ... a task's child runs have not all ended
      +-- BringUpFailed              a service of the simulated cloud did not come up
@@ -46,6 +49,7 @@ __all__ = [
     "BackendUnavailable",
     "BringUpFailed",
     "ChildRunsFailed",
+    "ChecksumMismatch",
     "ChildrenPending",
     "ClaimConflict",
     "CloudError",
@@ -56,6 +60,7 @@ __all__ = [
     "ExpressionError",
     "FailedBeforeActing",
     "FlowNotFound",
+    "HostAccessInvalid",
     "InjectedFailure",
     "InvalidInput",
     "InvalidState",
@@ -64,6 +69,7 @@ __all__ = [
     "PluginNotFound",
     "StorageUnavailable",
     "TaskTimeout",
+    "TransferFailed",
     "WaitPending",
     "describe_wait",
 ]
@@ -227,3 +233,19 @@ class CloudUnreachable(CloudError):
 
 class PlanError(OpsflowError):
     """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
+
+
+class HostAccessInvalid(InvalidInput):
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+
+
+class TransferFailed(ActionFailed):
+    """A disk transfer or checksum could not run; ``host`` names the hypervisor it failed on ("" if none)."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class ChecksumMismatch(TransferFailed):
+    """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
