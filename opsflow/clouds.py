@@ -82,7 +82,18 @@ def errors(cloud: str, doing: str) -> Iterator[None]:
                 f"fix its auth section") from exc
         raise CloudError(cloud, f"cloud {cloud!r} failed while {doing}: {_reason(exc)}", status=status) from exc
     except (sdk_exc.SDKException, ks_exc.ClientException) as exc:
+        if any(isinstance(cause, _UNREACHABLE) for cause in _causes(exc)):  # sdk wraps some of them
+            raise CloudUnreachable(
+                cloud, f"cloud {cloud!r} cannot be reached while {doing}: {_reason(exc)}; "
+                f"check that its auth_url and endpoints in clouds.yaml are up") from exc
         raise CloudError(cloud, f"cloud {cloud!r} failed while {doing}: {_reason(exc)}") from exc
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: BaseException | None = exc.__cause__ or exc.__context__
+    while seen is not None:
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 def _reason(exc: BaseException) -> str:

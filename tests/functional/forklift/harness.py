@@ -8,6 +8,7 @@ migration could leave behind, so a test compares the clouds before and after a r
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from opsflow.engines.records import RunRecord
 from opsflow.engines.runner import Runner
 from opsflow.engines.atoms import FailurePoint
 from opsflow.flows import loader
+from opsflow.flows.model import OnFailure
 from opsflow.flows.resolver import BUILTIN_DIR
 
 SOURCE, DESTINATION = "devcloud-source", "devcloud-destination"
@@ -146,12 +148,20 @@ def delete_twin(source: Source) -> None:
         conn.network.delete_network(network, ignore_missing=True)
 
 
-def run_forklift(state: Path, server: str, *, mode: str = "image", inject: str = "",
+def run_forklift(state: Path, server: str, *, mode: str = "image", inject: str = "", pause: bool = False,
                  **inputs: Any) -> RunRecord:
-    """Run the built-in forklift flow in this process, state in an SQLite file under ``state``."""
+    """Run the built-in forklift flow in this process, state in an SQLite file under ``state``
+    (``pause``: stop for an operator at a failure instead of reverting)."""
     definition = loader.load_file(f"{BUILTIN_DIR}/forklift.yaml")
+    if pause:
+        definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE)
     given = {"server": server, "source_cloud": SOURCE, "destination_cloud": DESTINATION, "mode": mode, **inputs}
     points = (FailurePoint.parse(inject),) if inject else ()
     with Runner(f"sqlite:///{state}/state.db") as runner:
         return runner.run(definition, given, failure_points=points)
 
+
+def resume(state: Path, run_id: str) -> RunRecord:
+    """Resume a stopped run of :func:`run_forklift`."""
+    with Runner(f"sqlite:///{state}/state.db") as runner:
+        return runner.resume(run_id)
