@@ -39,15 +39,14 @@ def entries(layout: lay.Layout) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for region in layout.regions():
         ssh = site(region)
-        rule = {
-            "match": f"{region.host_prefix}*",
-            "ssh": {"host": ssh.host, "port": ssh.port, "user": ssh.login, "key": str(ssh.client_key),
-                    "known_hosts": str(ssh.known_hosts)},
-            "disk": {"path": str(region.disk_dir / "{hypervisor}" / "{uuid}.disk")},
-        }
         demo, admin = clouds.cloud_names(region.name)
-        for name in (demo, admin):
-            out[name] = {"admin_cloud": admin, "hypervisors": [rule]}
+        for name in (demo, admin):  # a rule of its own each: no YAML aliases for a reader to follow
+            out[name] = {"admin_cloud": admin, "hypervisors": [{
+                "match": f"{region.host_prefix}*",
+                "ssh": {"host": ssh.host, "port": ssh.port, "user": ssh.login, "key": str(ssh.client_key),
+                        "known_hosts": str(ssh.known_hosts)},
+                "disk": {"path": str(region.disk_dir / "{hypervisor}" / "{uuid}.disk")},
+            }]}
     return out
 
 

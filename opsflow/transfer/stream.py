@@ -77,7 +77,8 @@ def _finish(procs: list[subprocess.Popen[bytes]]) -> list[tuple[int, str]]:
     def collect(index: int) -> None:
         proc = procs[index]
         assert proc.stderr is not None
-        err = proc.stderr.read().decode(errors="replace")
+        with proc.stderr:
+            err = proc.stderr.read().decode(errors="replace")
         out[index] = (proc.wait(), err)
 
     threads = [threading.Thread(target=collect, args=(i,)) for i in range(len(procs))]
