@@ -8,9 +8,11 @@ migration could leave behind, so a test compares the clouds before and after a r
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,40 +114,44 @@ def boot_source(label: str, *, cidr_octet: int) -> Source:
     return Source(server.id, server.name, network.name, group.name, key.name)
 
 
-def delete_source(source: Source) -> None:
-    """Delete a test server and what was made for it, at the source."""
-    conn = clouds.connect(SOURCE)
-    found = clouds.find_one(conn.compute.get_server, source.id)
-    if found is not None:
-        conn.compute.delete_server(found)
-        conn.compute.wait_for_delete(found, interval=0.5, wait=300)
-    conn.compute.delete_keypair(source.keypair, ignore_missing=True)
-    for group in conn.network.security_groups(name=source.group):
-        conn.network.delete_security_group(group, ignore_missing=True)
-    network = clouds.find_one(conn.network.find_network, source.network)
-    if network is not None:
-        conn.network.delete_network(network, ignore_missing=True)
-
-
-def delete_twin(source: Source) -> None:
-    """Delete whatever a successful migration of ``source`` made at the destination."""
-    conn = clouds.connect(DESTINATION)
-    for server in conn.compute.servers(name=f"^{source.name}$"):
+def _delete_named(cloud: str, source: Source) -> None:
+    """Delete ``source``'s server (by name), its migration images, keypair, group and network at ``cloud``."""
+    conn = clouds.connect(cloud)
+    doomed = list(conn.compute.servers(name=f"^{source.name}$"))
+    for server in doomed:
         conn.compute.delete_server(server)
+    for server in doomed:
         conn.compute.wait_for_delete(server, interval=0.5, wait=300)
     for image in conn.image.images(owner=conn.current_project_id):
         if image.name.startswith("opsflow-"):
             conn.image.delete_image(image, ignore_missing=True)
-    src = clouds.connect(SOURCE)
-    for image in src.image.images(owner=src.current_project_id):
-        if image.name.startswith("opsflow-"):
-            src.image.delete_image(image, ignore_missing=True)
     conn.compute.delete_keypair(source.keypair, ignore_missing=True)
     for group in conn.network.security_groups(name=source.group):
         conn.network.delete_security_group(group, ignore_missing=True)
     network = clouds.find_one(conn.network.find_network, source.network)
     if network is not None:
         conn.network.delete_network(network, ignore_missing=True)
+
+
+def delete_source(source: Source) -> None:
+    """Delete a test server and what was made for it, at the source."""
+    _delete_named(SOURCE, source)
+
+
+def delete_twin(source: Source) -> None:
+    """Delete whatever a migration of ``source`` made at the destination (and its snapshots at the source)."""
+    _delete_named(DESTINATION, source)
+
+
+@contextlib.contextmanager
+def fresh_source(label: str, cidr_octet: int) -> Iterator[Source]:
+    """A server booted for one test; it, its twin and what was made for them are deleted afterwards."""
+    made = boot_source(label, cidr_octet=cidr_octet)
+    try:
+        yield made
+    finally:
+        delete_twin(made)
+        delete_source(made)
 
 
 def run_forklift(state: Path, server: str, *, mode: str = "image", inject: str = "", pause: bool = False,

@@ -13,8 +13,8 @@ from opsflow.devcloud.layout import Layout
 from opsflow.engines.records import RunState
 from opsflow.plugins.nova import controls, disks
 
-from .harness import (DESTINATION, SOURCE, Source, admin, boot_source, delete_source, delete_twin, disk_of,
-                      resume, run_forklift)
+from .harness import (DESTINATION, SOURCE, Source, admin, disk_of, fresh_source, resume,
+                      run_forklift)
 
 pytestmark = pytest.mark.functional
 
@@ -23,10 +23,8 @@ pytestmark = pytest.mark.functional
 def source(cloud: Layout, monkeypatch: pytest.MonkeyPatch) -> Iterator[Source]:
     """A fresh source server, with the devcloud's host-access file in force; deleted with its twin afterwards."""
     monkeypatch.setenv("OPSFLOW_HOST_ACCESS", str(cloud.host_access))
-    made = boot_source("disk", cidr_octet=73)
-    yield made
-    delete_twin(made)
-    delete_source(made)
+    with fresh_source("disk", 73) as made:
+        yield made
 
 
 @pytest.mark.parametrize("mode", ["cold", "warm"])

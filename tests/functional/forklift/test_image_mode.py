@@ -13,8 +13,8 @@ from opsflow.devcloud.layout import Layout
 from opsflow.engines.records import RunState
 from opsflow.tasks.compute import SOURCE_KEY, TAG_KEY
 
-from .harness import (DESTINATION, SOURCE, Source, boot_source, delete_source, delete_twin, disk_of,
-                      prefix_sha256, run_forklift)
+from .harness import (DESTINATION, SOURCE, Source, disk_of, fresh_source, prefix_sha256,
+                      run_forklift)
 
 pytestmark = pytest.mark.functional
 
@@ -22,10 +22,8 @@ pytestmark = pytest.mark.functional
 @pytest.fixture
 def source(cloud: Layout) -> Iterator[Source]:
     """A fresh source server; it and its twin are deleted afterwards."""
-    made = boot_source("image", cidr_octet=71)
-    yield made
-    delete_twin(made)
-    delete_source(made)
+    with fresh_source("image", 71) as made:
+        yield made
 
 
 def _properties(conn: Any, server_id: str) -> dict[str, Any]:

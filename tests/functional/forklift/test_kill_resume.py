@@ -19,7 +19,7 @@ from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.flows.resolver import BUILTIN_DIR
 
-from .harness import DESTINATION, SOURCE, Source, boot_source, delete_source, delete_twin
+from .harness import DESTINATION, SOURCE, Source, fresh_source
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -30,10 +30,8 @@ STARTED = re.compile(r"run (\S+) started")
 @pytest.fixture
 def source(cloud: Layout) -> Iterator[Source]:
     """A fresh source server; it and its twin are deleted afterwards."""
-    made = boot_source("kill", cidr_octet=74)
-    yield made
-    delete_twin(made)
-    delete_source(made)
+    with fresh_source("kill", 74) as made:
+        yield made
 
 
 def test_sigkill_during_the_copy_then_resume_makes_one_twin(source: Source, tmp_path: Path) -> None:

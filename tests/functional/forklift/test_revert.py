@@ -20,7 +20,7 @@ from opsflow.engines.records import RunState
 from opsflow.flows import loader
 from opsflow.flows.resolver import BUILTIN_DIR
 
-from .harness import SOURCE, Source, boot_source, both_clouds, delete_source, run_forklift
+from .harness import SOURCE, Source, both_clouds, fresh_source, run_forklift
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -33,9 +33,8 @@ CASES = [(step, "after") for step in STEPS] + [
 @pytest.fixture(scope="module")
 def source(cloud: Layout) -> Iterator[Source]:
     """One running server every case tries to move (a reverted run leaves it as it found it)."""
-    made = boot_source("revert", cidr_octet=72)
-    yield made
-    delete_source(made)
+    with fresh_source("revert", 72) as made:
+        yield made
 
 
 @pytest.mark.parametrize(("step", "when"), CASES)
