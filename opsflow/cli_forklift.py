@@ -132,8 +132,8 @@ def plan_command(selection: Sequence[str], source: str, destination: str, mode: 
         sys.exit(1)
 
 
-def _apply(made: Plan, state_url: str, inject: Sequence[str], fmt: str) -> None:
-    if _blocking(forklift_apply.check(made)):
+def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequence[str], fmt: str) -> None:
+    if _blocking(problems):
         click.echo("opsflow: not moving anything while a problem above remains", err=True)
         sys.exit(1)
     record = forklift_apply.run(made, state_url, failure_points=_points(inject))
@@ -153,7 +153,8 @@ def _apply(made: Plan, state_url: str, inject: Sequence[str], fmt: str) -> None:
 @_input_errors
 def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str) -> None:
     """Run a plan: every server its own child run; exit 1 unless every server moved."""
-    _apply(forklift_plan.load(plan_file), state_url, inject, fmt)
+    made = forklift_plan.load(plan_file)
+    _apply(made, forklift_apply.check(made), state_url, inject, fmt)
 
 
 @forklift.command("move", hidden=True)
@@ -166,8 +167,9 @@ def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: st
 def move_command(servers: Sequence[str], source: str, destination: str, mode: str, finish: str,
                  mappings_file: str | None, state_url: str, inject: Sequence[str], fmt: str) -> None:
     """Plan and apply at once."""
-    _apply(forklift_apply.make(source, destination, servers, mode=Mode(mode), finish=finish,
-                               mappings=_mappings(mappings_file)), state_url, inject, fmt)
+    made = forklift_apply.make(source, destination, servers, mode=Mode(mode), finish=finish,
+                               mappings=_mappings(mappings_file))
+    _apply(made, made.problems, state_url, inject, fmt)
 
 
 def _print_report(reports: Sequence[forklift_report.ServerReport], fmt: str, columns: Sequence[str]) -> None:

@@ -203,7 +203,7 @@ def load(path: str) -> Plan:
             estimated_bytes=int(item.get("estimated_bytes") or 0)))
     return Plan(source_cloud=_need(doc, "source_cloud", str, path),
                 destination_cloud=_need(doc, "destination_cloud", str, path), mode=Mode(mode), finish=finish,
-                mappings={k: dict(v or {}) for k, v in mappings.items()}, servers=tuple(servers),
+                mappings={k: dict(v) for k, v in mappings.items() if v}, servers=tuple(servers),
                 problems=tuple(_problem(p) for p in doc.get("problems") or ()))
 
 
