@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from openstack import warnings as sdk_warnings
 
 from opsflow import clouds
 from opsflow.forklift import inventory
@@ -120,7 +123,9 @@ def _quotas(destination_cloud: str, servers: Sequence[Mapping[str, Any]]) -> lis
         total["ram"] += int(server["flavor"]["ram"])
     out = []
     for project, wanted in need.items():
-        limits = clouds.project_connection(destination_cloud, project).compute.get_limits().absolute
+        with warnings.catch_warnings():  # sdk 4 warns about the deprecated fields it reads itself
+            warnings.simplefilter("ignore", sdk_warnings.RemovedFieldWarning)
+            limits = clouds.project_connection(destination_cloud, project).compute.get_limits().absolute
         room = {"instances": (limits.instances, limits.instances_used),
                 "cores": (limits.total_cores, limits.total_cores_used),
                 "ram": (limits.total_ram, limits.total_ram_used)}
