@@ -288,7 +288,7 @@ class RebuildServer(CloudAction):
         return {"id": server, "image": image}
 
     def revert(self, **kwargs: Any) -> None:
-        """Nothing to restore: the rebuilt server is the task that created it's to delete."""
+        """Nothing to restore: the rebuilt server is deleted by the revert of the task that created it."""
 
 
 class VerifyServer(CloudAction):
