@@ -1,56 +1,34 @@
 """A real `opsflow run` killed with SIGKILL mid-run resumes to completion; no completed task runs again."""
 
-import collections
 import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
+from tests.fixtures import KILLABLE, OPSFLOW, eventually, executions
 
-FLOW = """
-name: killable
-inputs:
-  items: {type: list}
-tasks:
-  - {name: first, action: core.echo, args: {message: start}}
-  - name: work
-    for_each: ${inputs.items}
-    concurrency: 3
-    action: core.sleep
-    args: {seconds: 0.15}
-    after: [first]
-  - {name: last, action: core.echo, args: {message: "${tasks.work}"}}
-"""
-
-EXECUTING = re.compile(r"opsflow\.engines\.atoms: (\S+): executing")
 STARTED = re.compile(r"run (\S+) started")
-OPSFLOW = [sys.executable, "-c", "from opsflow.cli import run_main; run_main()"]
-
-
-def _executions(*logs: Path) -> collections.Counter[str]:
-    return collections.Counter(m.group(1) for log in logs for m in EXECUTING.finditer(log.read_text()))
 
 
 def test_sigkill_mid_run_then_resume_runs_each_completed_task_once(tmp_path: Path) -> None:
     """Kill -9 after ten tasks started; resume finishes; completed tasks ran once, in-flight ones at most twice."""
     flow = tmp_path / "killable.yaml"
-    flow.write_text(FLOW)
+    flow.write_text(KILLABLE)
     state = f"sqlite:///{tmp_path}/state.db"
     first_log, second_log = tmp_path / "run.log", tmp_path / "resume.log"
     items = ",".join(str(i) for i in range(30))
     with first_log.open("w") as err:
         proc = subprocess.Popen(OPSFLOW + ["-v", "run", str(flow), "-i", f"items={items}", "--state", state],
                                 stderr=err, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while sum(_executions(first_log).values()) < 10:
+
+    def going() -> bool:
         assert proc.poll() is None, first_log.read_text()
-        assert time.monotonic() < deadline, "the run never got going"
-        time.sleep(0.02)
+        return sum(executions(first_log).values()) >= 10
+
+    eventually(going, 60, "ten tasks started")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     run_id = STARTED.search(first_log.read_text()).group(1)  # type: ignore[union-attr]
@@ -67,7 +45,7 @@ def test_sigkill_mid_run_then_resume_runs_each_completed_task_once(tmp_path: Pat
     assert resumed.returncode == 0, second_log.read_text()
     assert f"run {run_id} succeeded" in resumed.stdout
 
-    counts = _executions(first_log, second_log)
+    counts = executions(first_log, second_log)
     expected = {"first", "last", *(f"work[{i}]" for i in range(30))}
     assert set(counts) == expected
     assert {path: counts[path] for path in completed if counts[path] != 1} == {}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import collections
-import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +13,8 @@ from opsflow import jobs
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
-from tests.fixtures import eventually
+from tests.fixtures import OPSFLOW, eventually, executions
 
-OPSFLOW = [sys.executable, "-c", "from opsflow.cli import run_main; run_main()"]
-EXECUTING = re.compile(r"opsflow\.engines\.atoms: (\S+): executing")
 #: Session timeout of test conductors: short takeovers, yet safe from spurious expiry on 2 busy cores.
 SESSION_TIMEOUT = "2"
 
@@ -36,7 +32,7 @@ class ConductorProcess:
 
     def executions(self) -> collections.Counter[str]:
         """Task paths this conductor started executing, with how often."""
-        return collections.Counter(m.group(1) for m in EXECUTING.finditer(self.log.read_text()))
+        return executions(self.log)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""

@@ -1,30 +1,14 @@
 """Conductors as real processes: one killed with -9 mid-job, another finishes it; SIGTERM releases cleanly."""
 
-import time
-
 import pytest
 
 from opsflow.engines.records import RunState
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
-from tests.fixtures import eventually
+from tests.fixtures import KILLABLE, eventually
 from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
-FLOW = """
-name: killable
-inputs:
-  items: {type: list}
-tasks:
-  - {name: first, action: core.echo, args: {message: start}}
-  - name: work
-    for_each: ${inputs.items}
-    concurrency: 3
-    action: core.sleep
-    args: {seconds: 0.2}
-    after: [first]
-  - {name: last, action: core.echo, args: {message: "${tasks.work}"}}
-"""
 ITEMS = [str(i) for i in range(24)]
 EXPECTED = {"first", "last", *(f"work[{i}]" for i in range(24))}
 
@@ -34,7 +18,7 @@ def test_conductor_killed_mid_job_its_job_finishes_elsewhere_without_rerunning_c
     """Kill -9 the claim holder after six tasks started; the other finishes; only in-flight tasks ran twice."""
     cluster.start("alpha")
     cluster.start("beta")
-    run_id = cluster.submit(FLOW, items=ITEMS)
+    run_id = cluster.submit(KILLABLE, items=ITEMS)
     holder_name = eventually(lambda: (job := cluster.view(run_id)) and job.owner, what="a claim")
     holder = next(c for c in cluster.conductors if c.name == holder_name)
     survivor = next(c for c in cluster.conductors if c.name != holder_name)
@@ -60,7 +44,7 @@ def test_conductor_killed_mid_job_its_job_finishes_elsewhere_without_rerunning_c
 def test_sigterm_suspends_the_running_job_releases_its_claim_and_exits_0(cluster: Cluster) -> None:
     """SIGTERM mid-job: exit 0 with the job unclaimed and suspended; another conductor completes it."""
     first = cluster.start("first")
-    run_id = cluster.submit(FLOW, items=ITEMS)
+    run_id = cluster.submit(KILLABLE, items=ITEMS)
     eventually(lambda: sum(first.executions().values()) >= 4, what="four tasks started")
     assert first.terminate() == 0
     stopped = cluster.view(run_id)
@@ -108,7 +92,8 @@ def test_sigterm_exits_even_while_zookeeper_is_down(tmp_path) -> None:
         conductor = cluster.start("stranded")
         cluster.close_board()
         server.kill()
-        time.sleep(1)  # the conductor is now retrying its connection
+        eventually(lambda: "cannot read the board" in conductor.log.read_text(), 30,
+                   "the conductor retrying its ZooKeeper")
         assert conductor.terminate(timeout=30) == 0
     finally:
         cluster.close()

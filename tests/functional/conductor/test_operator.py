@@ -80,9 +80,9 @@ def test_revert_or_cancel_of_a_running_job_stops_it_first(
 
 def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pytest.CaptureFixture[str],
                                                  tmp_path: Path) -> None:
-    """Unknown job, an action that does not fit the state, and an unreachable ZooKeeper: exit 1, one clear line."""
+    """Unknown job, a signal nothing waits for, a bad address: exit 2; an unreachable ZooKeeper: 1; one line each."""
     code, _, err = opsflow(capsys, "resume", "no-such-job", "--zookeeper", cluster.address_text)
-    assert code == 1 and "no job with id 'no-such-job'" in err and "opsflow jobs list" in err
+    assert code == 2 and "no job with id 'no-such-job'" in err and "opsflow jobs list" in err
 
     flow = tmp_path / "flaky.yaml"
     flow.write_text(FLAKY)
@@ -90,13 +90,13 @@ def test_refusals_name_the_job_and_what_would_fit(cluster: Cluster, capsys: pyte
     queued = out.strip()  # no conductor runs: it stays queued
     assert code == 0 and cluster.view(queued).state == "queued"  # type: ignore[union-attr]
     code, _, err = opsflow(capsys, "signal", queued, "go", "--zookeeper", cluster.address_text)
-    assert code == 0
+    assert code == 2 and f"run {queued} waits for no signal 'go'; its waits take: none" in err
     code, out, _ = opsflow(capsys, "cancel", queued, "--zookeeper", cluster.address_text)
     assert code == 0 and f"job {queued} cancelled" in out
     code, _, err = opsflow(capsys, "cancel", queued, "--zookeeper", cluster.address_text)
-    assert code == 1 and "no job with id" in err
+    assert code == 2 and "no job with id" in err
 
     code, _, err = opsflow(capsys, "jobs", "list", "--zookeeper", "127.0.0.1:1")
     assert code == 1 and err.startswith("opsflow: cannot reach ZooKeeper at 127.0.0.1:1") and err.count("\n") == 1
     code, _, err = opsflow(capsys, "jobs", "list", "--zookeeper", "nonsense")
-    assert code == 1 and "host:port" in err
+    assert code == 2 and "host:port" in err

@@ -174,7 +174,7 @@ def test_saving_a_logbook_again_merges_flows(conn: Any) -> None:
     stored = conn.get_logbook(book.uuid)
     assert stored.meta == {"owner": "night-shift"}
     assert {f.name for f in stored} == {"forklift", "hibernate"}
-    assert [f.uuid for f in conn.get_flows_for_book(book.uuid)] != []
+    assert {f.uuid for f in conn.get_flows_for_book(book.uuid)} == {flow.uuid, second.uuid}
 
 
 def test_results_survive_reopening(conn: Any, reopen: Opener) -> None:
@@ -187,7 +187,7 @@ def test_results_survive_reopening(conn: Any, reopen: Opener) -> None:
     with contextlib.closing(reopen().get_connection()) as fresh:
         stored = fresh.get_flow_details(flow.uuid).find(atom.uuid)
         assert (stored.state, stored.results) == (states.SUCCESS, ["port-1", "port-2"])
-        assert [a.uuid for a in fresh.get_atoms_for_flow(flow.uuid)] != []
+        assert {a.uuid for a in fresh.get_atoms_for_flow(flow.uuid)} == {a.uuid for a in flow}
 
 
 def test_finished_atom_is_visible_to_others_when_the_update_returns(conn: Any, reopen: Opener) -> None:

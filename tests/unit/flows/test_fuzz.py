@@ -16,8 +16,9 @@ def _load_or_definition_error(text: str) -> None:
     try:
         loader.load_text(text, "fuzz.yaml")
     except DefinitionError as exc:
-        assert str(exc).startswith("fuzz.yaml:")
-        assert exc.line >= 0 and exc.column >= 0
+        # A real position inside the text: never line 0 (the old "file:0:0:" of errors found late).
+        assert str(exc).startswith(f"fuzz.yaml:{exc.line}:{exc.column}: ")
+        assert 1 <= exc.line <= len(text.splitlines()) + 1 and exc.column >= 1
 
 
 @_SETTINGS
