@@ -32,9 +32,10 @@ def conns(devcloud: Layout) -> Iterator[dict[str, Any]]:
         conn.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pair(conns: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
-    """A running source server and a stopped destination server, deleted afterwards."""
+    """A running source server and a stopped destination server, shared by the scenarios below in
+    file order (warm, which stops the source, then cold), deleted afterwards: boots are the slow part."""
     source, destination = boot(conns[SOURCE], wait=False), boot(conns[DESTINATION], wait=False)
     source = conns[SOURCE].compute.wait_for_server(source, interval=1, wait=180)
     destination = conns[DESTINATION].compute.wait_for_server(destination, interval=1, wait=180)
@@ -45,7 +46,9 @@ def pair(conns: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
 
 
 def stop(conn: Any, server: Any) -> None:
-    """Stop a server and wait until it is SHUTOFF."""
+    """Stop a server (unless it is stopped already) and wait until it is SHUTOFF."""
+    if conn.compute.get_server(server.id).status == "SHUTOFF":
+        return
     conn.compute.stop_server(server)
     conn.compute.wait_for_server(server, status="SHUTOFF", interval=1, wait=60)
 
@@ -69,6 +72,29 @@ def disk_path(devcloud: Layout, region: str, server: Any) -> Path:
     host = str(admin.compute.get_server(server.id).compute_host)
     admin.close()
     return devcloud.region(region).disk_dir / host / f"{server.id}.disk"
+
+
+def test_warm_copy_then_delta_sends_only_dirtied_blocks(devcloud: Layout, conns: dict[str, Any],
+                                                         pair: tuple[Any, Any]) -> None:
+    """Disks of two servers differ at first; a pre-copy while the source runs, writes by its guest, a
+    stop and a delta move only the dirty blocks, and verify then agrees."""
+    source, destination = pair
+    kwargs = args(source, destination, devcloud.host_access)
+    with pytest.raises(ChecksumMismatch, match="disks differ"):
+        action(VerifyDisk).execute(**kwargs)
+    precopy = action(CopyDisk).execute(**kwargs)
+    assert precopy["source_running"] is True
+    src = disk_path(devcloud, "source", source)
+    dirtied = controls.dirty_blocks(src.parent.parent, src.parent.name, source.id, 0.25, seed=7)
+    with pytest.raises(TransferFailed, match="still running"):
+        action(CopyDisk).execute(**kwargs, delta=True)
+    stop(conns[SOURCE], source)
+    delta = action(CopyDisk).execute(**kwargs, delta=True)
+    assert delta["blocks_sent"] == dirtied
+    assert delta["bytes_sent"] <= dirtied * (1 << 20) + 4096
+    dst = disk_path(devcloud, "destination", destination)
+    assert dst.read_bytes() == src.read_bytes()
+    assert action(VerifyDisk).execute(**kwargs)["sha256"] == delta["sha256"]
 
 
 def test_cold_copy_verify_restart_and_revert(devcloud: Layout, conns: dict[str, Any],
@@ -101,26 +127,3 @@ def test_cold_copy_verify_restart_and_revert(devcloud: Layout, conns: dict[str, 
     conns[DESTINATION].compute.delete_server(destination)
     conns[DESTINATION].compute.wait_for_delete(destination, interval=1, wait=60)
     copy.revert(**kwargs)
-
-
-def test_warm_copy_then_delta_sends_only_dirtied_blocks(devcloud: Layout, conns: dict[str, Any],
-                                                         pair: tuple[Any, Any]) -> None:
-    """Disks of two servers differ at first; a pre-copy while the source runs, writes by its guest, a
-    stop and a delta move only the dirty blocks, and verify then agrees."""
-    source, destination = pair
-    kwargs = args(source, destination, devcloud.host_access)
-    with pytest.raises(ChecksumMismatch, match="disks differ"):
-        action(VerifyDisk).execute(**kwargs)
-    precopy = action(CopyDisk).execute(**kwargs)
-    assert precopy["source_running"] is True
-    src = disk_path(devcloud, "source", source)
-    dirtied = controls.dirty_blocks(src.parent.parent, src.parent.name, source.id, 0.25, seed=7)
-    with pytest.raises(TransferFailed, match="still running"):
-        action(CopyDisk).execute(**kwargs, delta=True)
-    stop(conns[SOURCE], source)
-    delta = action(CopyDisk).execute(**kwargs, delta=True)
-    assert delta["blocks_sent"] == dirtied
-    assert delta["bytes_sent"] <= dirtied * (1 << 20) + 4096
-    dst = disk_path(devcloud, "destination", destination)
-    assert dst.read_bytes() == src.read_bytes()
-    assert action(VerifyDisk).execute(**kwargs)["sha256"] == delta["sha256"]
