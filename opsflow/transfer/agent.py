@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -64,7 +65,9 @@ class AgentError(Exception):
     """A problem at this end, reported as one line to the caller."""
 
 
+@functools.lru_cache(maxsize=8)
 def _zeros(length: int) -> bytes:
+    """Zeros to compare and hash against; cached, since nearly every block has the same length."""
     return bytes(length)
 
 
@@ -151,7 +154,7 @@ class _Out:
         self.fd = fd
         self.sent = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: "bytes | memoryview") -> None:
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -195,9 +198,10 @@ def send(path: str, block: int, delta: bool, out: _Out, back: Optional[BinaryIO]
             if not delta:
                 blocks_sent += 1
             for start, run in data_ranges(fd, offset, offset + length):
-                piece = data[start - offset:start - offset + run]
+                piece = memoryview(data)[start - offset:start - offset + run]
                 if piece != _zeros(run):
-                    out.write(b"D" + _HEAD_D.pack(start, run) + piece)
+                    out.write(b"D" + _HEAD_D.pack(start, run))
+                    out.write(piece)
                     data_sent += run
         digest = sha.digest()
         out.write(b"E" + digest)
