@@ -39,6 +39,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import glob
 import hashlib
 import json
 import os
@@ -247,7 +248,9 @@ def receive(path: str, delta: bool, stream: BinaryIO, back: Optional[_Out]) -> D
         raise AgentError("the other end closed the connection before any transfer stream")
     meta = json.loads(stream.readline())
     size, block = int(meta["size"]), int(meta["block"])
-    target = path if delta else path + PART_SUFFIX
+    # a file of this process's own: a second copy running at the same time (an at-least-once retry
+    # whose first try is still alive) writes its own and renames it, and both hold the same bytes
+    target = path if delta else "%s%s-%d" % (path, PART_SUFFIX, os.getpid())
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise AgentError("no directory %s for the disk" % os.path.dirname(path))
     fd = os.open(target, os.O_RDWR | os.O_CREAT | (0 if delta else os.O_TRUNC), 0o644)
@@ -338,10 +341,10 @@ def main(argv: List[str]) -> int:
         if mode == "sum":
             result = disk_sum(path, block)
         elif mode == "cleanup":
-            existed = os.path.exists(path + PART_SUFFIX)
-            if existed:
-                os.unlink(path + PART_SUFFIX)
-            result = {"removed": existed}
+            parts = glob.glob(glob.escape(path + PART_SUFFIX) + "*")
+            for part in parts:
+                os.unlink(part)
+            result = {"removed": len(parts)}
         elif mode in ("send", "send-delta"):
             delta = mode == "send-delta"
             back = os.fdopen(0, "rb", buffering=1 << 16) if delta else None

@@ -118,7 +118,7 @@ def test_cold_copy_verify_restart_and_revert(devcloud: Layout, conns: dict[str, 
     with pytest.raises(TransferFailed, match=f"destination server {destination.id} is running"):
         action(CopyDisk).execute(**kwargs)
 
-    part = Path(str(dst) + ".opsflow-part")
+    part = Path(str(dst) + ".opsflow-part-1")
     part.write_bytes(b"half")
     copy = action(CopyDisk)
     copy.revert(**kwargs)
