@@ -10,7 +10,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
      +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
-     |    +-- HostAccessInvalid     ... the host-access file: missing, malformed, no rule for a cloud or host
+     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
@@ -23,14 +23,15 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
      |    +-- TaskTimeout           ... a try took longer than the task's timeout
      |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
-     |    +-- TransferFailed        ... a disk copy or checksum could not run (host unreachable, key refused)
+     |    +-- TransferFailed        ... a disk copy or checksum could not run (host, key, disk)
      |         +-- ChecksumMismatch ... it ran, but the two ends' disks differ
-     +-- CloudError                 an OpenStack cloud failed a request (the cloud's name in the text and attribute)
-     |    +-- CloudNotFound         ... no such cloud in clouds.yaml
-     |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
      +-- WaitPending                a durable wait is not over (the engine suspends the run)
      |    +-- ChildrenPending       ... a task's child runs have not all ended
      +-- BringUpFailed              a service of the simulated cloud did not come up
+     +-- CloudError                 an OpenStack cloud failed a request (names the cloud)
+     |    +-- CloudNotFound     [2] ... no such cloud in clouds.yaml
+     |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
+     +-- PlanError              [2] a forklift plan file is malformed or does not fit the clouds
 
 ``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
 expect a backend to raise ``StorageFailure``, so the same failure reads right on both sides.
@@ -47,8 +48,8 @@ __all__ = [
     "ActionFailed",
     "BackendUnavailable",
     "BringUpFailed",
-    "ChecksumMismatch",
     "ChildRunsFailed",
+    "ChecksumMismatch",
     "ChildrenPending",
     "ClaimConflict",
     "CloudError",
@@ -64,6 +65,7 @@ __all__ = [
     "InvalidInput",
     "InvalidState",
     "OpsflowError",
+    "PlanError",
     "PluginNotFound",
     "StorageUnavailable",
     "TaskTimeout",
@@ -198,7 +200,9 @@ def describe_wait(due: float | None, signal: str | None) -> str:
         return f"waiting until {until} or signal {signal!r}"
     if until is not None:
         return f"waiting until {until}"
-    return f"waiting for signal {signal!r}"
+    if signal is not None:
+        return f"waiting for signal {signal!r}"
+    return "waiting for its child runs"
 
 
 class BringUpFailed(OpsflowError):
@@ -227,6 +231,10 @@ class CloudNotFound(CloudError):
 
 class CloudUnreachable(CloudError):
     """The cloud's endpoints do not answer, or Keystone refuses the credentials."""
+
+
+class PlanError(OpsflowError):
+    """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
 
 
 class HostAccessInvalid(InvalidInput):

@@ -56,6 +56,8 @@ class CompiledFlow:
     actions: tuple[str, ...] = ()
     #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
     containers: tuple[str, ...] = ()
+    #: Child-run tasks: their path and the definition each child runs (its tasks exist only at run time).
+    batches: tuple[tuple[str, FlowDefinition], ...] = ()
 
 
 def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options: RunOptions) -> CompiledFlow:
@@ -64,7 +66,7 @@ def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options:
     root = builder.instance(definition, prefix="", inputs_symbol=INPUTS_SYMBOL, static_inputs=dict(inputs))
     return CompiledFlow(
         flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count,
-        actions=tuple(builder.actions), containers=tuple(builder.containers),
+        actions=tuple(builder.actions), containers=tuple(builder.containers), batches=tuple(builder.batches),
     )
 
 
@@ -76,6 +78,7 @@ class _Builder:
         self.task_count = 0
         self.actions: list[str] = []
         self.containers: list[str] = []
+        self.batches: list[tuple[str, FlowDefinition]] = []
 
     def instance(
         self, definition: FlowDefinition, prefix: str, inputs_symbol: str, static_inputs: Mapping[str, Any]
@@ -96,6 +99,8 @@ class _Builder:
         if spec.child_runs:
             self.atom_count += 2
             self.task_count += 1
+            assert spec.flow is not None  # child_runs implies a flow
+            self.batches.append((path, definition.subflows[spec.flow]))
             return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]

@@ -71,7 +71,7 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
 
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
     for point in points:
-        if any(point.matches(path, point.when) for path in compiled.actions):
+        if any(point.matches(path, point.when) for path in compiled.actions) or _reaches_a_child(point, compiled):
             continue
         what = f"--inject-failure {point.pattern!r}"
         containers = [path for path in compiled.containers if point.matches(path, point.when)]
@@ -82,6 +82,20 @@ def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition
                                f"itself; name a task inside it{example}")
         shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
         raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
+
+def _reaches_a_child(point: FailurePoint, compiled: definition_compiler.CompiledFlow) -> bool:
+    """True when the point names a task of the flow a child-runs task runs (``batch[*].step``).
+
+    Which items exist is known only while the parent runs, so the check stops at the child's task name.
+    """
+    for path, child in compiled.batches:
+        if not point.pattern.startswith(path + "["):
+            continue
+        _index, found, rest = point.pattern[len(path):].partition("].")
+        if found and rest.split(".")[0].split("[")[0] in {task.name for task in child.tasks}:
+            return True
+    return False
 
 
 class Observer(Protocol):

@@ -14,7 +14,8 @@ from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from tests import child_flows
-from tests.functional.conductor.harness import Cluster, eventually, opsflow
+from tests.fixtures import eventually, opsflow
+from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

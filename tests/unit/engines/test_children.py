@@ -8,7 +8,7 @@ from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.children import Batch
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import DefinitionError
+from opsflow.errors import DefinitionError, InvalidInput
 from opsflow.flows import loader
 from opsflow.flows.model import OnItemFailure
 from tests import child_flows
@@ -118,3 +118,9 @@ def test_child_run_mistakes_are_refused_at_load_time(tmp_path, task: str, messag
     with pytest.raises(DefinitionError, match=message) as raised:
         loader.load_file(str(tmp_path / "bad.yaml"))
     assert raised.value.line == 4
+
+
+def test_a_failure_point_naming_no_task_of_the_children_is_refused(runner, tmp_path) -> None:
+    """--inject-failure into a batch must name one of the child flow's tasks; a misspelling is refused."""
+    with pytest.raises(InvalidInput, match="'each\\[1\\].nope' matches no task"):
+        runner.run(batch(tmp_path), {"items": [0, 1]}, failure_points=(FailurePoint("each[1].nope"),))
