@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
+import glob
 import hashlib
 import json
 import os
@@ -64,7 +66,9 @@ class AgentError(Exception):
     """A problem at this end, reported as one line to the caller."""
 
 
+@functools.lru_cache(maxsize=8)
 def _zeros(length: int) -> bytes:
+    """Zeros to compare and hash against; cached, since nearly every block has the same length."""
     return bytes(length)
 
 
@@ -151,7 +155,7 @@ class _Out:
         self.fd = fd
         self.sent = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: "bytes | memoryview") -> None:
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -195,9 +199,10 @@ def send(path: str, block: int, delta: bool, out: _Out, back: Optional[BinaryIO]
             if not delta:
                 blocks_sent += 1
             for start, run in data_ranges(fd, offset, offset + length):
-                piece = data[start - offset:start - offset + run]
+                piece = memoryview(data)[start - offset:start - offset + run]
                 if piece != _zeros(run):
-                    out.write(b"D" + _HEAD_D.pack(start, run) + piece)
+                    out.write(b"D" + _HEAD_D.pack(start, run))
+                    out.write(piece)
                     data_sent += run
         digest = sha.digest()
         out.write(b"E" + digest)
@@ -243,7 +248,9 @@ def receive(path: str, delta: bool, stream: BinaryIO, back: Optional[_Out]) -> D
         raise AgentError("the other end closed the connection before any transfer stream")
     meta = json.loads(stream.readline())
     size, block = int(meta["size"]), int(meta["block"])
-    target = path if delta else path + PART_SUFFIX
+    # a file of this process's own: a second copy running at the same time (an at-least-once retry
+    # whose first try is still alive) writes its own and renames it, and both hold the same bytes
+    target = path if delta else "%s%s-%d" % (path, PART_SUFFIX, os.getpid())
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise AgentError("no directory %s for the disk" % os.path.dirname(path))
     fd = os.open(target, os.O_RDWR | os.O_CREAT | (0 if delta else os.O_TRUNC), 0o644)
@@ -334,10 +341,10 @@ def main(argv: List[str]) -> int:
         if mode == "sum":
             result = disk_sum(path, block)
         elif mode == "cleanup":
-            existed = os.path.exists(path + PART_SUFFIX)
-            if existed:
-                os.unlink(path + PART_SUFFIX)
-            result = {"removed": existed}
+            parts = glob.glob(glob.escape(path + PART_SUFFIX) + "*")
+            for part in parts:
+                os.unlink(part)
+            result = {"removed": len(parts)}
         elif mode in ("send", "send-delta"):
             delta = mode == "send-delta"
             back = os.fdopen(0, "rb", buffering=1 << 16) if delta else None

@@ -48,6 +48,8 @@ def _libvirt() -> Any:
     except ImportError as exc:
         raise TransferFailed("libvirt discovery needs libvirt-python (pip install libvirt-python; Debian "
                              "needs libvirt-dev and pkg-config to build it)") from exc
+    # libvirt prints every error on stderr by default; ours become exceptions with one line instead
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     return libvirt
 
 

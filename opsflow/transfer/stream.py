@@ -151,6 +151,6 @@ def checksums(*ends: DiskEnd) -> list[DiskSum]:
         return list(pool.map(checksum, ends))
 
 
-def cleanup(end: DiskEnd) -> bool:
-    """Remove what an interrupted full copy left beside the disk; True if there was something."""
-    return bool(_run(end, "cleanup")["removed"])
+def cleanup(end: DiskEnd) -> int:
+    """Remove what interrupted full copies left beside the disk; how many files there were."""
+    return int(_run(end, "cleanup")["removed"])
