@@ -14,6 +14,8 @@ react without parsing text.
      +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
      +-- ClaimConflict          another conductor holds the job
      +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
+     |    +-- VerificationFailed     a copy read back differs from what was written (checksum, size)
+     +-- ObjectStoreError       Swift refused or failed a request (``status``: its HTTP status, 0 if none)
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ __all__ = [
     "FlowNotFound",
     "InvalidInput",
     "InvalidState",
+    "ObjectStoreError",
     "OpsflowError",
     "PluginNotFound",
+    "VerificationFailed",
 ]
 
 
@@ -86,3 +90,15 @@ class ActionFailed(OpsflowError):
 
 class InvalidInput(OpsflowError):
     """A run's input is missing, unknown or of the wrong type."""
+
+
+class VerificationFailed(ActionFailed):
+    """A copy read back does not match what was written; nothing that depends on it may proceed."""
+
+
+class ObjectStoreError(OpsflowError):
+    """Swift refused or failed a request; ``status`` is the HTTP status (0 when there was none)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)
