@@ -2,12 +2,13 @@
 
 A manifest is JSON in Swift next to the disk (see :mod:`opsflow.hibernate.layout`). It carries a
 ``schema`` version: a reader refuses a version it does not know instead of restoring a server
-from fields it misreads. Version 1 records the server's identity and placement (name,
-description, metadata, tags, owner project and user, availability zone, original host, server
-group), its shape (flavor by name *and* properties, so a restore can tell a flavor that changed
-under the same name), how it booted (image reference, keypair), its network (security groups, and
-each port with its network and fixed IPs), and the disk copy (objects, size, SHA-256). ``state``
-says how far the hibernation got; restores append to ``restores``.
+from fields it misreads. ``server`` is the description forklift reads of a server it migrates
+(:mod:`opsflow.forklift.inventory`: name, description, metadata, tags, owner project and user,
+availability zone, original host, flavor by name *and* properties, image reference, keypair with
+its public key, security groups with their rules, each port's network, subnets, MAC and fixed IPs,
+server group, power state), so a restore hands the same pieces to the same actions a migration
+uses. Version 1 checks the keys a restore relies on; ``disk`` is the copy (objects, size,
+SHA-256); ``state`` says how far the hibernation got; restores append to ``restores``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import jsonschema
 
 from opsflow.errors import InvalidInput
 
-__all__ = ["SCHEMA_VERSION", "DiskCopy", "Flavor", "Manifest", "Port", "Restore", "ServerRecord", "State"]
+__all__ = ["SCHEMA_VERSION", "DiskCopy", "Manifest", "Restore", "State"]
 
 #: Version of the manifest layout written by this code.
 SCHEMA_VERSION = 1
@@ -41,84 +42,6 @@ class State(enum.Enum):
     HIBERNATED = "hibernated"
     #: A server was booted again from the copy (the copy stays until deleted on request).
     RESTORED = "restored"
-
-
-@dataclasses.dataclass(frozen=True)
-class Flavor:
-    """The flavor by name and by what it gives, so a restore can check it still means the same."""
-
-    #: Flavor name (``original_name`` in the server's embedded flavor).
-    name: str
-    #: vCPUs.
-    vcpus: int
-    #: RAM in MiB.
-    ram: int
-    #: Root disk in GB.
-    disk: int
-    #: Ephemeral disk in GB.
-    ephemeral: int = 0
-    #: Swap in MiB.
-    swap: int = 0
-    #: Extra specs.
-    extra_specs: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Port:
-    """One network attachment: the network, the fixed IPs and MAC it had."""
-
-    #: Network id.
-    network_id: str
-    #: Network name (helps when the id differs in another region).
-    network_name: str
-    #: Fixed IP addresses on this port.
-    fixed_ips: list[str]
-    #: The port id it had.
-    port_id: str = ""
-    #: MAC address it had.
-    mac_address: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerRecord:
-    """What the server was, read before anything is changed."""
-
-    #: Server id it had.
-    id: str
-    #: Name.
-    name: str
-    #: Description (microversion 2.19), or None.
-    description: str | None
-    #: Server metadata.
-    metadata: dict[str, str]
-    #: Server tags.
-    tags: list[str]
-    #: Flavor.
-    flavor: Flavor
-    #: Image id it booted from ("" for a volume-backed server).
-    image_id: str
-    #: Keypair name, or None.
-    key_name: str | None
-    #: The keypair's public key, so the key can be checked on restore.
-    public_key: str | None
-    #: Security group names.
-    security_groups: list[str]
-    #: Ports in attachment order.
-    ports: list[Port]
-    #: Server group id, or None.
-    server_group: str | None
-    #: Availability zone.
-    availability_zone: str | None
-    #: Owner project id.
-    project_id: str
-    #: Owner user id.
-    user_id: str
-    #: Hypervisor host it ran on (admin view; "" when the reader may not see it).
-    host: str
-    #: Region it ran in.
-    region: str
-    #: Power state before hibernation (``ACTIVE``, ``SHUTOFF``...), to restore it as it was.
-    status: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,8 +88,10 @@ class Manifest:
 
     #: Name the copy is filed under (the server's name unless the operator chose another).
     name: str
-    #: The server as it was.
-    server: ServerRecord
+    #: The server as it was (forklift's server description).
+    server: dict[str, Any]
+    #: Region the server ran in.
+    region: str
     #: Its disk in Swift.
     disk: DiskCopy
     #: How far hibernation got.
@@ -199,10 +124,7 @@ class Manifest:
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
             raise InvalidInput(f"manifest is malformed at {where}: {exc.message}") from exc
-        server = dict(data["server"])
-        server["flavor"] = Flavor(**server["flavor"])
-        server["ports"] = [Port(**port) for port in server["ports"]]
-        return cls(name=data["name"], server=ServerRecord(**server), disk=DiskCopy(**data["disk"]),
+        return cls(name=data["name"], server=dict(data["server"]), region=data["region"], disk=DiskCopy(**data["disk"]),
                    state=State(data["state"]), created=data["created"],
                    restores=[Restore(**r) for r in data.get("restores", [])], schema=data["schema"])
 
@@ -228,7 +150,6 @@ def _object(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> dict[
 
 
 _STR, _INT = {"type": "string"}, {"type": "integer", "minimum": 0}
-_OPT_STR = {"type": ["string", "null"]}
 _STRS = {"type": "array", "items": _STR}
 _STR_MAP = {"type": "object", "additionalProperties": _STR}
 
@@ -243,15 +164,26 @@ _SCHEMA = _object({
                      "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "segment_size": _INT,
                      "segments": _INT, "disk_format": _STR, "container_format": _STR},
                     optional=("disk_format", "container_format")),
-    "server": _object({
-        "id": _STR, "name": _STR, "description": _OPT_STR, "metadata": _STR_MAP, "tags": _STRS,
-        "flavor": _object({"name": _STR, "vcpus": _INT, "ram": _INT, "disk": _INT, "ephemeral": _INT,
-                           "swap": _INT, "extra_specs": _STR_MAP}, optional=("ephemeral", "swap", "extra_specs")),
-        "image_id": _STR, "key_name": _OPT_STR, "public_key": _OPT_STR, "security_groups": _STRS,
-        "ports": {"type": "array", "items": _object(
-            {"network_id": _STR, "network_name": _STR, "fixed_ips": _STRS, "port_id": _STR, "mac_address": _STR},
-            optional=("port_id", "mac_address"))},
-        "server_group": _OPT_STR, "availability_zone": _OPT_STR, "project_id": _STR, "user_id": _STR,
-        "host": _STR, "region": _STR, "status": _STR,
-    }),
+    "region": _STR,
+    "server": {
+        "type": "object",
+        "required": ["id", "name", "status", "project_id", "user_id", "availability_zone", "host", "description",
+                     "metadata", "tags", "flavor", "image", "keypair", "security_groups", "networks",
+                     "server_group"],
+        "properties": {
+            "id": _STR, "name": _STR, "status": _STR, "project_id": _STR, "user_id": _STR,
+            "availability_zone": _STR, "host": _STR, "description": _STR, "metadata": _STR_MAP, "tags": _STRS,
+            "flavor": {"type": "object", "required": ["name", "vcpus", "ram", "disk"],
+                       "properties": {"name": _STR, "vcpus": _INT, "ram": _INT, "disk": _INT,
+                                      "extra_specs": _STR_MAP}},
+            "image": {"type": ["object", "null"]},
+            "keypair": {"type": ["object", "null"], "required": ["name", "public_key"]},
+            "security_groups": {"type": "array", "items": {"type": "object", "required": ["name", "rules"]}},
+            "networks": {"type": "array", "items": {
+                "type": "object", "required": ["name", "id", "fixed_ips", "subnets"],
+                "properties": {"fixed_ips": {"type": "array", "items": {
+                    "type": "object", "required": ["ip_address"], "properties": {"ip_address": _STR}}}}}},
+            "server_group": {"type": ["object", "null"]},
+        },
+    },
 }, optional=("restores",))

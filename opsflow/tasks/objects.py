@@ -22,9 +22,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opsflow.errors import ActionFailed, ObjectStoreError, VerificationFailed
-from opsflow.hibernate import access, slo
+from opsflow.hibernate import access, listing, slo
 from opsflow.hibernate.layout import Layout
-from opsflow.hibernate.manifest import DiskCopy, Manifest, Restore, ServerRecord, State
+from opsflow.hibernate.manifest import DiskCopy, Manifest, Restore, State
 from opsflow.hibernate.swift import Swift
 from opsflow.tasks.base import Action
 
@@ -83,7 +83,7 @@ class _SwiftAction(Action):
         return headers is not None and headers.get(TAG_META.lower()) == self.context.tag
 
     def _manifest(self, swift: Swift, lay: Layout, name: str) -> Manifest:
-        return Manifest.from_json(swift.get(lay.container, lay.manifest(name), limit=4 << 20))
+        return listing.read(swift, lay, name)
 
 
 class StoreImage(_SwiftAction):
@@ -162,7 +162,7 @@ class WriteManifest(_SwiftAction):
                 project: str = "", layout: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Store the manifest; returns it as a dict."""
         lay = _layout(layout)
-        _conn, swift = self._open(cloud, project)
+        conn, swift = self._open(cloud, project)
         existing = swift.head(lay.container, lay.manifest(name))
         if existing is not None and not self._ours(existing):
             raise ActionFailed(f"a manifest named {name!r} already exists in {lay.container}; "
@@ -170,7 +170,8 @@ class WriteManifest(_SwiftAction):
         created = (self._manifest(swift, lay, name).created if existing is not None
                    else datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         manifest = Manifest.from_dict({"schema": 1, "name": name, "server": dict(server), "disk": dict(disk),
-                                       "state": State.COPIED.value, "created": created})
+                                       "region": conn.config.region_name, "state": State.COPIED.value,
+                                       "created": created})
         swift.put(lay.container, lay.manifest(name), manifest.to_json(),
                   headers={TAG_META: self.context.tag, "Content-Type": "application/json"})
         return manifest.to_dict()
@@ -192,7 +193,7 @@ class VerifyCopy(_SwiftAction):
 
     def execute(self, cloud: str, name: str, manifest: Mapping[str, Any], project: str = "",
                 layout: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Return the verified manifest; VerificationFailed when anything read back differs."""
+        """``{"verified": true, "size", "sha256", "manifest"}``; VerificationFailed when anything read back differs."""
         lay = _layout(layout)
         _conn, swift = self._open(cloud, project)
         expected = Manifest.from_dict(dict(manifest))
@@ -203,7 +204,8 @@ class VerifyCopy(_SwiftAction):
         if (size, sha) != (expected.disk.size, expected.disk.sha256):
             raise VerificationFailed(f"the disk of {name!r} read back is {size} bytes, SHA-256 {sha}; "
                                      f"{expected.disk.size} bytes, {expected.disk.sha256} were written")
-        return _rewrite(swift, lay, stored.with_state(State.VERIFIED)).to_dict()
+        verified = _rewrite(swift, lay, stored.with_state(State.VERIFIED))
+        return {"verified": True, "size": size, "sha256": sha, "manifest": verified.to_dict()}
 
     def revert(self, **kwargs: Any) -> None:
         """Reading changed nothing; the manifest's own revert decides whether it stays."""
@@ -233,14 +235,15 @@ class SetState(_SwiftAction):
     """Move a manifest to ``state`` (``hibernated``, ``restored``), recording a restore when given."""
 
     def execute(self, cloud: str, name: str, state: str, project: str = "", layout: Mapping[str, str] | None = None,
-                server_id: str = "", region: str = "", notes: list[str] | None = None) -> dict[str, Any]:
-        """Returns the manifest as stored; a restore is recorded once per run even when retried."""
+                server_id: str = "", notes: list[str] | None = None) -> dict[str, Any]:
+        """Returns the manifest as stored; ``server_id`` records a restore (in the cloud's region), once
+        per server even when retried."""
         lay = _layout(layout)
-        _conn, swift = self._open(cloud, project)
+        conn, swift = self._open(cloud, project)
         manifest = self._manifest(swift, lay, name)
         restore = None
         if server_id and server_id not in {r.server_id for r in manifest.restores}:
-            restore = Restore(server_id=server_id, region=region, notes=list(notes or []),
+            restore = Restore(server_id=server_id, region=conn.config.region_name, notes=list(notes or []),
                               at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         return _rewrite(swift, lay, manifest.with_state(State(state), restore)).to_dict()
 
@@ -266,14 +269,14 @@ class SetState(_SwiftAction):
 class LoadImage(_SwiftAction):
     """Stream a hibernated disk from Swift into a new private Glance image, checking its SHA-256."""
 
-    def execute(self, cloud: str, manifest: Mapping[str, Any], project: str = "") -> str:
-        """Create (or adopt) the image; returns its id."""
+    def execute(self, cloud: str, manifest: Mapping[str, Any], project: str = "") -> dict[str, Any]:
+        """Create (or adopt) the image; returns ``{"id", "name", "size"}``."""
         copy = Manifest.from_dict(dict(manifest))
         conn, swift = self._open(cloud, project)
         for image in self._images(conn):
             if image.status == "active" and image.size == copy.disk.size:
                 LOG.info("%s: adopting image %s from an earlier try", self.name, image.id)
-                return str(image.id)
+                return {"id": image.id, "name": image.name, "size": image.size}
             conn.image.delete_image(image, ignore_missing=True)  # a half-made one: start again
         image = conn.image.create_image(name=f"opsflow-restore-{copy.name}", disk_format=copy.disk.disk_format,
                                         container_format=copy.disk.container_format, visibility="private",
@@ -291,7 +294,7 @@ class LoadImage(_SwiftAction):
         if loaded.status != "active" or loaded.size != copy.disk.size:
             raise VerificationFailed(f"image {image.id} is {loaded.status} with {loaded.size} bytes after the "
                                      f"upload; expected active with {copy.disk.size}")
-        return str(image.id)
+        return {"id": image.id, "name": loaded.name, "size": loaded.size}
 
     def _images(self, conn: Any) -> list[Any]:
         return list(conn.image.images(tag=self.context.tag, owner=conn.current_project_id))
@@ -317,12 +320,8 @@ class DeleteCopy(_SwiftAction):
         """True when a copy was deleted; with ``requested`` false, does nothing."""
         if not requested:
             return False
-        lay = _layout(layout)
         _conn, swift = self._open(cloud, project)
-        swift.delete(lay.container, lay.disk(name), query="multipart-manifest=delete")
-        for segment in swift.names(lay.segment_container, lay.disk(name) + "/"):
-            swift.delete(lay.segment_container, segment)
-        return swift.delete(lay.container, lay.manifest(name))
+        return listing.delete(swift, _layout(layout), name)
 
     def revert(self, **kwargs: Any) -> None:
         """A deleted copy cannot come back; the flow puts this step last so nothing fails after it."""

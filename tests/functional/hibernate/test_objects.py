@@ -13,18 +13,13 @@ from opsflow.hibernate.manifest import State
 from opsflow.hibernate.swift import Swift
 from opsflow.tasks import objects
 
+from tests.unit.hibernate.test_manifest import SERVER as DESCRIPTION
+
 from .conftest import MIB, SOURCE, act, sha256
 
 pytestmark = pytest.mark.functional
 
-SERVER = {
-    "id": "00000000-0000-0000-0000-000000000000", "name": "vm", "description": None, "metadata": {"a": "b"},
-    "tags": ["t"], "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}, "image_id": "",
-    "key_name": None, "public_key": None, "security_groups": ["default"],
-    "ports": [{"network_id": "n", "network_name": "net", "fixed_ips": ["10.0.0.5"]}], "server_group": None,
-    "availability_zone": "nova", "project_id": "p", "user_id": "u", "host": "h", "region": "source",
-    "status": "ACTIVE",
-}
+SERVER = {**DESCRIPTION, "id": "00000000-0000-0000-0000-000000000000"}
 
 
 def _store(image: Any, layout: dict[str, str], run_id: str = "run-1") -> tuple[objects.StoreImage, dict[str, Any]]:
@@ -76,15 +71,16 @@ def test_manifest_verifies_then_disk_loads_back_into_glance(
     written = act(objects.WriteManifest).execute(cloud=SOURCE, name="vm", server=SERVER, disk=disk,
                                                  layout=store_layout)
     assert written["state"] == State.COPIED.value
-    verified = act(objects.VerifyCopy).execute(cloud=SOURCE, name="vm", manifest=written, layout=store_layout)
+    verified = act(objects.VerifyCopy).execute(cloud=SOURCE, name="vm", manifest=written,
+                                               layout=store_layout)["manifest"]
     assert verified["state"] == State.VERIFIED.value
     read = act(objects.ReadManifest).execute(cloud=SOURCE, name="vm", layout=store_layout)
     assert read == verified
     loader = act(objects.LoadImage)
-    image_id = loader.execute(cloud=SOURCE, manifest=read)
+    image_id = loader.execute(cloud=SOURCE, manifest=read)["id"]
     try:
         assert demo.image.download_image(image_id).content == data
-        assert loader.execute(cloud=SOURCE, manifest=read) == image_id
+        assert loader.execute(cloud=SOURCE, manifest=read)["id"] == image_id
     finally:
         loader.revert(cloud=SOURCE)
     assert demo.image.find_image(image_id, ignore_missing=True) is None

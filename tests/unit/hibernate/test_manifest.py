@@ -10,16 +10,25 @@ from opsflow.errors import InvalidInput
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.manifest import SCHEMA_VERSION, Manifest, Restore, State
 
+SERVER = {
+    "id": "i", "name": "vm", "status": "ACTIVE", "power": "running", "project_id": "p", "user_id": "u",
+    "availability_zone": "nova", "host": "sim-sou-001", "description": "d", "metadata": {"k": "v"},
+    "tags": ["t"], "volumes": [],
+    "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0,
+               "extra_specs": {"hw:cpu_policy": "shared"}},
+    "image": {"id": "img", "name": "cirros-sim", "disk_format": "raw", "container_format": "bare",
+              "min_disk": 0, "min_ram": 0, "size": 2097152},
+    "keypair": {"name": "k", "public_key": "ssh-ed25519 AAAA", "type": "ssh"},
+    "security_groups": [{"name": "default", "description": "", "rules": []}],
+    "networks": [{"name": "net", "id": "n", "mac": "fa:16:3e:00:00:01",
+                  "subnets": [{"name": "s", "cidr": "10.0.0.0/24", "ip_version": 4, "gateway_ip": "10.0.0.1",
+                               "enable_dhcp": True}],
+                  "fixed_ips": [{"ip_address": "10.0.0.5", "subnet": "s"}]}],
+    "server_group": None,
+}
 DATA = {
-    "schema": 1, "name": "vm", "state": "hibernated", "created": "2026-12-01T10:00:00+00:00",
-    "server": {"id": "i", "name": "vm", "description": "d", "metadata": {"k": "v"}, "tags": ["t"],
-               "flavor": {"name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0,
-                          "extra_specs": {"hw:cpu_policy": "shared"}},
-               "image_id": "img", "key_name": "k", "public_key": "ssh-ed25519 AAAA", "security_groups": ["default"],
-               "ports": [{"network_id": "n", "network_name": "net", "fixed_ips": ["10.0.0.5"], "port_id": "p",
-                          "mac_address": "fa:16:3e:00:00:01"}],
-               "server_group": None, "availability_zone": "nova", "project_id": "p", "user_id": "u",
-               "host": "sim-sou-001", "region": "source", "status": "ACTIVE"},
+    "schema": 1, "name": "vm", "state": "hibernated", "created": "2026-12-01T10:00:00+00:00", "region": "source",
+    "server": SERVER,
     "disk": {"container": "c", "object": "vm/disk", "segment_container": "c_segments", "size": 10,
              "sha256": "a" * 64, "segment_size": 1048576, "segments": 1, "disk_format": "raw",
              "container_format": "bare"},
@@ -31,7 +40,7 @@ def test_round_trip_keeps_every_field() -> None:
     """A manifest parsed from JSON and written again gives the same data."""
     manifest = Manifest.from_json(json.dumps(DATA).encode())
     assert json.loads(manifest.to_json()) == DATA
-    assert manifest.server.flavor.extra_specs == {"hw:cpu_policy": "shared"}
+    assert manifest.server["flavor"]["extra_specs"] == {"hw:cpu_policy": "shared"}
 
 
 def test_unknown_schema_version_is_refused_naming_both_versions() -> None:
@@ -45,6 +54,9 @@ def test_malformed_manifest_names_the_field() -> None:
     bad = {**DATA, "disk": {**DATA["disk"], "size": "ten"}}
     with pytest.raises(InvalidInput, match="disk/size"):
         Manifest.from_dict(bad)
+    no_ip = {**DATA, "server": {**SERVER, "networks": [{**SERVER["networks"][0], "fixed_ips": [{}]}]}}
+    with pytest.raises(InvalidInput, match="server/networks/0/fixed_ips/0"):
+        Manifest.from_dict(no_ip)
 
 
 def test_not_json_is_refused() -> None:
