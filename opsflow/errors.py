@@ -14,7 +14,11 @@ react without parsing text.
      +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
      +-- ClaimConflict          another conductor holds the job
      +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
-     |    +-- VerificationFailed     a copy read back differs from what was written (checksum, size)
+     |    +-- VerificationFailed a copy read back differs from what was written (checksum, size)
+     +-- CloudError             an OpenStack cloud failed a request (the cloud's name in the text and attribute)
+     |    +-- CloudNotFound     no such cloud in clouds.yaml
+     |    +-- CloudUnreachable  the cloud does not answer, or refuses the credentials
+     +-- PlanError              a forklift plan file is malformed or does not fit the clouds (file in the text)
      +-- ObjectStoreError       Swift refused or failed a request (``status``: its HTTP status, 0 if none)
 """
 
@@ -24,12 +28,16 @@ __all__ = [
     "ActionFailed",
     "BackendUnavailable",
     "ClaimConflict",
+    "CloudError",
+    "CloudNotFound",
+    "CloudUnreachable",
     "DefinitionError",
     "FlowNotFound",
     "InvalidInput",
     "InvalidState",
     "ObjectStoreError",
     "OpsflowError",
+    "PlanError",
     "PluginNotFound",
     "VerificationFailed",
 ]
@@ -90,6 +98,27 @@ class ActionFailed(OpsflowError):
 
 class InvalidInput(OpsflowError):
     """A run's input is missing, unknown or of the wrong type."""
+
+
+class CloudError(OpsflowError):
+    """An OpenStack cloud failed a request; ``cloud`` names it (as in clouds.yaml), ``status`` the HTTP code."""
+
+    def __init__(self, cloud: str, message: str, *, status: int | None = None) -> None:
+        self.cloud = cloud
+        self.status = status
+        super().__init__(message)
+
+
+class CloudNotFound(CloudError):
+    """No cloud of that name in any clouds.yaml openstacksdk reads."""
+
+
+class CloudUnreachable(CloudError):
+    """The cloud's endpoints do not answer, or Keystone refuses the credentials."""
+
+
+class PlanError(OpsflowError):
+    """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
 
 
 class VerificationFailed(ActionFailed):
