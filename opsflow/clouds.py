@@ -36,6 +36,7 @@ __all__ = [
     "errors",
     "find_one",
     "forget",
+    "is_admin",
     "project_connection",
     "short_tag",
 ]
@@ -134,11 +135,24 @@ def forget(cloud: str | None = None) -> None:
 
 
 def find_one(finder: Callable[..., _T], name_or_id: str, **kwargs: Any) -> _T | None:
-    """``finder(name_or_id)`` or None when there is none (sdk 4 deprecates its own ``ignore_missing``)."""
+    """``finder(name_or_id)`` (an sdk ``find_*`` or ``get_*``) or None when there is none.
+
+    sdk 4 deprecates the ``find_*`` default ``ignore_missing=True``, and ``get_*`` take no such
+    argument; both raise NotFoundException when told to, which is what this turns into None.
+    """
+    if getattr(finder, "__name__", "").startswith("find_"):
+        kwargs["ignore_missing"] = False
     try:
-        return finder(name_or_id, ignore_missing=False, **kwargs)
+        return finder(name_or_id, **kwargs)
     except sdk_exc.NotFoundException:
         return None
+
+
+def is_admin(conn: sdk_connection.Connection) -> bool:
+    """True when the connection's token carries the admin role (it may see every project)."""
+    with errors(conn.config.name, "reading its token's roles"):
+        access: Any = conn.session.auth.get_access(conn.session)  # type: ignore[union-attr]
+        return "admin" in (access.role_names or [])
 
 
 def short_tag(tag: str) -> str:

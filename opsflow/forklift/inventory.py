@@ -37,11 +37,11 @@ def mapped(mappings: Mapping[str, Any] | None, kind: str, name: str) -> str:
 
 def find_server(conn: Any, cloud: str, server: str) -> Any:
     """The server with this id or name (in any project when the cloud's user may see them all)."""
-    found = clouds.find_one(conn.compute.get_server, server)
-    if found is None:
+    found = clouds.find_one(conn.compute.find_server, server)
+    if found is None and clouds.is_admin(conn):
         found = clouds.find_one(conn.compute.find_server, server, all_projects=True)
-        if found is not None:
-            found = conn.compute.get_server(found.id)
+    if found is not None:
+        found = conn.compute.get_server(found.id)
     if found is None:
         raise ActionFailed(f"no server {server!r} at {cloud}; check the id or name (`openstack server list`)")
     return found

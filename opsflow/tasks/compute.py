@@ -308,7 +308,8 @@ class VerifyServer(CloudAction):
         if not ports:
             raise ActionFailed(f"server {server} at {cloud} has no port")
         for port in ports:
-            if port.status != "ACTIVE" or port.binding_vif_type in ("unbound", "binding_failed", None):
+            # binding details are admin-only; Neutron sets a port ACTIVE only once it is bound
+            if port.status != "ACTIVE" or port.binding_vif_type in ("unbound", "binding_failed"):
                 raise ActionFailed(f"port {port.id} of server {server} at {cloud} is {port.status} "
                                    f"(binding {port.binding_vif_type}); check the network agents or binder")
         have = sorted(ip["ip_address"] for port in ports for ip in port.fixed_ips)
