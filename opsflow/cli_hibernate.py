@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
-from opsflow import output
+from opsflow import clouds, output
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader, resolver
-from opsflow.hibernate import access, batch, listing, selection
+from opsflow.hibernate import batch, listing, selection
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.swift import Swift
 
@@ -102,7 +102,9 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
     """Move servers (ids, names or globs) off their hypervisors into Swift; they are deleted once
     their copy is verified."""
     layout = _layout(container, segment_container, prefix)
-    chosen = selection.select(access.connect(cloud), selection.Selection(tuple(servers), project, host, tag))
+    wanted = selection.Selection(tuple(servers), project, host, tag)
+    with clouds.errors(cloud, "selecting servers"):
+        chosen = selection.select(clouds.connect(cloud), wanted)
     if not chosen:
         raise click.UsageError("the selection matches no server")
     clashes = selection.duplicate_names(chosen)
@@ -139,7 +141,7 @@ def hibernated() -> None:
 
 
 def _store(cloud: str, project: str) -> Swift:
-    return Swift(access.connect(cloud, project))
+    return Swift(clouds.project_connection(cloud, project))
 
 
 _project_option = click.option("--project", default="", help="Owner project id (default: the cloud's own).")

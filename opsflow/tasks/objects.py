@@ -22,11 +22,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opsflow.errors import ActionFailed, ObjectStoreError, VerificationFailed
-from opsflow.hibernate import access, listing, slo
+from opsflow import clouds
+from opsflow.clouds import CloudAction
+from opsflow.hibernate import listing, slo
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.manifest import DiskCopy, Manifest, Restore, State
 from opsflow.hibernate.swift import Swift
-from opsflow.tasks.base import Action
 
 __all__ = ["DeleteCopy", "LoadImage", "ReadManifest", "SetState", "StoreImage", "VerifyCopy", "WriteManifest"]
 
@@ -59,7 +60,7 @@ def _gone(conn: Any, server_id: str) -> bool:
     """True when the server no longer exists (deleted, or soft-deleted and waiting to be reclaimed)."""
     if not server_id:
         return False
-    found = conn.compute.find_server(server_id, ignore_missing=True)
+    found = clouds.find_one(conn.compute.get_server, server_id)
     return found is None or found.status in ("DELETED", "SOFT_DELETED")
 
 
@@ -72,11 +73,11 @@ def _rewrite(swift: Swift, lay: Layout, manifest: Manifest) -> Manifest:
     return manifest
 
 
-class _SwiftAction(Action):
-    """Connection and layout handling shared by the Swift actions."""
+class _SwiftAction(CloudAction):
+    """Connection and layout handling shared by the Swift actions (cloud errors mapped by CloudAction)."""
 
     def _open(self, cloud: str, project: str) -> tuple[Any, Swift]:
-        conn = access.connect(cloud, project)
+        conn = clouds.project_connection(cloud, project)
         return conn, Swift(conn)
 
     def _ours(self, headers: Mapping[str, str] | None) -> bool:
@@ -88,6 +89,8 @@ class _SwiftAction(Action):
 
 class StoreImage(_SwiftAction):
     """Stream a Glance image into Swift as a Static Large Object (parallel segments, SHA-256)."""
+
+    doing = "copying the disk into Swift"
 
     def execute(self, cloud: str, image: str, name: str, server: str = "", project: str = "",
                 layout: Mapping[str, str] | None = None, segment_size: int = slo.SEGMENT_SIZE,
@@ -158,6 +161,8 @@ class StoreImage(_SwiftAction):
 class WriteManifest(_SwiftAction):
     """Write the manifest of a hibernated server (state ``copied``: not yet verified)."""
 
+    doing = "writing the manifest"
+
     def execute(self, cloud: str, name: str, server: Mapping[str, Any], disk: Mapping[str, Any],
                 project: str = "", layout: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Store the manifest; returns it as a dict."""
@@ -191,6 +196,8 @@ class WriteManifest(_SwiftAction):
 class VerifyCopy(_SwiftAction):
     """Read the manifest and the whole disk back from Swift and check both; then mark it ``verified``."""
 
+    doing = "verifying the Swift copy"
+
     def execute(self, cloud: str, name: str, manifest: Mapping[str, Any], project: str = "",
                 layout: Mapping[str, str] | None = None) -> dict[str, Any]:
         """``{"verified": true, "size", "sha256", "manifest"}``; VerificationFailed when anything read back differs."""
@@ -214,6 +221,8 @@ class VerifyCopy(_SwiftAction):
 class ReadManifest(_SwiftAction):
     """Read a hibernated server's manifest (only the owner's project and admins may)."""
 
+    doing = "reading the manifest"
+
     def execute(self, cloud: str, name: str, project: str = "", layout: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The manifest as a dict; fails when it is missing, unreadable or not restorable."""
         lay = _layout(layout)
@@ -233,6 +242,8 @@ class ReadManifest(_SwiftAction):
 
 class SetState(_SwiftAction):
     """Move a manifest to ``state`` (``hibernated``, ``restored``), recording a restore when given."""
+
+    doing = "updating the manifest"
 
     def execute(self, cloud: str, name: str, state: str, project: str = "", layout: Mapping[str, str] | None = None,
                 server_id: str = "", notes: list[str] | None = None) -> dict[str, Any]:
@@ -269,6 +280,8 @@ class SetState(_SwiftAction):
 class LoadImage(_SwiftAction):
     """Stream a hibernated disk from Swift into a new private Glance image, checking its SHA-256."""
 
+    doing = "loading the disk into Glance"
+
     def execute(self, cloud: str, manifest: Mapping[str, Any], project: str = "") -> dict[str, Any]:
         """Create (or adopt) the image; returns ``{"id", "name", "size"}``."""
         copy = Manifest.from_dict(dict(manifest))
@@ -301,7 +314,7 @@ class LoadImage(_SwiftAction):
 
     def revert(self, cloud: str, project: str = "", **kwargs: Any) -> None:
         """Delete the images this task made (the Swift copy is not touched)."""
-        conn = access.connect(cloud, project)
+        conn = clouds.project_connection(cloud, project)
         for image in self._images(conn):
             conn.image.delete_image(image, ignore_missing=True)
 
@@ -314,6 +327,8 @@ def _counting(chunks: Iterator[bytes], sha: Any) -> Iterator[bytes]:
 
 class DeleteCopy(_SwiftAction):
     """Delete a hibernated server's copy (disk, segments, manifest) — only when ``requested``."""
+
+    doing = "deleting the Swift copy"
 
     def execute(self, cloud: str, name: str, requested: bool = False, project: str = "",
                 layout: Mapping[str, str] | None = None) -> bool:
