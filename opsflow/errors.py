@@ -8,6 +8,7 @@ react without parsing text.
     OpsflowError
      +-- DefinitionError        a flow definition is malformed (file:line:col in the message)
      +-- InvalidInput           a run was given a missing, unknown or mistyped input
+     |    +-- HostAccessInvalid the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- PluginNotFound         no installed plugin has the requested name
      +-- FlowNotFound           no stored flow or job has the given id
      +-- InvalidState           the operation does not fit the flow's or job's current state
@@ -15,6 +16,8 @@ react without parsing text.
      +-- ClaimConflict          another conductor holds the job
      +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
      |    +-- VerificationFailed a copy read back differs from what was written (checksum, size)
+     |    +-- TransferFailed    a disk copy or checksum could not run (host unreachable, key refused, no disk)
+     |         +-- ChecksumMismatch  it ran, but the two ends' disks differ
      +-- CloudError             an OpenStack cloud failed a request (the cloud's name in the text and attribute)
      |    +-- CloudNotFound     no such cloud in clouds.yaml
      |    +-- CloudUnreachable  the cloud does not answer, or refuses the credentials
@@ -27,18 +30,21 @@ from __future__ import annotations
 __all__ = [
     "ActionFailed",
     "BackendUnavailable",
+    "ChecksumMismatch",
     "ClaimConflict",
     "CloudError",
     "CloudNotFound",
     "CloudUnreachable",
     "DefinitionError",
     "FlowNotFound",
+    "HostAccessInvalid",
     "InvalidInput",
     "InvalidState",
     "ObjectStoreError",
     "OpsflowError",
     "PlanError",
     "PluginNotFound",
+    "TransferFailed",
     "VerificationFailed",
 ]
 
@@ -131,3 +137,19 @@ class ObjectStoreError(OpsflowError):
     def __init__(self, message: str, *, status: int) -> None:
         self.status = status
         super().__init__(message)
+
+
+class HostAccessInvalid(InvalidInput):
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+
+
+class TransferFailed(ActionFailed):
+    """A disk transfer or checksum could not run; ``host`` names the hypervisor it failed on ("" if none)."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class ChecksumMismatch(TransferFailed):
+    """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
