@@ -123,14 +123,15 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
 @click.option("--project", default="", help="Owner project id whose Swift account holds the copies "
               "(default: the cloud's own project).")
 @click.option("--delete-copy", is_flag=True, help="Delete each Swift copy once its server is restored and verified.")
+@click.option("--access", default="", help="Host-access YAML for the on-host disk check (default $OPSFLOW_HOST_ACCESS).")
 @_layout_options
 @_run_options
-def restore(names: Sequence[str], cloud: str, project: str, delete_copy: bool, container: str,
+def restore(names: Sequence[str], cloud: str, project: str, delete_copy: bool, access: str, container: str,
             segment_container: str, prefix: str, **run: Any) -> None:
     """Boot hibernated servers again from their copies in Swift, in any region that shares it."""
     layout = _layout(container, segment_container, prefix)
     items = [batch.Item(label=name, host="", inputs={
-        "cloud": cloud, "name": name, "project": project, "layout": layout, "delete_copy": delete_copy})
+        "cloud": cloud, "name": name, "project": project, "layout": layout, "delete_copy": delete_copy, "access": access})
         for name in names]
     _run_batch("restore", run.pop("definition"), items, **run)
 

@@ -24,12 +24,13 @@ from typing import Any
 from opsflow.errors import ActionFailed, ObjectStoreError, VerificationFailed
 from opsflow import clouds
 from opsflow.clouds import CloudAction
-from opsflow.hibernate import listing, slo
+from opsflow.hibernate import hostdisk, listing, slo
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.manifest import DiskCopy, Manifest, Restore, State
 from opsflow.hibernate.swift import Swift
 
-__all__ = ["DeleteCopy", "LoadImage", "ReadManifest", "SetState", "StoreImage", "VerifyCopy", "WriteManifest"]
+__all__ = ["DeleteCopy", "LoadImage", "ReadManifest", "SetState", "StoreImage", "VerifyCopy", "VerifyRestoredDisk",
+           "WriteManifest"]
 
 LOG = logging.getLogger(__name__)
 
@@ -340,3 +341,21 @@ class DeleteCopy(_SwiftAction):
 
     def revert(self, **kwargs: Any) -> None:
         """A deleted copy cannot come back; the flow puts this step last so nothing fails after it."""
+
+
+class VerifyRestoredDisk(_SwiftAction):
+    """Check on its hypervisor that a restored server's disk starts with exactly the hibernated bytes."""
+
+    doing = "checking the restored disk on its host"
+
+    def execute(self, cloud: str, server: str, manifest: Mapping[str, Any], access: str = "") -> dict[str, Any]:
+        """``{"server", "sha256", "bytes"}``; VerificationFailed when the disk differs from the copy."""
+        copy = Manifest.from_dict(dict(manifest))
+        sha = hostdisk.prefix_sha256(cloud, server, copy.disk.size, access)
+        if sha != copy.disk.sha256:
+            raise VerificationFailed(f"the disk of restored server {server} hashes to {sha} over its first "
+                                     f"{copy.disk.size} bytes, the copy of {copy.name!r} to {copy.disk.sha256}")
+        return {"server": server, "sha256": sha, "bytes": copy.disk.size}
+
+    def revert(self, **kwargs: Any) -> None:
+        """Checking changed nothing."""

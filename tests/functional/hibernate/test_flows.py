@@ -77,7 +77,7 @@ def test_restore_gives_the_same_server_back(
     booted = hibernated.booted
     record = run_flow(tmp_path / "state.db", "restore",
                       {"cloud": SOURCE_ADMIN, "name": booted.name, "project": booted.project_id,
-                       "layout": hibernated.layout})
+                       "layout": hibernated.layout, "access": str(devcloud.host_access)})
     assert record.state is RunState.SUCCEEDED, [t.error for t in record.tasks if t.error]
     (server,) = list(admin.compute.servers(all_projects=True, name=f"^{booted.name}$"))
     server = admin.compute.get_server(server.id)
