@@ -19,6 +19,7 @@ from opsflow import clouds, output
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
+from opsflow.errors import InvalidInput
 from opsflow.flows import loader, resolver
 from opsflow.hibernate import batch, listing, selection
 from opsflow.hibernate.layout import Layout
@@ -54,17 +55,28 @@ def _default_state_url() -> str:
 
 
 def _layout(container: str, segment_container: str, prefix: str) -> dict[str, str]:
-    Layout(container, segment_container, prefix)  # bad names fail here, before any run
+    _usage(lambda: Layout(container, segment_container, prefix))  # bad names fail here, before any run
     return {"container": container, "segment_container": segment_container, "prefix": prefix}
 
 
-def _run_batch(flow: str, definition_path: str | None, items: Sequence[batch.Item], state_url: str,
-               inject: Sequence[str], per_host: int, per_cloud: int, as_json: bool) -> None:
-    definition = loader.load_file(definition_path or os.path.join(resolver.BUILTIN_DIR, f"{flow}.yaml"))
+def _usage(check: Callable[[], Any]) -> Any:
+    """``check()``, its bad input turned into a usage error (exit 2)."""
     try:
-        points = tuple(FailurePoint.parse(value) for value in inject)
+        return check()
+    except InvalidInput as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
+    try:
+        return tuple(FailurePoint.parse(value) for value in values)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _run_batch(flow: str, definition_path: str | None, items: Sequence[batch.Item], state_url: str,
+               points: tuple[FailurePoint, ...], per_host: int, per_cloud: int, as_json: bool) -> None:
+    definition = loader.load_file(definition_path or os.path.join(resolver.BUILTIN_DIR, f"{flow}.yaml"))
     with Runner(state_url, max_workers=max(8, 2 * per_cloud)) as runner:
         outcomes = batch.run_all(items, lambda inputs: runner.run(definition, inputs, failure_points=points),
                                  per_host=per_host, per_cloud=per_cloud)
@@ -101,10 +113,11 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
               concurrency: int, container: str, segment_container: str, prefix: str, **run: Any) -> None:
     """Move servers (ids, names or globs) off their hypervisors into Swift; they are deleted once
     their copy is verified."""
+    points = _points(run.pop("inject_failure"))
     layout = _layout(container, segment_container, prefix)
-    wanted = selection.Selection(tuple(servers), project, host, tag)
+    wanted = _usage(lambda: selection.Selection(tuple(servers), project, host, tag))
     with clouds.errors(cloud, "selecting servers"):
-        chosen = selection.select(clouds.connect(cloud), wanted)
+        chosen = _usage(lambda: selection.select(clouds.connect(cloud), wanted))
     if not chosen:
         raise click.UsageError("the selection matches no server")
     clashes = selection.duplicate_names(chosen)
@@ -114,7 +127,7 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
     items = [batch.Item(label=s.name, host=s.host, inputs={
         "cloud": cloud, "server": s.id, "layout": layout, "segment_size": segment_size << 20,
         "concurrency": concurrency}) for s in chosen]
-    _run_batch("hibernate", run.pop("definition"), items, **run)
+    _run_batch("hibernate", run.pop("definition"), items, points=points, **run)
 
 
 @click.command("restore")
@@ -129,11 +142,12 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
 def restore(names: Sequence[str], cloud: str, project: str, delete_copy: bool, access: str, container: str,
             segment_container: str, prefix: str, **run: Any) -> None:
     """Boot hibernated servers again from their copies in Swift, in any region that shares it."""
+    points = _points(run.pop("inject_failure"))
     layout = _layout(container, segment_container, prefix)
     items = [batch.Item(label=name, host="", inputs={
         "cloud": cloud, "name": name, "project": project, "layout": layout, "delete_copy": delete_copy, "access": access})
         for name in names]
-    _run_batch("restore", run.pop("definition"), items, **run)
+    _run_batch("restore", run.pop("definition"), items, points=points, **run)
 
 
 @click.group("hibernated")
@@ -148,12 +162,16 @@ def _store(cloud: str, project: str) -> Swift:
 _project_option = click.option("--project", default="", help="Owner project id (default: the cloud's own).")
 
 
+def _reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the copies are (cloud, project, layout) and how to print them (``-f``, ``-c``)."""
+    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
+    func = click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
+                        show_default=True)(func)
+    return _cloud_option(_project_option(_layout_options(func)))
+
+
 @hibernated.command("list")
-@_cloud_option
-@_project_option
-@_layout_options
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")
+@_reading_options
 def hibernated_list(cloud: str, project: str, container: str, segment_container: str, prefix: str, fmt: str,
                     columns: Sequence[str]) -> None:
     """List the hibernated servers of a project."""
@@ -163,11 +181,7 @@ def hibernated_list(cloud: str, project: str, container: str, segment_container:
 
 @hibernated.command("show")
 @click.argument("name")
-@_cloud_option
-@_project_option
-@_layout_options
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@click.option("-c", "--column", "columns", multiple=True, help="Show only this field (repeatable).")
+@_reading_options
 def hibernated_show(name: str, cloud: str, project: str, container: str, segment_container: str, prefix: str,
                     fmt: str, columns: Sequence[str]) -> None:
     """Show one hibernated server's manifest."""
