@@ -127,7 +127,7 @@ def _cached(cloud: str, project_id: str) -> sdk_connection.Connection:
         return conn
     with errors(cloud, "connecting"):
         if project_id:
-            conn = connect(cloud).connect_as_project(project_id)
+            conn = connect(cloud).connect_as(project_id=project_id)  # connect_as_project(str) takes a *name*
         else:
             conn = openstack.connect(cloud=cloud)
         conn.authorize()  # fail here, naming the cloud, rather than in the middle of a task

@@ -10,7 +10,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
      +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
-     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a host
+     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
@@ -23,7 +23,8 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
      |    +-- TaskTimeout           ... a try took longer than the task's timeout
      |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
-     |    +-- TransferFailed        ... a disk copy or checksum could not run (host, key, disk)
+     |    +-- VerificationFailed    ... a copy read back differs from what was written (checksum, size)
+     |    +-- TransferFailed        ... a disk copy or checksum could not run (host unreachable, no disk)
      |         +-- ChecksumMismatch ... it ran, but the two ends' disks differ
      +-- WaitPending                a durable wait is not over (the engine suspends the run)
      |    +-- ChildrenPending       ... a task's child runs have not all ended
@@ -32,6 +33,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    +-- CloudNotFound     [2] ... no such cloud in clouds.yaml
      |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
      +-- PlanError              [2] a forklift plan file is malformed or does not fit the clouds
+     +-- ObjectStoreError           Swift refused or failed a request (``status``: its HTTP status, 0 if none)
 
 ``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
 expect a backend to raise ``StorageFailure``, so the same failure reads right on both sides.
@@ -48,8 +50,8 @@ __all__ = [
     "ActionFailed",
     "BackendUnavailable",
     "BringUpFailed",
-    "ChildRunsFailed",
     "ChecksumMismatch",
+    "ChildRunsFailed",
     "ChildrenPending",
     "ClaimConflict",
     "CloudError",
@@ -64,12 +66,14 @@ __all__ = [
     "InjectedFailure",
     "InvalidInput",
     "InvalidState",
+    "ObjectStoreError",
     "OpsflowError",
     "PlanError",
     "PluginNotFound",
     "StorageUnavailable",
     "TaskTimeout",
     "TransferFailed",
+    "VerificationFailed",
     "WaitPending",
     "describe_wait",
 ]
@@ -235,6 +239,18 @@ class CloudUnreachable(CloudError):
 
 class PlanError(OpsflowError):
     """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
+
+
+class VerificationFailed(ActionFailed):
+    """A copy read back does not match what was written; nothing that depends on it may proceed."""
+
+
+class ObjectStoreError(OpsflowError):
+    """Swift refused or failed a request; ``status`` is the HTTP status (0 when there was none)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class HostAccessInvalid(InvalidInput):

@@ -22,6 +22,7 @@ from opsflow.forklift import inventory
 from opsflow.tasks import polling
 
 __all__ = [
+    "ClearRunMarkers",
     "CreateServer",
     "EnsureFlavor",
     "EnsureKeypair",
@@ -358,3 +359,44 @@ class FinishSource(CloudAction):
         conn.compute.delete_server_metadata(found, [MOVED_KEY])
         if MOVED_TAG in (found.tags or []):
             found.remove_tag(conn.compute, MOVED_TAG)
+
+
+#: Nova tags opsflow puts on servers it creates start with this (see :func:`opsflow.clouds.short_tag`).
+_RUN_TAG_PREFIX = "opsflow-"
+
+
+class ClearRunMarkers(CloudAction):
+    """Take the run's adoption markers (tag, ``opsflow:tag`` and ``forklift:source`` metadata) off a
+    server, so it carries exactly the metadata and tags it was given; the revert puts them back, so
+    ``compute.create_server``'s revert still finds the server to delete."""
+
+    doing = "clearing the run's markers"
+
+    def execute(self, cloud: str, server: str) -> dict[str, Any]:
+        """``{"metadata": {...removed...}, "tags": [...removed...]}``."""
+        conn = clouds.connect(cloud)
+        found = conn.compute.get_server(server)
+        markers = {"metadata": {k: v for k, v in (found.metadata or {}).items() if k in (TAG_KEY, SOURCE_KEY)},
+                   "tags": [t for t in found.tags or [] if t.startswith(_RUN_TAG_PREFIX)]}
+        remember = self.context.remember
+        markers = remember("markers", markers) if remember is not None else markers
+        if markers["metadata"]:
+            conn.compute.delete_server_metadata(found, list(markers["metadata"]))
+        for tag in markers["tags"]:
+            if tag in (found.tags or []):
+                found.remove_tag(conn.compute, tag)
+        return dict(markers)
+
+    def revert(self, cloud: str, server: str, **kwargs: Any) -> None:
+        """Put the markers back on the server (if it still exists)."""
+        remember = self.context.remember
+        markers = remember("markers", None) if remember is not None else None
+        conn = clouds.connect(cloud)
+        found = clouds.find_one(conn.compute.get_server, server)
+        if not markers or found is None:
+            return
+        if markers["metadata"]:
+            conn.compute.set_server_metadata(found, **markers["metadata"])
+        for tag in markers["tags"]:
+            if tag not in (found.tags or []):
+                found.add_tag(conn.compute, tag)

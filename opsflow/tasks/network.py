@@ -17,7 +17,7 @@ from opsflow import clouds
 from opsflow.clouds import CloudAction
 from opsflow.forklift import inventory
 
-__all__ = ["EnsureNetworks", "EnsureSecurityGroups"]
+__all__ = ["EnsureNetworks", "EnsureSecurityGroups", "FreeFixedIps"]
 
 LOG = logging.getLogger(__name__)
 
@@ -143,3 +143,33 @@ class EnsureNetworks(CloudAction):
                 if port.device_owner in ("", "compute:nova") and not port.device_id:
                     conn.network.delete_port(port, ignore_missing=True)
             conn.network.delete_network(found, ignore_missing=True)
+
+
+class FreeFixedIps(CloudAction):
+    """Keep each wanted fixed IP only where no port holds it now; say which ones could not be kept.
+
+    Takes ``network.ensure_networks``' result. A restore or migration asks for the address a server
+    had; if another port took it meanwhile, asking would fail the boot, so the server gets a fresh
+    address on the same network and the note says so.
+    """
+
+    doing = "checking fixed IPs"
+
+    def execute(self, cloud: str, networks: list[Mapping[str, Any]]) -> dict[str, Any]:
+        """``{"networks": [...same entries, taken fixed_ip dropped...], "notes": ["..."]}``."""
+        conn = clouds.connect(cloud)
+        out, notes = [], []
+        for net in networks:
+            entry = dict(net)
+            ip = entry.get("fixed_ip")
+            if ip:
+                holders = list(conn.network.ports(network_id=entry["uuid"], fixed_ips=f"ip_address={ip}"))
+                if holders:
+                    del entry["fixed_ip"]
+                    notes.append(f"fixed IP {ip} on network {entry.get('name') or entry['uuid']} is taken by port "
+                                 f"{holders[0].id}; the server gets another address there")
+            out.append(entry)
+        return {"networks": out, "notes": notes}
+
+    def revert(self, **kwargs: Any) -> None:
+        """Checking changed nothing."""
