@@ -50,7 +50,7 @@ class Keystone:
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         with _mapped(what):
-            resp = getattr(self.conn.identity, method)(path, **kwargs)
+            resp = getattr(self.conn.identity, method)(path, raise_exc=True, **kwargs)
         return resp.json() if resp.content else {}
 
     # -- users ---------------------------------------------------------------------------------

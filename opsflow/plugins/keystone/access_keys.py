@@ -190,8 +190,12 @@ class KeyGate:
         return cls(options, KeyLookup(service_session(conf), conf["auth_url"], options), MemcacheStore(servers))
 
     def admit(self, access: str, signed_at: float | None, sig: str, verify: Callable[[str], bool],
-              address: str) -> AccessKey:
-        """The key, if the request may go on; raises :class:`KeyRefused` (or StoreUnavailable)."""
+              address: str, request_id: str = "") -> AccessKey:
+        """The key, if the request may go on; raises :class:`KeyRefused` (or StoreUnavailable).
+
+        ``request_id``: the proxy's id of the client request, when it checks one request more than
+        once (see :meth:`MemcacheStore.first_use`).
+        """
         now = self.clock()
         limit = self.options.max_skew_seconds
         if signed_at is not None and abs(signed_at - now) > limit:
@@ -208,7 +212,7 @@ class KeyGate:
             raise KeyRefused(401, Reason.SIGNATURE_MISMATCH,
                              "the signature does not match: the request was changed after signing, or "
                              "signed with another secret")
-        if not self.store.first_use("signature", 2 * limit, access, sig):
+        if not self.store.first_use("signature", 2 * limit, access, sig, owner=request_id):
             raise KeyRefused(401, Reason.SIGNATURE_REPLAYED, "this signed request was already used; sign a new one")
         self.store.set("used", self.LAST_USED_SECONDS, f"{now:.0f} {address}", access)
         return key

@@ -48,15 +48,21 @@ class MemcacheStore:
         digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
         return f"{self.PREFIX}:{kind}:{digest}"
 
-    def first_use(self, kind: str, ttl: int, *parts: str) -> bool:
-        """Mark ``parts`` as used for ``ttl`` seconds; True only for the first caller."""
+    def first_use(self, kind: str, ttl: int, *parts: str, owner: str = "") -> bool:
+        """Mark ``parts`` as used for ``ttl`` seconds; True only for the first caller.
+
+        ``owner`` names the request: a proxy that checks one client request several times (Swift's
+        s3api runs its subrequests through the pipeline with the same signature) passes its
+        transaction id, so only another request with the same parts counts as a replay.
+        """
         client = self._client()
-        if client.add(self._key(kind, *parts), "1", time=max(1, ttl)):
+        key, mark = self._key(kind, *parts), owner or "-"
+        if client.add(key, mark, time=max(1, ttl)):
             return True
-        # add also fails when no server answers: tell a replay from an outage
-        if client.get(self._key(kind, *parts)) is None:
+        held = client.get(key)
+        if held is None:  # add also fails when no server answers: tell a replay from an outage
             raise StoreUnavailable(f"memcached {', '.join(self._servers)} did not answer")
-        return False
+        return bool(owner) and str(held) == owner
 
     def count(self, kind: str, *parts: str) -> int:
         """The current value of a counter (0 when unset or expired)."""

@@ -53,19 +53,19 @@ class S3KeyFilter:
 
         access = str(details["access_key"])
         try:
+            # s3api sends its subrequests of one client request through here with the same details
             self.gate.admit(access, _request_time(environ), str(details["signature"]), details["check_signature"],
-                            str(environ.get("REMOTE_ADDR", "")))
+                            str(environ.get("REMOTE_ADDR", "")), str(environ.get("swift.trans_id", "")))
         except KeyRefused as exc:
             LOG.warning("refused an S3 request with access key %s: %s", access, exc.reason.value)
             error = {Reason.REQUEST_TIME_SKEWED: s3response.RequestTimeTooSkewed,
                      Reason.SIGNATURE_MISMATCH: s3response.SignatureDoesNotMatch,
                      Reason.KEY_UNKNOWN: s3response.InvalidAccessKeyId}.get(exc.reason, s3response.AccessDenied)
-            response: replies.App = error(msg=f"{exc.reason.value}: {exc.message}")
-            return response(environ, start_response)
+            # raised, not returned: s3api turns a plain 403 from below into a bare "Access Denied"
+            raise error(msg=f"{exc.reason.value}: {exc.message}") from exc
         except StoreUnavailable as exc:
             LOG.error("refusing an S3 request: %s", exc)
-            unavailable: replies.App = s3response.ServiceUnavailable()
-            return unavailable(environ, start_response)
+            raise s3response.ServiceUnavailable() from exc
         return self.app(environ, start_response)
 
 
