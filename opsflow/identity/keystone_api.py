@@ -103,13 +103,14 @@ class Keystone:
         return list(self._call("get", "/credentials", f"the {kind} credentials", params=params)["credentials"])
 
     def credential(self, credential_id: str) -> dict[str, Any] | None:
-        """One credential, or None when it does not exist."""
+        """One credential, or None when it does not exist (or, to a non-admin, is not its own:
+        Keystone answers 403, not 404, when a user asks for a credential id that does not exist)."""
         from keystoneauth1 import exceptions as ks_exc
 
         try:
             return dict(self._call("get", f"/credentials/{credential_id}", "a credential")["credential"])
         except ActionFailed as exc:
-            if isinstance(exc.__cause__, ks_exc.NotFound):
+            if isinstance(exc.__cause__, (ks_exc.NotFound, ks_exc.Forbidden)):
                 return None
             raise
 

@@ -1,7 +1,9 @@
 """Identity actions: TOTP enrollment and access keys, each with its own revert.
 
 Every action first looks for what an earlier try of the same run and task made (the ``tag`` kept
-in the credential's blob) and adopts it; every revert is safe to run twice. Secrets never enter a
+in the credential's blob) and adopts it; every revert finds its work the same way, or through
+what the action wrote to the run's durable memory (``context.remember``) before acting, because a
+task that failed after acting hands its revert no result. Every revert is safe to run twice. Secrets never enter a
 task's result, which the engine stores: the QR code, the recovery codes and a new key's secret go
 to owner-only files whose paths the caller chose (the CLI shows them once and deletes them).
 """
@@ -40,6 +42,15 @@ def _private_write(path: str, text: str) -> None:
         out.write(text)
 
 
+class _Remembering(Action):
+    """An action that notes, durably, what its revert needs before it acts."""
+
+    def _remember(self, key: str, value: Any) -> Any:
+        """The value stored under ``key`` for this task (``value`` if none yet; the first one wins)."""
+        remember = self.context.remember
+        return value if remember is None else remember(key, value)
+
+
 def _records(ks: Keystone, user_id: str) -> list[tuple[str, enr.Enrollment]]:
     return [(c["id"], enr.Enrollment.from_blob(c["blob"])) for c in ks.credentials(enr.CREDENTIAL_TYPE, user_id)]
 
@@ -70,11 +81,13 @@ class BeginTotp(Action):
         return {"user_id": user_id, "enrollment_id": record_id, "qr_png": str(files.png),
                 "qr_svg": str(files.svg), "qr_text": str(files.text)}
 
-    def revert(self, cloud: str, qr_dir: str, result: Any = None, **kwargs: Any) -> None:
-        """Delete the record (if this run made it) and the QR files."""
+    def revert(self, cloud: str, qr_dir: str, user: str = "", **kwargs: Any) -> None:
+        """Delete the record this task made (found by its tag) and the QR files."""
         qr.remove(qr_dir)
-        if isinstance(result, dict):
-            Keystone(cloud).delete_credential(result["enrollment_id"])
+        ks = Keystone(cloud)
+        for cid, record in _records(ks, ks.user_id(user)):
+            if record.tag == self.context.tag:
+                ks.delete_credential(cid)
 
 
 class ActivateTotp(Action):
@@ -127,7 +140,7 @@ class ActivateTotp(Action):
                                                        recovery=(), totp_credential_id="").to_blob())
 
 
-class DisableTotp(Action):
+class DisableTotp(_Remembering):
     """Turn a user's second factor off: MFA rules cleared, ``totp`` credentials deleted.
 
     The record keeps the secret (encrypted by Keystone, readable by admins only) in state pending,
@@ -140,31 +153,30 @@ class DisableTotp(Action):
         user_id = ks.user_id(user)
         totps = ks.credentials(enr.TOTP_TYPE, user_id)
         records = _records(ks, user_id)
+        had_rules = self._remember("had_rules", ks.mfa_rules(user_id) is not None)
         for cid, record in records:
             if record.state is enr.EnrollmentState.ACTIVE:
                 secret = next((str(c["blob"]) for c in totps if c["id"] == record.totp_credential_id), record.secret)
                 ks.update_blob(cid, dataclasses.replace(record, state=enr.EnrollmentState.PENDING, secret=secret,
                                                         tag=self.context.tag).to_blob())
-        had_rules = ks.mfa_rules(user_id) is not None
         ks.set_mfa(user_id, None)
         for cred in totps:
             ks.delete_credential(cred["id"])
         LOG.info("TOTP disabled for user %s (%d device(s))", user_id, len(totps))
         return {"user_id": user_id, "devices": len(totps), "had_rules": had_rules}
 
-    def revert(self, cloud: str, result: Any = None, **kwargs: Any) -> None:
-        """Bring the device back from the record this run parked, and the MFA rules."""
-        if not isinstance(result, dict):
-            return
+    def revert(self, cloud: str, user: str = "", **kwargs: Any) -> None:
+        """Bring the device back from the record this task parked, and the MFA rules."""
         ks = Keystone(cloud)
-        for cid, record in _records(ks, result["user_id"]):
+        user_id = ks.user_id(user)
+        for cid, record in _records(ks, user_id):
             if record.tag != self.context.tag or record.state is enr.EnrollmentState.ACTIVE:
                 continue
-            totp = ks.create_credential(enr.TOTP_TYPE, result["user_id"], record.secret)
+            totp = ks.create_credential(enr.TOTP_TYPE, user_id, record.secret)
             ks.update_blob(cid, dataclasses.replace(record, state=enr.EnrollmentState.ACTIVE, secret="",
                                                     totp_credential_id=totp["id"]).to_blob())
-        if result["had_rules"]:
-            ks.set_mfa(result["user_id"], enr.MFA_RULES)
+        if self._remember("had_rules", False):
+            ks.set_mfa(user_id, enr.MFA_RULES)
 
 
 # -- access keys -------------------------------------------------------------------------------
@@ -199,14 +211,16 @@ class CreateAccessKey(Action):
         return {"access": key.access, "credential_id": key.credential_id, "project_id": key.project_id,
                 "expires_at": key.expires_at}
 
-    def revert(self, cloud: str, secret_file: str, result: Any = None, **kwargs: Any) -> None:
-        """Delete the key this run made."""
+    def revert(self, cloud: str, secret_file: str, **kwargs: Any) -> None:
+        """Delete the key this task made (found by its tag)."""
         Path(secret_file).unlink(missing_ok=True)
-        if isinstance(result, dict):
-            Keystone(cloud).delete_credential(result["credential_id"])
+        ks = Keystone(cloud)
+        for cred in ks.credentials(EC2_TYPE, ks.current_user()):
+            if AccessKey.from_credential(cred).tag == self.context.tag:
+                ks.delete_credential(cred["id"])
 
 
-class SetAccessKeyStatus(Action):
+class SetAccessKeyStatus(_Remembering):
     """Revoke (``inactive``) or reactivate (``active``) a key; the revert restores the old status."""
 
     def execute(self, cloud: str, access: str, status: str = "inactive") -> dict[str, Any]:
@@ -214,18 +228,26 @@ class SetAccessKeyStatus(Action):
         ks = Keystone(cloud)
         key = _key(ks, access)
         wanted = KeyStatus(status)
+        self._remember("previous", key.status.value)
         if key.status is not wanted:
             ks.update_blob(key.credential_id, dataclasses.replace(key, status=wanted).blob())
         LOG.info("access key %s: %s -> %s", access, key.status.value, wanted.value)
         return {"access": access, "previous": key.status.value}
 
-    def revert(self, cloud: str, access: str, result: Any = None, **kwargs: Any) -> None:
-        """Put the status back."""
-        if not isinstance(result, dict):
-            return
+    def revert(self, cloud: str, access: str, **kwargs: Any) -> None:
+        """Put the status back (nothing to do if the action never read it)."""
+        previous = self._remember("previous", None)
         ks = Keystone(cloud)
-        key = _key(ks, access)
-        ks.update_blob(key.credential_id, dataclasses.replace(key, status=KeyStatus(result["previous"])).blob())
+        cred = ks.credential(credential_id(access))
+        if previous is None or cred is None:
+            return
+        key = AccessKey.from_credential(cred)
+        if key.status.value != previous:
+            ks.update_blob(key.credential_id, dataclasses.replace(key, status=KeyStatus(previous)).blob())
+
+
+def _parked(ks: Keystone, access: str) -> dict[str, Any] | None:
+    return next((c for c in ks.credentials(RETIRED_TYPE) if json.loads(c["blob"]).get("access") == access), None)
 
 
 class RetireAccessKey(Action):
@@ -235,8 +257,7 @@ class RetireAccessKey(Action):
         """Return the parked copy's id."""
         ks = Keystone(cloud)
         cred = ks.credential(credential_id(access))
-        parked = next((c for c in ks.credentials(RETIRED_TYPE)
-                       if json.loads(c["blob"]).get("access") == access), None)
+        parked = _parked(ks, access)
         if cred is None and parked is None:
             raise ActionFailed(f"no access key {access!r} to delete")
         if parked is None and cred is not None:
@@ -247,12 +268,10 @@ class RetireAccessKey(Action):
         LOG.info("access key %s deleted", access)
         return {"access": access, "parked_id": parked["id"]}
 
-    def revert(self, cloud: str, access: str, result: Any = None, **kwargs: Any) -> None:
+    def revert(self, cloud: str, access: str, **kwargs: Any) -> None:
         """Recreate the key from the parked copy, then drop the copy."""
-        if not isinstance(result, dict):
-            return
         ks = Keystone(cloud)
-        parked = ks.credential(result["parked_id"])
+        parked = _parked(ks, access)
         if parked is None:
             return
         if ks.credential(credential_id(access)) is None:
@@ -260,29 +279,33 @@ class RetireAccessKey(Action):
         ks.delete_credential(parked["id"])
 
 
-class ExpireAccessKeys(Action):
+class ExpireAccessKeys(_Remembering):
     """The sweep: every active key past its expiry date is marked ``expired`` (admin cloud)."""
 
     def execute(self, cloud: str) -> list[str]:
         """Return the access ids it expired."""
         ks = Keystone(cloud)
         now = self.context.clock.now()
-        expired = []
+        due = []
         for cred in ks.credentials(EC2_TYPE):
             try:
                 key = AccessKey.from_credential(cred)
             except (ValueError, KeyError):
                 continue  # not a blob opsflow can read: leave it alone
             if key.status is KeyStatus.ACTIVE and key.expires_at is not None and key.expires_at <= now:
+                due.append(key)
+        expired: list[str] = self._remember("expired", [k.access for k in due])
+        for key in due:
+            if key.access in expired:
                 ks.update_blob(key.credential_id, dataclasses.replace(key, status=KeyStatus.EXPIRED).blob())
-                expired.append(key.access)
         LOG.info("sweep expired %d access key(s)", len(expired))
         return expired
 
-    def revert(self, cloud: str, result: Any = None, **kwargs: Any) -> None:
+    def revert(self, cloud: str, **kwargs: Any) -> None:
         """Mark the keys this sweep expired active again."""
         ks = Keystone(cloud)
-        for access in result if isinstance(result, list) else []:
-            key = _key(ks, access)
-            if key.status is KeyStatus.EXPIRED:
+        for access in self._remember("expired", []):
+            cred = ks.credential(credential_id(access))
+            key = AccessKey.from_credential(cred) if cred else None
+            if key is not None and key.status is KeyStatus.EXPIRED:
                 ks.update_blob(key.credential_id, dataclasses.replace(key, status=KeyStatus.ACTIVE).blob())
