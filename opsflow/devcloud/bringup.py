@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opsflow.devcloud import clouds, configs, hostaccess, infra, objectstore, procs, seed
+from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -85,7 +85,8 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
     """Every process of the simulated cloud, in start order."""
     py = str(venv / "bin" / "python")
     out = [_gunicorn(venv, "keystone", "", "keystone", layout.keystone_port,
-                     {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf")}, "/v3")]
+                     {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf"),
+                      "OPSFLOW_WSGI_MIDDLEWARE": auth.KEYSTONE_MIDDLEWARE}, "/v3")]
     for region in layout.regions():
         r = region.name
         nova_dir = region.root / "nova"
@@ -139,6 +140,7 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
     nova, neutron, wsgi = digest(["plugins/nova/*.py"]), digest(["plugins/neutron/*.py"]), \
         digest(["devcloud/wsgi.py"])
     ssh = digest(["services/sshd.py", "devcloud/hostaccess.py"])
+    keys = digest(["plugins/keystone/*.py"])  # Keystone's middleware and nova-api's key filter
     out = {}
     for proc in processes:
         if proc.name.endswith("-sshd"):
@@ -147,6 +149,8 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
             out[proc.name] = wsgi + neutron
+        elif proc.name == "keystone" or proc.name.endswith("-nova-api"):
+            out[proc.name] = wsgi + keys
         else:
             out[proc.name] = wsgi
         out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
