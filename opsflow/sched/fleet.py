@@ -52,6 +52,8 @@ class Record:
 class Fleet:
     """N hypervisors: capacities, Placement's allocations, compute records, measured load."""
 
+    #: Placement's ``allocation_conflict_retry_count``: generation conflicts it absorbs per claim.
+    placement_retries = 10
     #: CPU load one running vCPU adds to its host's measured load, as a share of the host's cores.
     load_per_vcpu = 0.5
 
@@ -79,7 +81,9 @@ class Fleet:
         #: Running vCPUs per host (the builds that finished), for measured load.
         self.running_vcpus = [0] * self.size
         self.building = [0] * self.size
-        self._last_write = [-1.0] * self.size
+        self._writes: list[list[float]] = [[] for _ in range(self.size)]
+        #: Generation conflicts Placement retried internally (invisible to the scheduler).
+        self.absorbed_conflicts = 0
         self.records = [Record(0, 0, 0, 0, self.base_load[h], 0.0) for h in range(self.size)]
 
     # -- Placement ---------------------------------------------------------------------------
@@ -117,11 +121,14 @@ class Fleet:
     def claim(self, host: int, flavor: Flavor, started: float, now: float) -> ClaimResult:
         """Allocate ``flavor`` on ``host`` at ``now`` for a claim that read the provider at
         ``started``, as Placement would."""
-        if self._last_write[host] > started:
+        writes = self._writes[host]
+        overtaken = sum(1 for t in writes if t > started)
+        if overtaken > self.placement_retries:
             return ClaimResult.CONCURRENT_UPDATE
         if not self.fits(host, flavor):
             return ClaimResult.NO_CAPACITY
-        self._last_write[host] = now
+        self.absorbed_conflicts += overtaken
+        writes[:] = [t for t in writes if t > now - 60.0] + [now]
         self.used_vcpus[host] += flavor.vcpus
         self.used_ram[host] += flavor.ram_mb
         self.used_disk[host] += flavor.disk_gb

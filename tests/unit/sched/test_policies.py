@@ -96,18 +96,22 @@ def test_ranks_only_placement_candidates(name: PolicyName) -> None:
 
 
 def test_claim_conflicts_like_placement() -> None:
-    """A claim on a provider written since it was read is a concurrent update; a full one is refused."""
-    prof = profile.load_text(OVERFILL)
+    """Placement absorbs up to ten generation conflicts per claim, then answers concurrent update;
+    a full provider is refused."""
+    prof = profile.load_text(OVERFILL.replace("vcpus: 8, ram_mb: 16384, disk_gb: 100", "vcpus: 32, ram_mb: 65536, disk_gb: 1000"))
     fleet = Fleet(prof, random.Random(1))
     small = prof.flavors["small"]
-    assert fleet.claim(0, small, 0.0, 0.03) is ClaimResult.OK
-    assert fleet.claim(0, small, 0.0, 0.03) is ClaimResult.CONCURRENT_UPDATE
-    assert fleet.claim(0, small, 0.03, 0.06) is ClaimResult.OK
+    host = fleet.size - 1
+    for i in range(11):
+        assert fleet.claim(host, small, 0.0, 0.01 * (i + 1)) is ClaimResult.OK
+    assert fleet.absorbed_conflicts == sum(range(11))
+    assert fleet.claim(host, small, 0.0, 0.2) is ClaimResult.CONCURRENT_UPDATE
+    assert fleet.claim(host, small, 0.2, 0.23) is ClaimResult.OK
     clock = 1.0
-    while fleet.fits(0, small):
+    while fleet.fits(host, small):
         clock += 1
-        fleet.claim(0, small, clock, clock)
-    assert fleet.claim(0, small, clock, clock) is ClaimResult.NO_CAPACITY
+        fleet.claim(host, small, clock, clock)
+    assert fleet.claim(host, small, clock, clock) is ClaimResult.NO_CAPACITY
 
 
 def test_nova_normalizes_like_nova() -> None:
