@@ -57,6 +57,13 @@ def _unlimited_quotas(admin: Any, project_id: str) -> None:
     admin.network.update_quota(project_id, port=-1)
 
 
+def _capacity(admin: Any, node: str) -> tuple[int, int, int]:
+    """vCPUs, RAM and disk of ``node`` from Placement (newer compute microversions hide them)."""
+    (provider,) = admin.placement.resource_providers(name=node)
+    totals = {i.resource_class: i.total for i in admin.placement.resource_provider_inventories(provider)}
+    return totals.get("VCPU", 0), totals.get("MEMORY_MB", 0), totals.get("DISK_GB", 0)
+
+
 def _log_size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
@@ -78,8 +85,7 @@ def burst(layout: Layout, region: str, count: int, *, concurrency: int = 20, fla
         _unlimited_quotas(admin, str(demo.current_project_id))
         hypervisors = sorted(admin.compute.hypervisors(details=True), key=lambda h: h.name)
         names = tuple(h.name for h in hypervisors)
-        first = hypervisors[0]
-        capacity = (first.vcpus or 0, first.memory_size or 0, first.local_disk_size or 0)
+        capacity = _capacity(admin, names[0])
         image, net = seed.image_id(demo), demo.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id
         flavor_id = demo.compute.find_flavor(flavor, ignore_missing=False).id
         log = layout.logs / f"{region}-placement.log"
