@@ -22,13 +22,22 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import cli_jobs, cli_sched, output, registry
+from opsflow import cli_children, cli_forklift, cli_jobs, cli_sched, output, registry
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import OpsflowError
-from opsflow.flows import inputs as flow_inputs, loader, render
+from opsflow.errors import (
+    ConfigError,
+    DefinitionError,
+    ExpressionError,
+    FlowNotFound,
+    InvalidInput,
+    InvalidState,
+    OpsflowError,
+    PluginNotFound,
+)
+from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
 __all__ = ["main"]
@@ -37,6 +46,10 @@ LOG = logging.getLogger(__name__)
 
 #: Environment variable naming the state backend URL.
 STATE_ENV = "OPSFLOW_STATE"
+
+#: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
+INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
+                InvalidState)
 
 
 def default_state_url() -> str:
@@ -109,7 +122,10 @@ def graph(file: str, fmt: str, out: str | None) -> None:
         raise OpsflowError("SVG and PNG need Graphviz's `dot`: apt-get install graphviz (or use --format dot)")
     if out is None:
         raise click.UsageError(f"--format {fmt} writes a binary file: give -o FILE")
-    subprocess.run([binary, f"-T{fmt}", "-o", out], input=dot.encode(), check=True)
+    done = subprocess.run([binary, f"-T{fmt}", "-o", out], input=dot.encode(), capture_output=True, check=False)
+    if done.returncode != 0:
+        reason = (done.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {done.returncode}"])[0]
+        raise OpsflowError(f"Graphviz's `dot` could not draw {file} as {fmt}: {reason}")
     click.echo(out)
 
 
@@ -149,7 +165,7 @@ class _ProgressObserver:
             self._running.add(path)
         else:
             self._running.discard(path)
-        if state == "SUCCESS" and "#" not in path:
+        if state == "SUCCESS":
             self._progress.advance(self._bar)
         elif state in ("FAILURE", "REVERTED"):
             self._progress.console.print(f"[yellow]{path}: {state.lower()}[/]")
@@ -174,8 +190,10 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:
         click.echo(f"run {record.run_id} {record.state.value}")
-        for task in record.tasks:
-            if task.error and task.state not in ("SUCCESS",) and "#" not in task.path:
+        for task in record.steps:
+            if task.path in record.waiting:
+                click.echo(f"  {task.path}: {record.waiting[task.path]}", err=True)
+            elif task.error and task.state != "SUCCESS":
                 click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
         hints = {
             RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
@@ -290,30 +308,34 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
         "created": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(
             timespec="seconds"),
         "inputs": dict(record.inputs),
-        "waits": dict(record.waits),
+        "waits": dict(record.waiting),
+        "parent": f"{record.parent.run_id} ({record.parent.task}[{record.parent.index}])" if record.parent else None,
     }
     if with_tasks:
         fields["tasks"] = [
-            {"path": t.path, "state": t.state, "duration": t.duration, "error": t.error, "result": t.result}
-            for t in record.tasks if "#" not in t.path
+            {"path": t.path, "state": "WAITING" if t.path in record.waiting else t.state, "duration": t.duration,
+             "error": record.waiting.get(t.path, t.error), "result": t.result}
+            for t in record.steps
         ]
     return fields
 
 
 @flows.command("list")
+@click.option("--children", "with_children", is_flag=True,
+              help="List child runs too (one per item of a batch), with their parent's id.")
 @_format_options
 @_state_option
-def flows_list(fmt: str, columns: Sequence[str], state_url: str) -> None:
-    """List stored runs, newest first."""
+def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url: str) -> None:
+    """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
     with Runner(state_url) as runner:
-        records = runner.runs()
-    rows = [[r.run_id, r.name, r.state.value, _done(r), _record_fields(r)["created"]] for r in records]
-    click.echo(output.render_many(["id", "name", "state", "tasks done", "created"], rows, fmt, columns))
-
-
-def _done(record: RunRecord) -> str:
-    tasks = [t for t in record.tasks if "#" not in t.path]
-    return f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}"
+        records = [r for r in runner.runs() if with_children or r.parent is None]
+    names = ["id", "name", "state", "tasks done", "created"]
+    rows = [[r.run_id, r.name, r.state.value, cli_children.done(r), _record_fields(r)["created"]] for r in records]
+    if with_children:
+        names.append("parent")
+        for row, r in zip(rows, records):
+            row.append(r.parent.run_id if r.parent else None)
+    click.echo(output.render_many(names, rows, fmt, columns))
 
 
 @flows.command("show")
@@ -324,13 +346,20 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     """Show one run: every task's state, duration and error."""
     with Runner(state_url) as runner:
         record = runner.record(run_id)
+        children = runner.children_of(record.run_id)
+    child_rows = cli_children.child_rows(children)
     if fmt == "json":
-        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+        fields = _record_fields(record, with_tasks=True)
+        fields["children"] = [dict(zip(cli_children.CHILD_COLUMNS, row)) for row in child_rows]
+        click.echo(output.render_one(fields, fmt, columns))
         return
     click.echo(output.render_one(_record_fields(record), fmt, columns))
     tasks = _record_fields(record, with_tasks=True)["tasks"]
     rows = [[t["path"], t["state"], t["duration"], t["error"]] for t in tasks]
     click.echo(output.render_many(["task", "state", "seconds", "error"], rows, fmt))
+    if child_rows:
+        click.echo(output.render_many(cli_children.CHILD_COLUMNS, child_rows, fmt))
+
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -351,7 +380,7 @@ def actions_list(fmt: str, columns: Sequence[str]) -> None:
         except OpsflowError as exc:
             rows.append([name, "", f"cannot load: {exc}"])
             continue
-        params = ", ".join(loader.action_parameters(cls))
+        params = ", ".join(arguments.parameters(cls))
         rows.append([name, params, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""])
     click.echo(output.render_many(["name", "arguments", "description"], rows, fmt, columns))
 
@@ -363,7 +392,7 @@ def actions_show(name: str, fmt: str, columns: Sequence[str]) -> None:
     """Show one action's arguments (read from its code) and its documentation."""
     cls = registry.fetch(registry.ACTIONS, name)
     rows = []
-    for pname, param in loader.action_parameters(cls).items():
+    for pname, param in arguments.parameters(cls).items():
         annotation = param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
         default = "(required)" if param.default is param.empty else repr(param.default)
         rows.append([pname, annotation, default])
@@ -378,6 +407,7 @@ def _register_optional_commands() -> None:
     for command in cli_jobs.COMMANDS:
         main.add_command(command)
     main.add_command(devcloud_cli.devcloud)
+    main.add_command(cli_forklift.forklift)
     main.add_command(cli_sched.sched)
 
 
@@ -404,7 +434,7 @@ def run_main(argv: Sequence[str] | None = None) -> NoReturn:
         if debug:
             raise
         click.echo(f"opsflow: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, INPUT_ERRORS) else 1)
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             sys.exit(141)

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from opsflow import jobs, output
+from opsflow import cli_children, jobs, output
 from opsflow.conductor import Conductor, OffsetFileClock
 from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
 from opsflow.engines.runner import Runner
@@ -74,7 +74,7 @@ def _when(moment: float | None) -> str | None:
 
 
 def _fields(job: jobs.JobView) -> dict[str, Any]:
-    tasks = [t for t in (job.record.tasks if job.record else ()) if "#" not in t.path]
+    tasks = job.record.steps if job.record else ()
     return {
         "id": job.entry.run_id,
         "name": job.entry.name,
@@ -169,17 +169,20 @@ def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | No
         except FlowNotFound:  # a finished job has left the board; its run stays in the store
             record = runner.record(job_id)
             job = jobs.JobView(JobEntry("", record.run_id, record.name, "", record.created, False), None, None, record)
-    tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.tasks if job.record else ())
-             if "#" not in t.path]
+        children = cli_children.child_rows(runner.children_of(job.entry.run_id))
+    tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.steps if job.record else ())]
     fields = _fields(job)
     if not job.entry.node and job.record is not None:
         fields["state"] = job.record.state.value
     if fmt == "json":
         fields["tasks"] = [dict(zip(["path", "state", "duration", "error"], row)) for row in tasks]
+        fields["children"] = [dict(zip(cli_children.CHILD_COLUMNS, row)) for row in children]
         click.echo(output.render_one(fields, fmt, columns))
         return
     click.echo(output.render_one(fields, fmt, columns))
     click.echo(output.render_many(["task", "state", "seconds", "error"], tasks, fmt))
+    if children:
+        click.echo(output.render_many(cli_children.CHILD_COLUMNS, children, fmt))
 
 
 @jobs_group.command("watch")

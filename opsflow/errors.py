@@ -1,33 +1,77 @@
 """Exceptions raised by opsflow.
 
 Every error says what failed and what to do about it; ids travel as attributes too, so callers can
-react without parsing text.
+react without parsing text. The CLI maps the tree to exit codes: the classes marked ``[2]`` are the
+user's input or configuration (exit 2), everything else a failure (exit 1).
 
 ::
 
     OpsflowError
-     +-- DefinitionError        a flow definition is malformed (file:line:col in the message)
-     +-- InvalidInput           a run was given a missing, unknown or mistyped input
-     +-- PluginNotFound         no installed plugin has the requested name
-     +-- FlowNotFound           no stored flow or job has the given id
-     +-- InvalidState           the operation does not fit the flow's or job's current state
-     +-- BackendUnavailable     the state backend (SQLite file, ZooKeeper) cannot be reached
-     +-- ClaimConflict          another conductor holds the job
-     +-- ActionFailed           a task's action failed (raised inside tasks; carries the task name)
+     +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
+     +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
+     +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
+     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a host
+     +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
+     +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
+     +-- FlowNotFound           [2] no stored flow or job has the given id
+     +-- InvalidState           [2] the operation does not fit the flow's or job's current state
+     +-- BackendUnavailable         the state backend (SQLite file, ZooKeeper) cannot be reached
+     |    +-- StorageUnavailable    ... raised inside a backend (also TaskFlow's StorageFailure)
+     +-- ClaimConflict              another conductor holds the job
+     +-- ActionFailed               a task's action failed (raised inside tasks; names the task)
+     |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
+     |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
+     |    +-- TaskTimeout           ... a try took longer than the task's timeout
+     |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
+     |    +-- TransferFailed        ... a disk copy or checksum could not run (host, key, disk)
+     |         +-- ChecksumMismatch ... it ran, but the two ends' disks differ
+     +-- WaitPending                a durable wait is not over (the engine suspends the run)
+     |    +-- ChildrenPending       ... a task's child runs have not all ended
+     +-- BringUpFailed              a service of the simulated cloud did not come up
+     +-- CloudError                 an OpenStack cloud failed a request (names the cloud)
+     |    +-- CloudNotFound     [2] ... no such cloud in clouds.yaml
+     |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
+     +-- PlanError              [2] a forklift plan file is malformed or does not fit the clouds
+
+``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
+expect a backend to raise ``StorageFailure``, so the same failure reads right on both sides.
 """
 
 from __future__ import annotations
 
+import datetime
+from pathlib import Path
+
+from taskflow import exceptions as tf_exc
+
 __all__ = [
     "ActionFailed",
     "BackendUnavailable",
+    "BringUpFailed",
+    "ChildRunsFailed",
+    "ChecksumMismatch",
+    "ChildrenPending",
     "ClaimConflict",
+    "CloudError",
+    "CloudNotFound",
+    "CloudUnreachable",
+    "ConfigError",
     "DefinitionError",
+    "ExpressionError",
+    "FailedBeforeActing",
     "FlowNotFound",
+    "HostAccessInvalid",
+    "InjectedFailure",
     "InvalidInput",
     "InvalidState",
     "OpsflowError",
+    "PlanError",
     "PluginNotFound",
+    "StorageUnavailable",
+    "TaskTimeout",
+    "TransferFailed",
+    "WaitPending",
+    "describe_wait",
 ]
 
 
@@ -46,18 +90,35 @@ class DefinitionError(OpsflowError):
         super().__init__(f"{source}:{line}:{column}: {message}")
 
 
-class PluginNotFound(OpsflowError):
-    """No plugin of that name is installed in the namespace."""
+class ExpressionError(OpsflowError):
+    """An expression is malformed or cannot be evaluated; the loader turns it into a DefinitionError."""
 
-    def __init__(self, namespace: str, name: str, available: list[str]) -> None:
+
+class InvalidInput(OpsflowError):
+    """A run's input is missing, unknown or of the wrong type."""
+
+
+class ConfigError(OpsflowError):
+    """A configuration value is wrong (a state URL, a ZooKeeper address, a column); the message shows the forms."""
+
+
+class PluginNotFound(OpsflowError):
+    """No plugin of that name is installed in the namespace, or the installed one fails to import."""
+
+    def __init__(self, namespace: str, name: str, available: list[str], *, import_error: str | None = None) -> None:
         self.namespace = namespace
         self.name = name
         self.available = sorted(available)
-        listing = ", ".join(self.available) or "none"
-        super().__init__(
-            f"no plugin {name!r} in entry-point namespace {namespace!r} (installed: {listing}); "
-            f"check the spelling or install the package that provides it"
-        )
+        #: Why the installed plugin of that name cannot be imported; None when there is none.
+        self.import_error = import_error
+        if import_error is not None:
+            message = (f"plugin {name!r} of entry-point namespace {namespace!r} is installed but failed to "
+                       f"import: {import_error}; fix or reinstall the package that provides it")
+        else:
+            listing = ", ".join(self.available) or "none"
+            message = (f"no plugin {name!r} in entry-point namespace {namespace!r} (installed: {listing}); "
+                       f"check the spelling or install the package that provides it")
+        super().__init__(message)
 
 
 class FlowNotFound(OpsflowError):
@@ -76,6 +137,18 @@ class BackendUnavailable(OpsflowError):
     """The state backend cannot be reached or opened."""
 
 
+class StorageUnavailable(BackendUnavailable, tf_exc.StorageFailure):  # type: ignore[misc]
+    """The SQLite file or ZooKeeper ensemble cannot be reached; the message names it and the fix.
+
+    It is both opsflow's :class:`BackendUnavailable` (what opsflow's callers catch) and TaskFlow's
+    ``StorageFailure`` (what TaskFlow's storage layer retries on and its engines expect from a
+    backend), so the same failure reads right on both sides of the boundary.
+    """
+
+    def __init__(self, message: str) -> None:
+        tf_exc.StorageFailure.__init__(self, message)
+
+
 class ClaimConflict(OpsflowError):
     """Another conductor holds the claim on this job."""
 
@@ -84,5 +157,97 @@ class ActionFailed(OpsflowError):
     """An action failed in a way its task reports deliberately (for example ``core.fail``)."""
 
 
-class InvalidInput(OpsflowError):
-    """A run's input is missing, unknown or of the wrong type."""
+class InjectedFailure(ActionFailed):
+    """Raised by a task chosen with ``--inject-failure``, to prove the flow reverts cleanly."""
+
+
+class FailedBeforeActing(InjectedFailure):
+    """An injected failure raised before the action ran: there is nothing of it to revert."""
+
+
+class TaskTimeout(ActionFailed):
+    """A try took longer than the task's ``timeout``."""
+
+
+class WaitPending(OpsflowError):
+    """A durable wait is not over: the engine suspends the run until ``due`` or a signal."""
+
+    def __init__(self, task_path: str, due: float | None, signal: str | None) -> None:
+        self.task_path = task_path
+        self.due = due
+        self.signal = signal
+        super().__init__(f"{task_path}: {describe_wait(due, signal)}")
+
+
+class ChildrenPending(WaitPending):
+    """A task's child runs have not all ended: its run waits, durably, until they have."""
+
+    def __init__(self, task_path: str, running: int, remaining: int) -> None:
+        super().__init__(task_path, None, None)
+        self.args = (f"{task_path}: waiting for its child runs ({running} running, {remaining} not ended)",)
+
+
+class ChildRunsFailed(ActionFailed):
+    """``on_item_failure: revert_all`` and a child run failed: the batch is undone and its task fails."""
+
+
+def describe_wait(due: float | None, signal: str | None) -> str:
+    """``waiting until 2026-12-01T10:00:00+00:00 or signal 'go'``: a wait as an operator reads it."""
+    until = None
+    if due is not None:
+        until = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).isoformat(timespec="seconds")
+    if until is not None and signal is not None:
+        return f"waiting until {until} or signal {signal!r}"
+    if until is not None:
+        return f"waiting until {until}"
+    if signal is not None:
+        return f"waiting for signal {signal!r}"
+    return "waiting for its child runs"
+
+
+class BringUpFailed(OpsflowError):
+    """A service or step of the simulated cloud did not come up; names it, says why and where its log is."""
+
+    def __init__(self, service: str, reason: str, log: Path | None = None) -> None:
+        self.service = service
+        self.reason = reason
+        self.log = log
+        where = f"; its log is {log}" if log else ""
+        super().__init__(f"devcloud: {service} did not come up: {reason}{where}")
+
+
+class CloudError(OpsflowError):
+    """An OpenStack cloud failed a request; ``cloud`` names it (as in clouds.yaml), ``status`` the HTTP code."""
+
+    def __init__(self, cloud: str, message: str, *, status: int | None = None) -> None:
+        self.cloud = cloud
+        self.status = status
+        super().__init__(message)
+
+
+class CloudNotFound(CloudError):
+    """No cloud of that name in any clouds.yaml openstacksdk reads."""
+
+
+class CloudUnreachable(CloudError):
+    """The cloud's endpoints do not answer, or Keystone refuses the credentials."""
+
+
+class PlanError(OpsflowError):
+    """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
+
+
+class HostAccessInvalid(InvalidInput):
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+
+
+class TransferFailed(ActionFailed):
+    """A disk transfer or checksum could not run; ``host`` names the hypervisor it failed on ("" if none)."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class ChecksumMismatch(TransferFailed):
+    """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""

@@ -10,6 +10,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from opsflow.errors import ConfigError
+
 __all__ = ["FORMATS", "render_many", "render_one"]
 
 #: Output formats every listing command accepts.
@@ -21,7 +23,7 @@ def _pick(columns: Sequence[str], rows: Sequence[Sequence[Any]], wanted: Sequenc
         return list(columns), [list(row) for row in rows]
     unknown = [name for name in wanted if name not in columns]
     if unknown:
-        raise ValueError(f"no column {unknown[0]!r}; columns are: {', '.join(columns)}")
+        raise ConfigError(f"no column {unknown[0]!r}; columns are: {', '.join(columns)}")
     index = [list(columns).index(name) for name in wanted]
     return list(wanted), [[row[i] for i in index] for row in rows]
 

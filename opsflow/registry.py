@@ -30,17 +30,18 @@ def fetch(namespace: str, name: str) -> Any:
     """The object the entry point ``name`` of ``namespace`` points at (not instantiated).
 
     Raises :class:`PluginNotFound` naming the installed alternatives when there is no such entry
-    point or it cannot be imported (the import error is logged; its traceback only at debug).
+    point, or saying "installed but failed to import: reason" when there is one that cannot be
+    imported (its traceback is logged at debug).
     """
+    failures: list[BaseException] = []
+
+    def failed(manager: Any, entrypoint: Any, exc: BaseException) -> None:
+        LOG.debug("could not load plugin %r from %s", entrypoint.name, entrypoint.value, exc_info=exc)
+        failures.append(exc)
+
     try:
-        manager = stevedore.DriverManager(
-            namespace, name, invoke_on_load=False, on_load_failure_callback=_log_failure
-        )
+        manager = stevedore.DriverManager(namespace, name, invoke_on_load=False, on_load_failure_callback=failed)
     except stevedore_exc.NoMatches as exc:
-        raise PluginNotFound(namespace, name, names(namespace)) from exc
+        reason = f"{type(failures[0]).__name__}: {failures[0]}" if failures else None
+        raise PluginNotFound(namespace, name, names(namespace), import_error=reason) from exc
     return manager.driver
-
-
-def _log_failure(manager: Any, entrypoint: Any, exc: BaseException) -> None:
-    LOG.warning("could not load plugin %r from %s: %s", entrypoint.name, entrypoint.value, exc)
-    LOG.debug("traceback of the failed plugin load", exc_info=exc)

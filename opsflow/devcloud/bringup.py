@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opsflow.devcloud import clouds, configs, infra, objectstore, procs, scheduler_modes, seed
+from opsflow.devcloud import clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -108,6 +108,7 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                              "--config-file", str(nova_dir / "nova-compute.conf"),
                              "--prefix", region.host_prefix, "--count", str(sim.computes)],
                        ready_text="simulated hypervisor(s) started", timeout=300),
+            hostaccess.process(region),
         ]
     return out
 
@@ -140,9 +141,12 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
 
     nova, neutron, wsgi = digest(["plugins/nova/*.py"]), digest(["plugins/neutron/*.py"]), \
         digest(["devcloud/wsgi.py"])
+    ssh = digest(["services/sshd.py", "devcloud/hostaccess.py"])
     out = {}
     for proc in processes:
-        if proc.name.endswith(("-compute", "-nova-control")):
+        if proc.name.endswith("-sshd"):
+            out[proc.name] = ssh
+        elif proc.name.endswith(("-compute", "-nova-control")):
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
             out[proc.name] = wsgi + neutron
@@ -288,6 +292,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         restart = [p for p in processes
                    if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
+        hostaccess.prepare(layout)
         _start_phases(layout, venv, sim, restart)
         seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
         swift.start()  # restarts only what is down or reconfigured
@@ -305,6 +310,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         for sub in ("nova/state", "nova/locks", "neutron/locks", "glance/images", "glance/staging",
                     "glance/tasks", "glance/locks", "disks"):
             (region.root / sub).mkdir(parents=True, exist_ok=True)
+    hostaccess.prepare(layout)
     LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
     by_name = {p.name: p for p in processes}
     launched: list[tuple[procs.Proc, int]] = []
@@ -345,7 +351,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     _parallel(jobs)
     _wait_all(layout, launched)
     LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
-    _start(layout, [p for p in processes if p.name.endswith("-compute")])
+    _start(layout, [p for p in processes if p.name.endswith(("-compute", "-sshd"))])
     _finish(layout, venv, sim, conf_fp, code_fp)
     return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
 
@@ -385,7 +391,7 @@ def down(layout: lay.Layout) -> str:
     """Stop every process and remove databases, vhosts and state; keep the services' virtualenv."""
     names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
-                                      "compute")]
+                                      "compute", "sshd")]
     stopped = _stop_all(layout, names)
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
@@ -393,6 +399,7 @@ def down(layout: lay.Layout) -> str:
         infra.drop_vhost(region.vhost)
     shutil.rmtree(layout.state, ignore_errors=True)
     layout.clouds_yaml.unlink(missing_ok=True)
+    layout.host_access.unlink(missing_ok=True)
     return f"stopped {len(stopped)} process(es); databases, vhosts and state removed"
 
 

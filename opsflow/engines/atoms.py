@@ -22,48 +22,22 @@ from taskflow import retry, task
 from taskflow.types import failure as tf_failure
 
 from opsflow import registry
-from opsflow.errors import ActionFailed, OpsflowError
+from opsflow.errors import FailedBeforeActing, InjectedFailure, TaskTimeout
 from opsflow.flows import expressions
 from opsflow.flows.model import RetrySpec, RevertSpec
-from opsflow.tasks.base import Clock, RunContext, SystemClock
+from opsflow.tasks.base import Clock, RunContext, SystemClock, WaitPending
 
 __all__ = [
     "ActionAtom",
-    "FailedBeforeActing",
     "FailurePoint",
     "GatherAtom",
-    "InjectedFailure",
     "PolicyRetry",
     "RunOptions",
     "Scope",
-    "TaskTimeout",
     "ValueAtom",
-    "WaitPending",
 ]
 
 LOG = logging.getLogger(__name__)
-
-
-class InjectedFailure(ActionFailed):
-    """Raised by a task chosen with ``--inject-failure``, to prove the flow reverts cleanly."""
-
-
-class FailedBeforeActing(InjectedFailure):
-    """An injected failure raised before the action ran: there is nothing of it to revert."""
-
-
-class TaskTimeout(ActionFailed):
-    """A try took longer than the task's ``timeout``."""
-
-
-class WaitPending(OpsflowError):
-    """A durable wait is not over: the engine suspends the run until ``due`` or a signal."""
-
-    def __init__(self, task_path: str, due: float | None, signal: str | None) -> None:
-        self.task_path = task_path
-        self.due = due
-        self.signal = signal
-        super().__init__(f"{task_path} waits until {due} or signal {signal!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +85,8 @@ class RunOptions:
     #: hands the stored failure to the retry again; that one has been dealt with (the operator
     #: resumed, or the wait is being re-checked), so it is retried rather than paused on twice.
     resumed_histories: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Stores and starts child runs (an ``opsflow.engines.children.ChildRuns``); set by the runner.
+    children: Any = None
 
     def fails(self, path: str, when: str) -> bool:
         """True when an injected failure applies."""

@@ -20,7 +20,7 @@ from taskflow import exceptions as tf_exc, flow as tf_flow, states as tf_states
 from taskflow.engines.action_engine import engine as tf_engine, runtime as tf_runtime, selector as tf_selector
 from taskflow.engines.action_engine import compiler as tf_compiler, deciders as tf_deciders, traversal
 
-from opsflow.engines import flow_compiler
+from opsflow.engines import pattern_compiler
 
 __all__ = ["ParallelEngine"]
 
@@ -110,7 +110,7 @@ class ParallelEngine(tf_engine.ParallelActionEngine):  # type: ignore[misc]
 
     def __init__(self, flow: Any, flow_detail: Any, backend: Any, options: Any) -> None:
         super().__init__(flow, flow_detail, backend, options)
-        self._compiler = flow_compiler.PatternCompiler(flow)
+        self._compiler = pattern_compiler.PatternCompiler(flow)
 
     def compile(self) -> None:
         """Compile as TaskFlow does, with the linear successor search."""

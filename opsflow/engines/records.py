@@ -1,14 +1,16 @@
 """Read stored runs back: what ``opsflow flows list|show`` prints and what resume rebuilds from.
 
 A run is one TaskFlow logbook holding one flow detail, both with the run's id. The flow detail's
-metadata keeps everything needed to rebuild the run anywhere: the definition texts (so no local copy
-of the user's YAML is needed), the inputs, and the durable memory of waits and signals.
+metadata (:class:`~opsflow.engines.run_meta.RunMeta`) keeps everything needed to rebuild the run
+anywhere: the definition texts (so no local copy of the user's YAML is needed), the inputs, and the
+durable memory of waits and signals.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,20 +19,29 @@ from taskflow import exceptions as tf_exc, states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
-from opsflow.errors import FlowNotFound
+from opsflow.engines.children.batch import ParentLink
+from opsflow.engines.run_meta import RunMeta, identity
+from opsflow.errors import FlowNotFound, describe_wait
 from opsflow.flows import loader, resolver
-from opsflow.flows.model import FlowDefinition, OnFailure
+from opsflow.flows.model import FlowDefinition
 
-__all__ = ["META_KEY", "RunRecord", "RunState", "TaskRecord", "connection", "definition_of", "load_detail", "record_of",
-           "stored_meta"]
+__all__ = ["INTERNAL_MARK", "RunRecord", "RunState", "TaskRecord", "connection", "definition_of", "is_internal",
+           "load_detail", "record_of"]
 
-#: Key of opsflow's own data inside a flow detail's metadata.
-META_KEY = "opsflow"
+#: What the definition compiler puts in the names of its bookkeeping atoms (``copy#retry``,
+#: ``migrate#inputs``); task paths never contain it (task names cannot).
+INTERNAL_MARK = "#"
+
+
+def is_internal(path: str) -> bool:
+    """True for a bookkeeping atom of the compiler, False for a task of the definition."""
+    return INTERNAL_MARK in path
 
 
 class RunState(enum.Enum):
     """A run's state as an operator sees it."""
 
+    PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     REVERTED = "reverted"
@@ -57,6 +68,11 @@ class TaskRecord:
     finished: float | None
 
     @property
+    def internal(self) -> bool:
+        """True for a bookkeeping atom (a retry controller, a sub-flow's inputs), not a task."""
+        return is_internal(self.path)
+
+    @property
     def duration(self) -> float | None:
         """Seconds the last execution took."""
         if self.started is None or self.finished is None:
@@ -80,40 +96,38 @@ class RunRecord:
     created: float
     #: Its atoms (tasks and bookkeeping atoms), in stored order.
     tasks: tuple[TaskRecord, ...]
-    #: Pending waits: task path -> due time (None: signal only).
+    #: Pending waits: task path -> due time (None: signal only, or child runs).
     waits: Mapping[str, float | None]
+    #: For a child run: its parent run, task and item.
+    parent: ParentLink | None = None
+    #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
+    waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-
-def stored_meta(definition: FlowDefinition, inputs: Mapping[str, Any], created: float) -> dict[str, Any]:
-    """What a new run's flow detail metadata holds."""
-    subflows: dict[str, dict[str, str]] = {}
-
-    def collect(defn: FlowDefinition) -> None:
-        for ref, sub in defn.subflows.items():
-            subflows[ref] = {"source": sub.source, "text": sub.text}
-            collect(sub)
-
-    collect(definition)
-    return {
-        META_KEY: {
-            "definition": {"source": definition.source, "text": definition.text},
-            "subflows": subflows,
-            "inputs": dict(inputs),
-            "on_failure": definition.on_failure.value,
-            "created": created,
-        }
-    }
+    @property
+    def steps(self) -> tuple[TaskRecord, ...]:
+        """The definition's tasks alone, without the compiler's bookkeeping atoms."""
+        return tuple(task for task in self.tasks if not task.internal)
 
 
 def definition_of(detail: models.FlowDetail) -> tuple[FlowDefinition, dict[str, Any]]:
     """Rebuild a run's definition and inputs from its stored metadata alone."""
-    meta = detail.meta[META_KEY]
-    texts = {ref: (item["source"], item["text"]) for ref, item in meta["subflows"].items()}
-    root = meta["definition"]
-    definition = loader.load_text(root["text"], root["source"], resolver.StoredResolver(texts))
+    meta = RunMeta.of(detail.meta)
+    texts = tuple((key, item.source, item.text) for key, item in meta.subflows.items())
+    links = tuple((parent, tuple(refs.items())) for parent, refs in meta.links.items()) if meta.links else None
+    definition = _load(meta.definition.source, meta.definition.text, texts, links)
     # The operator may have overridden on_failure when starting the run (opsflow run --on-failure).
-    definition = dataclasses.replace(definition, on_failure=OnFailure(meta.get("on_failure", "revert")))
-    return definition, dict(meta["inputs"])
+    return dataclasses.replace(definition, on_failure=meta.on_failure), dict(meta.inputs)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(source: str, text: str, texts: tuple[tuple[str, str, str], ...],
+          links: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None) -> FlowDefinition:
+    """Load a stored definition once per content: a batch's thousand children share one parse."""
+    stored = {key: (sub_source, sub_text) for key, sub_source, sub_text in texts}
+    if links is not None:
+        stored[identity(source, text)] = (source, text)
+    by_parent = {parent: dict(refs) for parent, refs in links} if links is not None else None
+    return loader.load_text(text, source, resolver.StoredResolver(stored, by_parent))
 
 
 @contextlib.contextmanager
@@ -134,35 +148,34 @@ def load_detail(backend: tf_base.Backend, run_id: str, where: str) -> tuple[mode
         except tf_exc.NotFound:
             raise FlowNotFound(run_id, where) from None
     detail = book.find(run_id)
-    if detail is None or META_KEY not in (detail.meta or {}):
+    if detail is None or not RunMeta.present(detail.meta):
         raise FlowNotFound(run_id, where)
     return book, detail
 
 
 def record_of(detail: models.FlowDetail) -> RunRecord:
     """An operator's view of a stored flow detail."""
-    meta = detail.meta or {}
-    ours = meta.get(META_KEY, {})
+    meta = RunMeta.of(detail.meta)
     # TaskFlow's injector atom holds the stored inputs; it is no task of the operator's.
     tasks = tuple(_task_record(atom) for atom in detail if not atom.name.startswith("_TaskFlow"))
-    done = {task.path for task in tasks if task.state == tf_states.SUCCESS}
-    waits = {
-        path: memory.get("due")
-        for path, memory in (meta.get("memory") or {}).items()
-        if "due" in memory and path not in done
-    }
+    pending = meta.waits({task.path for task in tasks if task.state == tf_states.SUCCESS})
+    waits = {path: due for path, (due, _signal) in pending.items()}
     return RunRecord(
         run_id=detail.uuid,
         name=detail.name,
         state=_state(detail.state, meta, waits),
-        inputs=ours.get("inputs", {}),
-        created=ours.get("created", 0.0),
+        inputs=meta.inputs,
+        created=meta.created,
         tasks=tasks,
         waits=waits,
+        parent=meta.parent,
+        waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
     )
 
 
-def _state(flow_state: str | None, meta: Mapping[str, Any], waits: Mapping[str, Any]) -> RunState:
+def _state(flow_state: str | None, meta: RunMeta, waits: Mapping[str, Any]) -> RunState:
+    if flow_state in (None, tf_states.PENDING):
+        return RunState.PENDING
     if flow_state == tf_states.SUCCESS:
         return RunState.SUCCEEDED
     if flow_state == tf_states.REVERTED:
@@ -170,7 +183,7 @@ def _state(flow_state: str | None, meta: Mapping[str, Any], waits: Mapping[str, 
     if flow_state == tf_states.FAILURE:
         return RunState.FAILED
     if flow_state == tf_states.SUSPENDED:
-        if meta.get("paused"):
+        if meta.paused_at is not None:
             return RunState.PAUSED
         return RunState.WAITING if waits else RunState.SUSPENDED
     return RunState.RUNNING

@@ -23,11 +23,18 @@ import taskflow.engines
 from taskflow import states as tf_states
 from taskflow.persistence import base as tf_base, models
 
-from opsflow.engines import persistence, records
+from opsflow import registry
+from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
-from opsflow.engines.records import META_KEY, RunRecord, RunState
-from opsflow.errors import InvalidState, OpsflowError
-from opsflow.flows import compiler, inputs as flow_inputs
+from opsflow.engines.children import ChildRuns, ParentLink
+from opsflow.engines.children import listing
+from opsflow.engines.children.board import BoardChildren
+from opsflow.engines.children.local import Driven, LocalChildren
+from opsflow.engines.jobboard import JobBoard
+from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.run_meta import RunMeta
+from opsflow.errors import InvalidInput, InvalidState, OpsflowError
+from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
 
@@ -38,8 +45,58 @@ LOG = logging.getLogger(__name__)
 #: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
 _ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
 
+#: Run states nothing can change any more.
+_ENDED = frozenset({RunState.SUCCEEDED, RunState.REVERTED, RunState.FAILED})
+
 #: Failure injected into every task still to run, to turn a resume into a revert.
 REVERT_EVERYTHING = (FailurePoint("*", "before"),)
+
+
+def _signal_names(definition: FlowDefinition) -> set[str] | None:
+    """Signal names the run's suspending tasks take (sub-flows included); None if one is computed."""
+    names: set[str] = set()
+    for spec in definition.tasks:
+        if spec.flow is not None:
+            inner = _signal_names(definition.subflows[spec.flow])
+            if inner is None:
+                return None
+            names |= inner
+        elif getattr(registry.fetch(registry.ACTIONS, spec.action or ""), "suspends", False) and "signal" in spec.args:
+            value = spec.args["signal"]
+            if not isinstance(value, str):
+                return None  # an expression: known only while the run runs
+            names.add(value)
+    return names
+
+
+def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
+    for point in points:
+        if any(point.matches(path, point.when) for path in compiled.actions) or _reaches_a_child(point, compiled):
+            continue
+        what = f"--inject-failure {point.pattern!r}"
+        containers = [path for path in compiled.containers if point.matches(path, point.when)]
+        if containers:
+            inside = [path for path in compiled.actions if path.startswith(containers[0])][:1]
+            example = f", e.g. {inside[0]!r}" if inside else ""
+            raise InvalidInput(f"{what} names {containers[0]!r}, a fan-out or sub-flow, which runs no action "
+                               f"itself; name a task inside it{example}")
+        shown = ", ".join(compiled.actions[:8]) + (", ..." if len(compiled.actions) > 8 else "")
+        raise InvalidInput(f"{what} matches no task of the flow; its tasks: {shown}")
+
+
+def _reaches_a_child(point: FailurePoint, compiled: definition_compiler.CompiledFlow) -> bool:
+    """True when the point names a task of the flow a child-runs task runs (``batch[*].step``).
+
+    Which items exist is known only while the parent runs, so the check stops at the child's task name.
+    """
+    for path, child in compiled.batches:
+        if not point.pattern.startswith(path + "["):
+            continue
+        _index, found, rest = point.pattern[len(path):].partition("].")
+        if found and rest.split(".")[0].split("[")[0] in {task.name for task in child.tasks}:
+            return True
+    return False
+
 
 class Observer(Protocol):
     """Told what a run does, for progress displays and audit logs."""
@@ -48,7 +105,7 @@ class Observer(Protocol):
         """An engine run begins; ``tasks`` counts the tasks (bookkeeping atoms excluded)."""
 
     def task(self, path: str, state: str) -> None:
-        """A task changed to a TaskFlow state (RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED...)."""
+        """A task (never a bookkeeping atom) changed to a TaskFlow state (RUNNING, SUCCESS, ...)."""
 
 
 class Runner:
@@ -74,6 +131,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
+        self.children: ChildRuns = LocalChildren(self, self._backend)
 
     def close(self) -> None:
         """Release the worker threads and the backend."""
@@ -88,13 +147,14 @@ class Runner:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None) -> str:
-        """Store a new run without running it; returns its id."""
+    def create(self, definition: FlowDefinition, given: Mapping[str, Any], run_id: str | None = None,
+               parent: ParentLink | None = None) -> str:
+        """Store a new run without running it (a child run: with its ``parent``); returns its id."""
         values = flow_inputs.validate(definition, given)
         run_id = run_id or str(uuid.uuid4())
         book = models.LogBook(definition.name, uuid=run_id)
         detail = models.FlowDetail(definition.name, uuid=run_id)
-        detail.meta = records.stored_meta(definition, values, self._clock.now())
+        detail.meta = RunMeta.new(definition, values, self._clock.now(), parent).to_meta()
         book.add(detail)
         with records.connection(self._backend) as conn:
             conn.save_logbook(book)
@@ -108,7 +168,14 @@ class Runner:
         failure_points: tuple[FailurePoint, ...] = (),
         hold_waits: bool = True,
     ) -> RunRecord:
-        """Create a run and run it to its end (or to a pause, or a wait when not holding waits)."""
+        """Create a run and run it to its end (or to a pause, or a wait when not holding waits).
+
+        Each failure point must name a task that runs an action: one naming a fan-out, a sub-flow
+        or nothing would silently rehearse nothing, so it is refused before the run is created.
+        """
+        if failure_points:
+            values = flow_inputs.validate(definition, given)
+            _check_failure_points(failure_points, definition_compiler.compile_flow(definition, values, RunOptions("")))
         run_id = self.create(definition, given)
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 
@@ -123,22 +190,39 @@ class Runner:
             record = self._drive(run_id, failure_points, pause=None)
             if record.state is not RunState.WAITING or not hold_waits:
                 return record
-            self._sleep_until_due(record)
+            local = self.children if isinstance(self.children, LocalChildren) else None
+            driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
+            if driven is Driven.BLOCKED:
+                return record
+            if driven is Driven.NOTHING:
+                self._sleep_until_due(record)
 
-    def revert(self, run_id: str) -> RunRecord:
-        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run."""
+    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+        """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
+
+        ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
+        children.
+        """
         record = self.record(run_id)
-        if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
+        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
             raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False)
+        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
-        """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check)."""
+        """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
+
+        Refused (:class:`InvalidState`) for a run that has ended, and (:class:`InvalidInput`) for a
+        name none of the run's waits takes: a typo would otherwise be stored and wake nothing.
+        """
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
-        signals = list(detail.meta.get("signals", []))
-        if name not in signals:
-            signals.append(name)
-        detail.meta["signals"] = signals
+        record = records.record_of(detail)
+        if record.state in _ENDED:
+            raise InvalidState(f"run {run_id} has {record.state.value}; a signal can no longer change it")
+        known = _signal_names(records.definition_of(detail)[0])
+        if known is not None and name not in known:
+            raise InvalidInput(f"run {run_id} waits for no signal {name!r}; its waits take: "
+                               f"{', '.join(sorted(known)) or 'none'}")
+        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
         with records.connection(self._backend) as conn:
             conn.update_flow_details(detail)
         return records.record_of(detail)
@@ -158,19 +242,30 @@ class Runner:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
 
+    def use_jobboard(self, board: JobBoard) -> BoardChildren:
+        """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
+        children = BoardChildren(self, self._backend, board)
+        self.children = children
+        return children
+
+    def children_of(self, run_id: str) -> list[RunRecord]:
+        """The child runs the run's tasks started, batch by batch, in item order."""
+        return listing.children_of(self._backend, self.state_url, run_id)
+
     def runs(self) -> list[RunRecord]:
         """Every stored run, newest first."""
         found = []
         with records.connection(self._backend) as conn:
             for book in conn.get_logbooks():
                 detail = book.find(book.uuid)
-                if detail is not None and META_KEY in (detail.meta or {}):
+                if detail is not None and RunMeta.present(detail.meta):
                     found.append(records.record_of(detail))
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
     # -- engine -------------------------------------------------------------------------------
 
-    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None) -> RunRecord:
+    def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
+               undo: bool = False) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
@@ -179,7 +274,7 @@ class Runner:
         options = RunOptions(
             run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
         )
-        compiled = compiler.compile_flow(definition, values, options)
+        compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
             compiled.flow,
             store=compiled.store,
@@ -195,18 +290,22 @@ class Runner:
 
         def remember(path: str, key: str, value: Any) -> Any:
             with memory_lock:
-                memory = {k: dict(v) for k, v in (storage.flow_meta.get("memory") or {}).items()}
-                slot = memory.setdefault(path, {})
-                if key not in slot:
-                    slot[key] = value
-                    storage.update_flow_metadata({"memory": memory})
-                return slot[key]
+                meta = RunMeta.of(storage.flow_meta)
+                slot = meta.memory.get(path, {})
+                if key in slot:
+                    return slot[key]
+                storage.update_flow_metadata(meta.with_memory(path, key, value).to_meta())
+                return value
 
         options.request_suspend = engine.suspend
         options.memory = remember
-        options.signals = lambda: frozenset(storage.flow_meta.get("signals", ()))
-        if storage.flow_meta.get("paused"):
-            storage.update_flow_metadata({"paused": None})
+        options.children = self.children
+        if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
+            for atom in detail:
+                storage.set_atom_intention(atom.name, tf_states.REVERT)
+        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        if RunMeta.of(storage.flow_meta).paused_at is not None:
+            storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         if self._observer is not None:
             self._observer.started(run_id, compiled.task_count)
         with self._listening(engine), self._tracked(engine, run_id):
@@ -217,7 +316,8 @@ class Runner:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
         if options.paused.is_set():
-            storage.update_flow_metadata({"paused": {"at": self._clock.now()}})
+            storage.update_flow_metadata(
+                dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
 
     @contextlib.contextmanager
@@ -246,7 +346,7 @@ class Runner:
                 storage.update_atom_metadata(
                     name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
                 )
-            if self._observer is not None:
+            if self._observer is not None and not records.is_internal(name):
                 self._observer.task(name, state)
 
         engine.atom_notifier.register("*", on_atom)
@@ -271,4 +371,4 @@ class Runner:
     def signals(self, run_id: str) -> list[str]:
         """Signals delivered to a run so far."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(detail.meta.get("signals", []))
+        return list(RunMeta.of(detail.meta).signals)

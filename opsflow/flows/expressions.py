@@ -14,10 +14,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from opsflow.errors import ExpressionError
+
 __all__ = [
     "ROOTS",
     "Expression",
-    "ExpressionError",
     "Reference",
     "compile_value",
     "evaluate_value",
@@ -31,10 +32,6 @@ ROOTS = ("inputs", "tasks", "item", "index")
 _TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(-?\d+)\]")
 _ROOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class ExpressionError(ValueError):
-    """An expression is malformed or cannot be evaluated; the loader turns it into a DefinitionError."""
 
 
 @dataclasses.dataclass(frozen=True)

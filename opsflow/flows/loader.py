@@ -15,15 +15,20 @@ import jsonschema
 import networkx
 
 from opsflow import registry
-from opsflow.errors import PluginNotFound
-from opsflow.flows import expressions, resolver as resolvers, schema
-from opsflow.flows.expressions import Expression, ExpressionError, Reference
-from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, RetrySpec, RevertSpec, TaskSpec
+from opsflow.flows import arguments, expressions, resolver as resolvers, schema
+from opsflow.errors import ExpressionError, PluginNotFound
+from opsflow.flows.expressions import Expression, Reference
+from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, OnItemFailure, RetrySpec, RevertSpec, TaskSpec
 from opsflow.flows.yamldoc import Document, Path, parse
 
-__all__ = ["action_parameters", "dependency_graph", "load_file", "load_text"]
+__all__ = ["MAX_TASKS", "dependency_graph", "load_file", "load_text"]
 
 _VALIDATOR = jsonschema.Draft202012Validator(schema.DEFINITION_SCHEMA)
+
+#: Tasks one definition may hold, counting each use of a sub-flow anew: sub-flows that use others
+#: several times multiply, and both loading and compiling grow with the product (and beyond this,
+#: work known at run time belongs in child runs).
+MAX_TASKS = 10_000
 
 
 def load_file(path: str, resolver: resolvers.Resolver | None = None) -> FlowDefinition:
@@ -35,17 +40,7 @@ def load_text(
     text: str, source: str = "<string>", resolver: resolvers.Resolver | None = None
 ) -> FlowDefinition:
     """Load a definition from YAML text; ``source`` names it in errors and resolves sub-flows."""
-    return _Loader(resolver or resolvers.FileResolver(), ()).load(text, source)
-
-
-def action_parameters(action_class: Any) -> dict[str, inspect.Parameter]:
-    """The named parameters of an action's ``execute``, read from the code."""
-    params = inspect.signature(action_class.execute).parameters
-    return {
-        name: param
-        for name, param in params.items()
-        if name != "self" and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-    }
+    return _Loader(resolver or resolvers.FileResolver(), (), {}).load(text, source)
 
 
 def dependency_graph(definition: FlowDefinition) -> networkx.DiGraph:
@@ -59,6 +54,17 @@ def dependency_graph(definition: FlowDefinition) -> networkx.DiGraph:
     return graph
 
 
+def _static_inputs(tasks: list[TaskSpec], subflows: Mapping[str, FlowDefinition]) -> frozenset[str]:
+    """Inputs a ``for_each`` expands, here or (passed on as arguments) in a sub-flow at any depth."""
+    refs = []
+    for task in tasks:
+        refs += expressions.references_of(task.for_each)
+        if task.flow is not None:
+            inner = subflows[task.flow].static_inputs & set(task.args)
+            refs += [ref for name in inner for ref in expressions.references_of(task.args[name])]
+    return frozenset(ref.head for ref in refs if ref.root == "inputs" and ref.head)
+
+
 def _upstream(task: TaskSpec) -> list[str]:
     refs = expressions.references_of(dict(task.args)) + expressions.references_of(task.for_each)
     names = [ref.head for ref in refs if ref.root == "tasks" and ref.head]
@@ -66,9 +72,14 @@ def _upstream(task: TaskSpec) -> list[str]:
 
 
 class _Loader:
-    def __init__(self, resolver: resolvers.Resolver, stack: tuple[str, ...]) -> None:
+    def __init__(
+        self, resolver: resolvers.Resolver, stack: tuple[str, ...], loaded: dict[tuple[str, str], FlowDefinition]
+    ) -> None:
         self._resolver = resolver
         self._stack = stack
+        #: Sub-flows already loaded in this tree, by (source, text): a sub-flow used many times over
+        #: is read once, so loading stays linear in the distinct definitions.
+        self._loaded = loaded
 
     def load(self, text: str, source: str) -> FlowDefinition:
         doc = parse(text, source)
@@ -76,7 +87,17 @@ class _Loader:
         body: dict[str, Any] = doc.value
         inputs = tuple(self._input(doc, name, spec) for name, spec in (body.get("inputs") or {}).items())
         subflows: dict[str, FlowDefinition] = {}
-        tasks = tuple(self._task(doc, index, raw, subflows) for index, raw in enumerate(body["tasks"]))
+        declared = {spec.name: spec for spec in inputs}
+        tasks: list[TaskSpec] = []
+        total = 0
+        for index, raw in enumerate(body["tasks"]):
+            task = self._task(doc, index, raw, subflows, declared)
+            uses = len(task.for_each) if isinstance(task.for_each, list) else 1
+            total += uses * (1 + (subflows[task.flow].task_total if task.flow is not None else 0))
+            if total > MAX_TASKS:
+                raise doc.error(task.path, f"more than {MAX_TASKS} tasks, counting each use of a sub-flow; use "
+                                f"fewer sub-flow uses, or child runs for work known at run time")
+            tasks.append(task)
         outputs = self._compile(doc, ("outputs",), body.get("outputs") or {})
         definition = FlowDefinition(
             name=body["name"],
@@ -84,10 +105,12 @@ class _Loader:
             inputs=inputs,
             outputs=outputs,
             on_failure=OnFailure(body.get("on_failure", "revert")),
-            tasks=tasks,
+            tasks=tuple(tasks),
             subflows=subflows,
             source=source,
             text=text,
+            task_total=total,
+            static_inputs=_static_inputs(tasks, subflows),
         )
         self._check_references(doc, definition)
         self._check_acyclic(doc, definition)
@@ -121,7 +144,14 @@ class _Loader:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    def _task(self, doc: Document, index: int, raw: dict[str, Any], subflows: dict[str, FlowDefinition]) -> TaskSpec:
+    def _task(
+        self,
+        doc: Document,
+        index: int,
+        raw: dict[str, Any],
+        subflows: dict[str, FlowDefinition],
+        inputs: Mapping[str, InputSpec],
+    ) -> TaskSpec:
         path: Path = ("tasks", index)
         args = self._compile(doc, path + ("args",), raw.get("args") or {})
         action = raw.get("action")
@@ -132,10 +162,10 @@ class _Loader:
             assert flow is not None  # the schema demands one of the two
             subflows[flow] = self._subflow(doc, path, flow)
             self._check_subflow_args(doc, path, subflows[flow], args)
-        for_each = self._for_each(doc, path, raw)
+        for_each = self._for_each(doc, path, raw, inputs)
         if for_each is None and "concurrency" in raw:
             raise doc.error(path + ("concurrency",), "concurrency applies only to a task with for_each; remove it")
-        return TaskSpec(
+        spec = TaskSpec(
             name=raw["name"],
             action=action,
             flow=flow,
@@ -148,9 +178,31 @@ class _Loader:
             timeout=raw.get("timeout"),
             revert=self._revert(doc, path, raw.get("revert")),
             path=path,
+            on_item_failure=OnItemFailure(raw.get("on_item_failure", "continue")),
+            position=doc.mark(path),
         )
+        self._check_child_runs(doc, spec, raw)
+        return spec
 
-    def _for_each(self, doc: Document, path: Path, raw: dict[str, Any]) -> Expression | list[Any] | None:
+    def _check_child_runs(self, doc: Document, spec: TaskSpec, raw: dict[str, Any]) -> None:
+        """A fan-out over a task's result starts child runs: it needs a flow and takes no retry or timeout."""
+        if isinstance(spec.for_each, Expression) and spec.for_each.references[0].root == "tasks" \
+                and spec.action is not None:
+            raise doc.error(spec.path + ("for_each",), "for_each over a task's result starts one child run per "
+                            "item: give flow: (a definition to run per item) instead of action:")
+        if not spec.child_runs:
+            if "on_item_failure" in raw:
+                raise doc.error(spec.path + ("on_item_failure",), "on_item_failure applies only to child runs "
+                                "(for_each over a task's result with flow:); remove it")
+            return
+        for key in ("retry", "timeout"):
+            if key in raw:
+                raise doc.error(spec.path + (key,), f"a batch of child runs takes no {key}: put it on the tasks "
+                                f"of flow {spec.flow!r}, which each child runs")
+
+    def _for_each(
+        self, doc: Document, path: Path, raw: dict[str, Any], inputs: Mapping[str, InputSpec]
+    ) -> Expression | list[Any] | None:
         if "for_each" not in raw:
             return None
         value = self._compile(doc, path + ("for_each",), raw["for_each"])
@@ -158,14 +210,12 @@ class _Loader:
             raise doc.error(path + ("for_each",), "for_each takes a list or one reference like ${inputs.servers}")
         if isinstance(value, Expression):
             ref = value.references[0]
-            if ref.root == "tasks":
-                raise doc.error(
-                    path + ("for_each",),
-                    "for_each over a task's result is not supported yet; fan out over an input "
-                    "(the list is expanded when the run starts)",
-                )
             if ref.root in ("item", "index"):
                 raise doc.error(path + ("for_each",), "for_each cannot use ${item}; reference an input")
+            spec = inputs.get(ref.head or "") if ref.root == "inputs" else None
+            if spec is not None and len(ref.steps) == 1 and spec.type not in ("list", "any"):
+                raise doc.error(path + ("for_each",), f"for_each over input {spec.name!r} of type {spec.type}: "
+                                f"a fan-out needs a list; declare it type: list")
         return value  # type: ignore[no-any-return]
 
     def _retry(self, raw: dict[str, Any] | None) -> RetrySpec | None:
@@ -192,17 +242,20 @@ class _Loader:
         try:
             action_class = registry.fetch(registry.ACTIONS, action)
         except PluginNotFound as exc:
+            if exc.import_error is not None:
+                raise doc.error(path + ("action",), f"action {action!r} is installed but failed to import: "
+                                f"{exc.import_error}") from exc
             raise doc.error(path + ("action",), f"unknown action {action!r}; installed actions: "
                             f"{', '.join(exc.available)}") from exc
-        params = action_parameters(action_class)
+        params = arguments.parameters(action_class)
+        schemas = arguments.schemas(action_class)
         for name, value in args.items():
             if name not in params:
                 raise doc.error(path + ("args", name), f"action {action!r} takes no argument {name!r}; "
                                 f"it takes: {', '.join(params) or 'none'}")
-            wanted = params[name].annotation
-            if not isinstance(value, Expression) and not _fits_annotation(value, wanted):
-                raise doc.error(path + ("args", name), f"argument {name!r} of {action!r} must be {wanted}, "
-                                f"not {type(value).__name__}")
+            reason = None if expressions.references_of(value) else arguments.explain(action, name, value, schemas[name])
+            if reason is not None:
+                raise doc.error(path + ("args", name), reason)
         for name, param in params.items():
             if param.default is inspect.Parameter.empty and name not in args:
                 raise doc.error(path, f"action {action!r} needs argument {name!r}; add it under args:")
@@ -216,7 +269,10 @@ class _Loader:
         except KeyError:
             raise doc.error(path + ("flow",), f"no definition named {reference!r}; put {reference}.yaml next to "
                             f"this file or give its path") from None
-        return _Loader(self._resolver, self._stack + (reference,)).load(text, sub_source)
+        key = (sub_source, text)
+        if key not in self._loaded:
+            self._loaded[key] = _Loader(self._resolver, self._stack + (reference,), self._loaded).load(text, sub_source)
+        return self._loaded[key]
 
     def _check_subflow_args(self, doc: Document, path: Path, sub: FlowDefinition, args: Mapping[str, Any]) -> None:
         declared = {spec.name: spec for spec in sub.inputs}
@@ -230,6 +286,10 @@ class _Loader:
         for name, spec in declared.items():
             if spec.required and name not in args:
                 raise doc.error(path, f"flow {sub.name!r} needs input {name!r}; add it under args:")
+        for name in sorted(sub.static_inputs & set(args)):
+            if any(ref.root == "tasks" for ref in expressions.references_of(args[name])):
+                raise doc.error(path + ("args", name), f"flow {sub.name!r} fans out over its input {name!r}, which "
+                                f"must be known when the run starts; pass an input or a literal, not a task's result")
 
     # -- references and graph -----------------------------------------------------------------
 
@@ -321,25 +381,6 @@ def _is_type(value: Any, kind: str) -> bool:
     if kind in ("integer", "number") and isinstance(value, bool):
         return False
     return isinstance(value, schema.INPUT_TYPES[kind])
-
-
-_ANNOTATIONS: dict[Any, tuple[type, ...]] = {
-    str: (str,), "str": (str,),
-    int: (int,), "int": (int,),
-    float: (int, float), "float": (int, float),
-    bool: (bool,), "bool": (bool,),
-    list: (list,), "list": (list,),
-    dict: (dict,), "dict": (dict,),
-}
-
-
-def _fits_annotation(value: Any, annotation: Any) -> bool:
-    allowed = _ANNOTATIONS.get(annotation)
-    if allowed is None:
-        return True  # complex or missing annotation: checked by the action itself at run time
-    if isinstance(value, bool) and bool not in allowed:
-        return False
-    return isinstance(value, allowed)
 
 
 def _where(path: Path) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from opsflow.flows.expressions import Expression
 from opsflow.flows.yamldoc import Path
 
-__all__ = ["FlowDefinition", "InputSpec", "OnFailure", "RetrySpec", "RevertSpec", "TaskSpec"]
+__all__ = ["FlowDefinition", "InputSpec", "OnFailure", "OnItemFailure", "RetrySpec", "RevertSpec", "TaskSpec"]
 
 _MISSING: Any = object()
 
@@ -22,6 +22,15 @@ class OnFailure(enum.Enum):
     REVERT = "revert"
     #: Stop and keep everything as it is, for an operator to resume or revert.
     PAUSE = "pause"
+
+
+class OnItemFailure(enum.Enum):
+    """What a batch of child runs does when one child fails (the child has reverted itself)."""
+
+    #: Go on with the other items; the failed one is reported in the task's result.
+    CONTINUE = "continue"
+    #: Start no further items, revert the children that succeeded, and fail the task.
+    REVERT_ALL = "revert_all"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +116,16 @@ class TaskSpec:
     revert: RevertSpec
     #: Where the task stands in its document, for errors found after loading.
     path: Path
+    #: Its 1-based line and column in the document, for errors found after loading (compilation).
+    position: tuple[int, int] = (1, 1)
+    #: For child runs (``for_each`` over a task's result with ``flow:``): what a failed child means.
+    on_item_failure: OnItemFailure = OnItemFailure.CONTINUE
+
+    @property
+    def child_runs(self) -> bool:
+        """True when the task starts one child run of ``flow`` per item of another task's result."""
+        return (self.flow is not None and isinstance(self.for_each, Expression)
+                and self.for_each.references[0].root == "tasks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +150,10 @@ class FlowDefinition:
     source: str
     #: The YAML text itself, so a stored run can be rebuilt without the file.
     text: str
+    #: Tasks counting each use of a sub-flow (and each item of a literal ``for_each``) anew.
+    task_total: int = 0
+    #: Inputs that must be known when a run starts: a ``for_each`` expands them, here or below.
+    static_inputs: frozenset[str] = frozenset()
 
     def task(self, name: str) -> TaskSpec:
         """The task called ``name``."""

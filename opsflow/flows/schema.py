@@ -73,6 +73,7 @@ _TASK: dict[str, Any] = {
         "after": {"type": "array", "items": _NAME, "uniqueItems": True},
         "for_each": {"type": ["string", "array"]},
         "concurrency": {"type": "integer", "minimum": 1},
+        "on_item_failure": {"enum": ["continue", "revert_all"]},
         "retry": _RETRY,
         "timeout": {"type": "number", "exclusiveMinimum": 0},
         "revert": _REVERT,

@@ -1,20 +1,25 @@
-"""What every action may rely on while it runs: who it is, which try this is, and the clock.
+"""The contract between actions and the engine: who a task is, which try this is, the clock, waits.
 
 Actions are ordinary TaskFlow task classes (``execute``/``revert``); opsflow sets
 :attr:`Action.context` before each call so an action can tag what it creates with the run and task
 that made it — the key that lets a re-run after a crash find and adopt an earlier attempt's work.
+An action that must wait durably raises :class:`WaitPending` (defined in the one error tree,
+:mod:`opsflow.errors`, and exported here as part of the contract). This module imports nothing of
+the engine: the engine depends on the contract, never the other way round.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol
 
 from taskflow import task
 
-__all__ = ["Action", "Clock", "RunContext", "SystemClock"]
+from opsflow.errors import WaitPending
+
+__all__ = ["Action", "Clock", "RunContext", "SystemClock", "WaitPending"]
 
 
 class Clock(Protocol):
@@ -71,3 +76,11 @@ class Action(task.Task):  # type: ignore[misc]
 
     #: Set by the engine before execute() and revert().
     context: RunContext
+
+    #: Narrows what ``execute``'s signature says of each argument: name -> JSON Schema (ranges,
+    #: patterns, ``format: date-time``, a ``description`` for messages). The loader checks literal
+    #: arguments against signature and schema at load time (:mod:`opsflow.flows.arguments`).
+    argument_schema: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
+    #: True for an action that may raise :class:`WaitPending` (the compiler gives it a retry atom).
+    suspends: ClassVar[bool] = False

@@ -40,6 +40,8 @@ class Echo(Action):
 class Fail(Action):
     """Fails on purpose, for failure injection; ``times`` lets the first tries fail and later ones pass."""
 
+    argument_schema = {"times": {"minimum": 0}}
+
     def execute(self, message: str = "injected failure", times: int = 0) -> None:
         """Raise ActionFailed, unless ``times`` > 0 and this try is past the first ``times`` tries."""
         attempt = self.context.attempt if hasattr(self, "context") else 1
@@ -53,6 +55,8 @@ class Fail(Action):
 
 class Sleep(Action):
     """Sleeps for a number of seconds (holding a worker; use core.wait for long waits)."""
+
+    argument_schema = {"seconds": {"minimum": 0}}
 
     def execute(self, seconds: float = 1.0) -> float:
         """Sleep, then return how long it slept."""

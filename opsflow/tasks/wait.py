@@ -1,7 +1,7 @@
 """``core.wait``: a durable wait that holds no thread while it waits.
 
 The first try works out when the wait is over and stores that in the run's durable memory. Until
-then every try raises :class:`~opsflow.engines.atoms.WaitPending`, which suspends the run: nothing
+then every try raises :class:`~opsflow.tasks.base.WaitPending`, which suspends the run: nothing
 runs and nothing is held; whoever owns the run (``opsflow run``, a conductor) resumes it when due
 or when the named signal arrives, and the wait finishes. Because the due time is stored, restarts
 do not make the wait start over.
@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from opsflow.engines.atoms import WaitPending
-from opsflow.tasks.base import Action
+from opsflow.tasks.base import Action, WaitPending
 
 __all__ = ["Wait"]
 
@@ -21,8 +20,13 @@ __all__ = ["Wait"]
 class Wait(Action):
     """Wait for a duration, until a time, and/or until a signal (``opsflow signal RUN NAME``)."""
 
-    #: Tells the compiler this action may suspend the run (it raises WaitPending).
     suspends = True
+    argument_schema = {
+        "seconds": {"minimum": 0},
+        "until": {"format": "date-time", "description": "an ISO 8601 time such as 2026-12-24T18:00:00+00:00"},
+        "signal": {"pattern": r"^[A-Za-z0-9_.:-]{1,100}$",
+                   "description": "a signal name of letters, digits and _ . : -"},
+    }
 
     def execute(self, seconds: float | None = None, until: str | None = None, signal: str | None = None) -> dict[str, Any]:
         """Return how the wait ended; raise WaitPending while it is not over."""

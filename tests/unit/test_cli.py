@@ -5,16 +5,9 @@ import os
 
 import pytest
 
-from opsflow.cli import run_main
+from tests.fixtures import opsflow
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
-
-
-def opsflow(capsys, *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        run_main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture
@@ -56,9 +49,9 @@ def test_run_json_reports_every_task(capsys, state) -> None:
 
 
 def test_missing_input_is_one_clear_line(capsys, state) -> None:
-    """A missing input exits 1 naming the input and how to pass it."""
+    """A missing input is the user's mistake: exit 2 naming the input and how to pass it."""
     code, _, err = opsflow(capsys, "run", os.path.join(EXAMPLES, "demo.yaml"), "--state", state)
-    assert code == 1 and "needs input 'servers'" in err and "--input servers=" in err
+    assert code == 2 and "needs input 'servers'" in err and "--input servers=" in err
 
 
 def test_pause_resume_and_revert_from_the_command_line(capsys, state) -> None:
@@ -78,9 +71,9 @@ def test_pause_resume_and_revert_from_the_command_line(capsys, state) -> None:
 
 
 def test_unknown_run_id_names_the_fix(capsys, state) -> None:
-    """resume of an unknown id exits 1 and says how to list ids."""
+    """resume of an unknown id exits 2 and says how to list ids."""
     code, _, err = opsflow(capsys, "resume", "nope", "--state", state)
-    assert code == 1 and "opsflow flows list" in err
+    assert code == 2 and "opsflow flows list" in err
 
 
 def test_actions_show_reads_arguments_from_code(capsys) -> None:

@@ -19,9 +19,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from opsflow.engines.persistence._errors import StorageUnavailable
 from opsflow.engines.persistence.impl_sqlite import SQLiteBackend
 from opsflow.engines.persistence.impl_zookeeper import ZooKeeperBackend
+from opsflow.errors import ConfigError, StorageUnavailable
 
 __all__ = ["SQLiteBackend", "StorageUnavailable", "ZooKeeperBackend", "fetch"]
 
@@ -62,5 +62,5 @@ def fetch(url: str) -> Any:
     raise _bad(url, f"unknown scheme {parts.scheme!r}")
 
 
-def _bad(url: str, reason: str) -> StorageUnavailable:
-    return StorageUnavailable(f"cannot use state backend URL {url!r}: {reason}; accepted forms: {ACCEPTED}")
+def _bad(url: str, reason: str) -> ConfigError:
+    return ConfigError(f"cannot use state backend URL {url!r}: {reason}; accepted forms: {ACCEPTED}")

@@ -28,7 +28,7 @@ from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
 from taskflow import exceptions as tf_exc
 
-from opsflow.engines.persistence._errors import StorageUnavailable
+from opsflow.errors import StorageUnavailable
 
 __all__ = ["Session"]
 

@@ -31,7 +31,7 @@ from taskflow import exceptions as tf_exc
 from taskflow.persistence import base, models
 
 from opsflow.engines.persistence import _codec
-from opsflow.engines.persistence._errors import StorageUnavailable
+from opsflow.errors import StorageUnavailable
 
 __all__ = ["SQLiteBackend"]
 

@@ -44,8 +44,8 @@ from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
 from opsflow.engines.persistence import _codec
-from opsflow.engines.persistence._errors import StorageUnavailable
 from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
+from opsflow.errors import ConfigError, StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
 
@@ -64,7 +64,7 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         super().__init__(conf)
         self.hosts = str(self._conf.get("hosts") or "")
         if not self.hosts:
-            raise StorageUnavailable("the opsflow ZooKeeper backend needs 'hosts' (for example 127.0.0.1:2181)")
+            raise ConfigError("the opsflow ZooKeeper backend needs 'hosts' (for example 127.0.0.1:2181)")
         self.root = "/" + str(self._conf.get("path") or "/opsflow").strip("/")
         self.timeout = float(self._conf.get("timeout", 10.0))
         self.write_behind = strutils.bool_from_string(self._conf.get("write_behind", True), default=True)

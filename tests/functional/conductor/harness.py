@@ -7,45 +7,20 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from opsflow import jobs
-from opsflow.cli import run_main
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
-from opsflow.errors import BackendUnavailable
 from opsflow.flows import loader
+from tests.fixtures import eventually
 
 OPSFLOW = [sys.executable, "-c", "from opsflow.cli import run_main; run_main()"]
 EXECUTING = re.compile(r"opsflow\.engines\.atoms: (\S+): executing")
 #: Session timeout of test conductors: short takeovers, yet safe from spurious expiry on 2 busy cores.
 SESSION_TIMEOUT = "2"
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something true; fail the test after ``timeout`` seconds.
-
-    ZooKeeper being briefly unreachable (a server killed on purpose) counts as "not yet".
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except BackendUnavailable as exc:
-            value, last = None, exc  # type: ignore[assignment]
-        else:
-            last = None
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s (last error: {last})"
-        time.sleep(0.05)
 
 
 class ConductorProcess:
@@ -132,12 +107,3 @@ class Cluster:
         for conductor in self.conductors:
             conductor.stop()
         self.close_board()
-
-
-
-def opsflow(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the `opsflow` command in this process; its exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as exited:
-        run_main(list(argv))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err

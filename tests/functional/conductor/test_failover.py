@@ -6,7 +6,8 @@ import pytest
 
 from opsflow.engines.records import RunState
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
-from tests.functional.conductor.harness import Cluster, eventually
+from tests.fixtures import eventually
+from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from opsflow.engines.records import RunState
-from tests.functional.conductor.harness import Cluster, eventually, opsflow
+from tests.fixtures import eventually, opsflow
+from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -41,7 +42,7 @@ def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
     eventually(lambda: not cluster.board.entries(), what="both jobs left the board")
     resumed, reverted = cluster.runner.record(to_resume), cluster.runner.record(to_revert)
     assert resumed.state is RunState.SUCCEEDED and reverted.state is RunState.REVERTED
-    assert {t.path: t.state for t in reverted.tasks if "#" not in t.path}["a"] == "REVERTED"
+    assert {t.path: t.state for t in reverted.steps}["a"] == "REVERTED"
     code, out, _ = opsflow(capsys, "jobs", "show", to_resume, "--zookeeper", cluster.address_text, "-f", "json")
     assert code == 0 and '"state": "succeeded"' in out
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from opsflow.engines.records import RunState
-from tests.functional.conductor.harness import Cluster, eventually, opsflow
+from tests.fixtures import eventually, opsflow
+from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

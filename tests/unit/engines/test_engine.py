@@ -7,7 +7,7 @@ from taskflow import exceptions as tf_exc, retry, task
 from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 
-from opsflow.engines import flow_compiler
+from opsflow.engines import pattern_compiler
 
 
 class Step(task.Task):  # type: ignore[misc]
@@ -53,7 +53,7 @@ def flows(draw, depth=0, counter=None):
 @given(flows())
 def test_one_pass_compiler_builds_taskflows_graph(flow) -> None:
     """Nodes, kinds, retries and edge attributes equal TaskFlow's own compilation."""
-    ours = flow_compiler.PatternCompiler(flow).compile()
+    ours = pattern_compiler.PatternCompiler(flow).compile()
     theirs = tf_compiler.PatternCompiler(flow).compile()
     assert _shape(ours) == _shape(theirs)
 

@@ -4,7 +4,7 @@ import pytest
 
 from opsflow.conductor import OffsetFileClock
 from opsflow.engines.jobboard import Address, Hold, HoldKind
-from opsflow.errors import BackendUnavailable
+from opsflow.errors import ConfigError
 
 
 def test_address_splits_hosts_and_root_and_builds_the_state_url() -> None:
@@ -17,8 +17,8 @@ def test_address_splits_hosts_and_root_and_builds_the_state_url() -> None:
 
 @pytest.mark.parametrize("text", ["", "localhost", "127.0.0.1:port/x"])
 def test_address_refuses_what_is_not_a_host_port_list(text: str) -> None:
-    """A malformed address is refused with the expected form in the message."""
-    with pytest.raises(BackendUnavailable, match="host:port"):
+    """A malformed address is a configuration mistake, refused with the expected form in the message."""
+    with pytest.raises(ConfigError, match="host:port"):
         Address.parse(text)
 
 

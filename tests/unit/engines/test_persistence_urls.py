@@ -8,7 +8,7 @@ import pytest
 from taskflow.persistence.backends import impl_memory
 
 from opsflow.engines import persistence
-from opsflow.errors import BackendUnavailable
+from opsflow.errors import BackendUnavailable, ConfigError
 from opsflow.services.zookeeper import find_free_ports
 
 
@@ -48,8 +48,8 @@ def test_memory_url_gives_taskflows_memory_backend() -> None:
     ["mysql://db/flows", "sqlite://relative.db", "sqlite:///", "zookeeper:///no-hosts", "zookeeper://h:1/p?timeout=soon"],
 )
 def test_bad_urls_name_the_url_and_the_accepted_forms(url: str) -> None:
-    """A URL that cannot work is refused with the URL and the forms that would."""
-    with pytest.raises(BackendUnavailable) as raised:
+    """A URL that cannot work is a configuration mistake, refused with the URL and the forms that would."""
+    with pytest.raises(ConfigError) as raised:
         persistence.fetch(url)
     assert url in str(raised.value)
     assert "sqlite:///abs/path/state.db" in str(raised.value)

@@ -8,20 +8,7 @@ from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunState
 from opsflow.errors import InvalidState
 from opsflow.flows import loader
-
-CHAIN = """
-name: chain
-on_failure: {on_failure}
-tasks:
-  - {{name: a, action: core.echo, args: {{message: a}}}}
-  - {{name: b, action: core.echo, args: {{message: "${{tasks.a}}b"}}}}
-  - {{name: c, action: core.echo, args: {{message: "${{tasks.b}}c"}}}}
-  - {{name: d, action: core.echo, args: {{message: "${{tasks.c}}d"}}}}
-"""
-
-
-def chain(on_failure: str = "revert"):
-    return loader.load_text(CHAIN.format(on_failure=on_failure))
+from tests.fixtures import chain
 
 
 def test_chain_runs_in_dependency_order(runner, journal) -> None:
@@ -253,8 +240,7 @@ tasks:
     runner.signal(record.run_id, "approved")
     record = runner.resume(record.run_id, hold_waits=False)
     assert record.state is RunState.SUCCEEDED
-    assert record.tasks[-1].result == {"ended_by": "signal", "signal": "approved"} or any(
-        t.result == {"ended_by": "signal", "signal": "approved"} for t in record.tasks)
+    assert {t.path: t.result for t in record.steps} == {"approve": {"ended_by": "signal", "signal": "approved"}}
 
 
 def test_demo_three_levels_with_fan_out_subflows_and_retry(runner, journal) -> None:

@@ -2,8 +2,9 @@
 
 import pytest
 
+from opsflow.errors import ExpressionError
 from opsflow.flows import expressions
-from opsflow.flows.expressions import Expression, ExpressionError
+from opsflow.flows.expressions import Expression
 
 
 def test_whole_reference_keeps_the_value_type() -> None:

@@ -3,9 +3,10 @@
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from opsflow.errors import DefinitionError
-from opsflow.flows import compiler, inputs, loader
+from opsflow.engines import definition_compiler
 from opsflow.engines.atoms import RunOptions
+from opsflow.errors import DefinitionError
+from opsflow.flows import inputs, loader
 from tests import strategies
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,5 +49,5 @@ def test_generated_definitions_round_trip_and_compile_acyclic(document: dict) ->
     definition = loader.load_text(text)
     assert [task.name for task in definition.tasks] == [task["name"] for task in document["tasks"]]
     assert loader.load_text(yaml.safe_dump(yaml.safe_load(text), sort_keys=False)).tasks == definition.tasks
-    compiled = compiler.compile_flow(definition, inputs.validate(definition, {}), RunOptions("fuzz"))
+    compiled = definition_compiler.compile_flow(definition, inputs.validate(definition, {}), RunOptions("fuzz"))
     assert compiled.task_count == len(document["tasks"])

@@ -1,4 +1,7 @@
-"""Compile a loaded definition, with its inputs, into a TaskFlow flow.
+"""Compile a loaded definition, with its inputs, into a TaskFlow flow (patterns and atoms).
+
+Not to be confused with :mod:`opsflow.engines.pattern_compiler`, which TaskFlow's engine uses to
+turn those patterns into an execution graph; this module is where the flow language meets TaskFlow.
 
 Every task becomes an atom named by its path (``copy``, ``migrate[3].copy``): stable names are what
 let a resumed run, on any machine, find each task's stored state. Data dependencies come from the
@@ -22,6 +25,7 @@ from taskflow.patterns import graph_flow, linear_flow, unordered_flow
 from opsflow import registry
 from opsflow.errors import DefinitionError
 from opsflow.engines import atoms
+from opsflow.engines.children import compile_batch
 from opsflow.engines.atoms import RunOptions, Scope
 from opsflow.flows import expressions
 from opsflow.flows.expressions import Expression
@@ -48,6 +52,12 @@ class CompiledFlow:
     #: How many of them stand for a task of a definition: actions, fan-outs and sub-flows
     #: (what a progress display counts; bookkeeping atoms have a ``#`` in their names).
     task_count: int
+    #: Paths of the tasks that run an action (where a failure can be injected).
+    actions: tuple[str, ...] = ()
+    #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
+    containers: tuple[str, ...] = ()
+    #: Child-run tasks: their path and the definition each child runs (its tasks exist only at run time).
+    batches: tuple[tuple[str, FlowDefinition], ...] = ()
 
 
 def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options: RunOptions) -> CompiledFlow:
@@ -55,7 +65,8 @@ def compile_flow(definition: FlowDefinition, inputs: Mapping[str, Any], options:
     builder = _Builder(options, pause=definition.on_failure is OnFailure.PAUSE)
     root = builder.instance(definition, prefix="", inputs_symbol=INPUTS_SYMBOL, static_inputs=dict(inputs))
     return CompiledFlow(
-        flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count
+        flow=root, store={INPUTS_SYMBOL: dict(inputs)}, atom_count=builder.atom_count, task_count=builder.task_count,
+        actions=tuple(builder.actions), containers=tuple(builder.containers), batches=tuple(builder.batches),
     )
 
 
@@ -65,6 +76,9 @@ class _Builder:
         self._pause = pause
         self.atom_count = 0
         self.task_count = 0
+        self.actions: list[str] = []
+        self.containers: list[str] = []
+        self.batches: list[tuple[str, FlowDefinition]] = []
 
     def instance(
         self, definition: FlowDefinition, prefix: str, inputs_symbol: str, static_inputs: Mapping[str, Any]
@@ -82,6 +96,12 @@ class _Builder:
         self, definition: FlowDefinition, spec: TaskSpec, scope: Scope, static_inputs: Mapping[str, Any]
     ) -> list[Any]:
         path = scope.prefix + spec.name
+        if spec.child_runs:
+            self.atom_count += 2
+            self.task_count += 1
+            assert spec.flow is not None  # child_runs implies a flow
+            self.batches.append((path, definition.subflows[spec.flow]))
+            return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]
         items = self._items(definition, spec, static_inputs)
@@ -99,6 +119,7 @@ class _Builder:
         else:
             container = unordered_flow.Flow(path + "#items").add(*children)
         gather = atoms.GatherAtom(path, [f"{path}[{index}]" for index in range(len(children))])
+        self.containers.append(path)
         self.atom_count += 1
         self.task_count += 1
         return [container, gather]
@@ -111,13 +132,13 @@ class _Builder:
                 raise DefinitionError(
                     f"for_each of task {spec.name!r} uses input {ref.head!r}, which is only known while "
                     f"the flow runs; pass that input a literal or an input of the calling flow",
-                    source=definition.source,
+                    source=definition.source, line=spec.position[0], column=spec.position[1],
                 )
             value = expressions.evaluate_value(value, {"inputs": static_inputs})
         if not isinstance(value, list):
             raise DefinitionError(
                 f"for_each of task {spec.name!r} must give a list, got {type(value).__name__}",
-                source=definition.source,
+                source=definition.source, line=spec.position[0], column=spec.position[1],
             )
         return value
 
@@ -134,6 +155,7 @@ class _Builder:
                 path, spec.action, spec.args, scope, self._options,
                 revert_spec=spec.revert, timeout=spec.timeout, attempt_symbol=retry_name, after=after,
             )
+            self.actions.append(path)
             self.atom_count += 1
             self.task_count += 1
             if retry_name is None:
@@ -150,6 +172,7 @@ class _Builder:
         outputs_atom = atoms.ValueAtom(
             path, path, dict(sub.outputs), Scope(inputs_symbol=inputs_symbol, prefix=path + ".")
         )
+        self.containers.append(path)
         self.atom_count += 2
         self.task_count += 1
         retry = atoms.PolicyRetry(path + "#retry", self._options, spec.retry, self._pause) if spec.retry else None
