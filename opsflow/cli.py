@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, output, registry
+from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
@@ -410,6 +410,7 @@ def _register_optional_commands() -> None:
     main.add_command(cli_forklift.forklift)
     for command in (*cli_hibernate.COMMANDS, *cli_auth.COMMANDS):
         main.add_command(command)
+    main.add_command(cli_sched.sched)
 
 
 _register_optional_commands()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, seed
+from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -101,7 +101,8 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                       {"OS_NOVA_CONFIG_DIR": str(nova_dir)}, "/"),
             procs.Proc(name=f"{r}-nova-control", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.control",
-                             "--config-file", str(nova_dir / "nova.conf")],
+                             "--config-file", str(nova_dir / "nova.conf"),
+                             "--config-file", str(scheduler_modes.overlay(region, sim.scheduler))],
                        ready_text="opsflow: conductor and scheduler started"),
             procs.Proc(name=f"{r}-compute", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.host",
@@ -118,8 +119,10 @@ def _config_fingerprint(venv: Path, files: dict[Path, str], sim: configs.SimSett
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(f"{path}\n{files[path]}\n".encode())
-    # the number of simulated hypervisors is not in here: changing it restarts only the computes
-    digest.update(f"{venv}\n{dataclasses.replace(sim, computes=0)}\n".encode())
+    # the number of simulated hypervisors and the scheduler mode are not in here: changing them
+    # restarts only the computes or the scheduler
+    unshaped = dataclasses.replace(sim, computes=0, scheduler=scheduler_modes.SchedulerMode.DEVCLOUD)
+    digest.update(f"{venv}\n{unshaped}\n".encode())
     return digest.hexdigest()
 
 
