@@ -107,16 +107,6 @@ class KeystoneDirectory:
         token = self._providers.token_provider_api.validate_token(token_id)
         return str(token.user_id), frozenset(r["name"] for r in token.roles)
 
-    def authenticate(self, user_id: str, password: str) -> bool:
-        """Whether ``password`` is the user's (Keystone's own check, lockout included)."""
-        from keystone import exception
-
-        try:
-            self._providers.identity_api.authenticate(user_id, password)
-        except exception.Unauthorized:
-            return False
-        return True
-
     def create_credential(self, user_id: str, kind: str, blob: str) -> str:
         """Create a credential of ``kind`` for ``user_id``; return its id."""
         import uuid

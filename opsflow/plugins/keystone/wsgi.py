@@ -35,7 +35,7 @@ def build(app: replies.App, totp: TotpOptions, keys: KeyOptions, directory: Any 
         directory = KeystoneDirectory()
     store = MemcacheStore(totp.memcache_servers)
     guarded = TotpGuard(CredentialGuard(app, keys, directory, store), totp, directory, store)
-    page = EnrollPage(totp, directory, store)
+    page = EnrollPage(app, totp, directory, store)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").rstrip("/") == EnrollPage.PATH:

@@ -49,14 +49,14 @@ class S3KeyFilter:
         details = environ.get("s3api.auth_details")
         if not details:
             return self.app(environ, start_response)
-        from swift.common.middleware.s3api import s3response
-
         access = str(details["access_key"])
         try:
             # s3api sends its subrequests of one client request through here with the same details
             self.gate.admit(access, _request_time(environ), str(details["signature"]), details["check_signature"],
                             str(environ.get("REMOTE_ADDR", "")), str(environ.get("swift.trans_id", "")))
         except KeyRefused as exc:
+            from swift.common.middleware.s3api import s3response  # only inside Swift's proxy
+
             LOG.warning("refused an S3 request with access key %s: %s", access, exc.reason.value)
             error = {Reason.REQUEST_TIME_SKEWED: s3response.RequestTimeTooSkewed,
                      Reason.SIGNATURE_MISMATCH: s3response.SignatureDoesNotMatch,
@@ -64,8 +64,10 @@ class S3KeyFilter:
             # raised, not returned: s3api turns a plain 403 from below into a bare "Access Denied"
             raise error(msg=f"{exc.reason.value}: {exc.message}") from exc
         except StoreUnavailable as exc:
+            from swift.common.middleware.s3api.s3response import ServiceUnavailable
+
             LOG.error("refusing an S3 request: %s", exc)
-            raise s3response.ServiceUnavailable() from exc
+            raise ServiceUnavailable() from exc
         return self.app(environ, start_response)
 
 
