@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from opsflow.sched.engine import RunResult
 
-__all__ = ["Spread", "Summary", "spread", "summarize"]
+__all__ = ["Spread", "Summary", "burst_counts", "spread", "summarize"]
 
 
 @dataclass(frozen=True)
