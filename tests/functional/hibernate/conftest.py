@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -12,6 +13,7 @@ from typing import Any
 
 import openstack
 import pytest
+from swiftclient.exceptions import ClientException
 
 from opsflow.devcloud import clouds, seed
 from opsflow.devcloud.layout import Layout
@@ -54,14 +56,17 @@ def swift(demo: Any, store_layout: dict[str, str]) -> Iterator[Swift]:
     """The demo project's Swift; the test's containers are emptied and removed afterwards."""
     store = Swift(demo)
     yield store
-    lay = StoreLayout(**store_layout)
+    drop_containers(store, store_layout)
+
+
+def drop_containers(store: Swift, layout: dict[str, str]) -> None:
+    """Empty and remove a test's data and segment containers (missing ones are fine)."""
+    lay = StoreLayout(**layout)
     for container in (lay.container, lay.segment_container):
         for name in store.names(container):
             store.delete(container, name)
-        try:
+        with contextlib.suppress(ClientException):
             store.client().delete_container(container)
-        except Exception:  # never made
-            pass
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ from opsflow.hibernate import listing
 from opsflow.hibernate.layout import Layout as StoreLayout
 from opsflow.hibernate.swift import Swift
 
-from .conftest import DESTINATION_ADMIN, SOURCE_ADMIN, boot_full, run_flow
+from .conftest import DESTINATION_ADMIN, SOURCE_ADMIN, boot_full, run_flow, drop_containers
 
 pytestmark = pytest.mark.functional
 
@@ -35,7 +35,7 @@ def copy(devcloud: Layout, demo: Any, admin: Any, keypair_and_group: tuple[str, 
                       {"cloud": SOURCE_ADMIN, "server": booted.id, "layout": layout, "segment_size": 1 << 20})
     assert record.state is RunState.SUCCEEDED, [t.error for t in record.tasks if t.error]
     yield booted.name, booted.project_id, layout
-    listing.delete(Swift(demo), StoreLayout(**layout), booted.name)
+    drop_containers(Swift(demo), layout)
 
 
 def test_restore_into_the_other_region(copy: tuple[str, str, dict[str, str]], devcloud: Layout, demo: Any,

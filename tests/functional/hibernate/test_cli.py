@@ -13,11 +13,9 @@ from click.testing import CliRunner
 from opsflow.cli import main
 from opsflow.devcloud import seed
 from opsflow.devcloud.layout import Layout
-from opsflow.hibernate import listing
-from opsflow.hibernate.layout import Layout as StoreLayout
 from opsflow.hibernate.swift import Swift
 
-from .conftest import SOURCE_ADMIN
+from .conftest import SOURCE_ADMIN, drop_containers
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -53,5 +51,4 @@ def test_batch_by_tag_hibernates_lists_and_restores(devcloud: Layout, demo: Any,
         for server in demo.compute.servers(tags=tag):
             demo.compute.delete_server(server, ignore_missing=True)
             demo.compute.wait_for_delete(server, wait=120)
-        for name in names:
-            listing.delete(Swift(demo), StoreLayout(container=container), name)
+        drop_containers(Swift(demo), {"container": container})

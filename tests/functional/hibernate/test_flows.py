@@ -17,7 +17,7 @@ from opsflow.hibernate.layout import Layout as StoreLayout
 from opsflow.hibernate.swift import Swift
 from opsflow.plugins.nova import disks
 
-from .conftest import SOURCE_ADMIN, Booted, boot_full, disk_path, prefix_sha256, run_flow
+from .conftest import SOURCE_ADMIN, Booted, boot_full, disk_path, prefix_sha256, run_flow, drop_containers
 
 pytestmark = pytest.mark.functional
 
@@ -51,9 +51,7 @@ def hibernated(devcloud: Layout, demo: Any, admin: Any, keypair_and_group: tuple
     for server in demo.compute.servers(name=booted.name):
         demo.compute.delete_server(server, ignore_missing=True)
         demo.compute.wait_for_delete(server, wait=120)
-    store = Swift(demo)
-    lay = StoreLayout(**layout)
-    listing.delete(store, lay, booted.name)
+    drop_containers(Swift(demo), layout)
 
 
 def test_hibernate_leaves_no_server_no_port_and_the_disk_bytes_in_swift(

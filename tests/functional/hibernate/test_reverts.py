@@ -24,7 +24,7 @@ from opsflow.hibernate.layout import Layout as StoreLayout
 from opsflow.hibernate.manifest import State
 from opsflow.hibernate.swift import Swift
 
-from .conftest import SOURCE_ADMIN, boot_full, run_flow
+from .conftest import SOURCE_ADMIN, boot_full, run_flow, drop_containers
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def subject(devcloud: Layout, demo: Any, keypair_and_group: tuple[str, str],
     for server in demo.compute.servers(name=booted.name):
         demo.compute.delete_server(server, ignore_missing=True)
         demo.compute.wait_for_delete(server, wait=120)
-    listing.delete(Swift(demo), StoreLayout(**held.layout), booted.name)
+    drop_containers(Swift(demo), held.layout)
 
 
 def _images_of(admin: Any, server_id: str) -> list[str]:
