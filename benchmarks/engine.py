@@ -9,11 +9,17 @@ and ``long`` (a chain, each task after the previous one). For each shape, side b
 * ``opsflow-memory``   -- ``Runner.run`` with ``memory://`` state
 * ``taskflow-memory``  -- the hand-built flow in raw TaskFlow without persistence
 
+And ``children``: one parent whose task fans out over another task's result of N items with
+``flow:``, i.e. N child runs (each one no-op task), 4 at a time, state in SQLite -- the per-child
+cost (goal <= 20 ms) beside the per-task cost of the same N items fanned out inside one run
+(``wide``, measured in the same invocation). CPU seconds are shown too: on a shared, loaded machine
+wall time is mostly waiting for a core.
+
 Every measurement runs in its own subprocess, so its peak RSS growth is its own. Both sides use a
 parallel engine with a shared 4-thread executor. Reported: seconds, ms per task, RSS growth (MiB),
 opsflow memory / TaskFlow memory (goal <= 1.2) and TaskFlow SQLite / opsflow SQLite (goal >= 10).
 
-    python benchmarks/engine.py [--tasks 1000] [--shapes wide,long] [--skip-taskflow-sqlite-long]
+    python benchmarks/engine.py [--tasks 1000] [--shapes wide,long] [--children 1000]
 """
 
 from __future__ import annotations
@@ -78,6 +84,31 @@ def measure_opsflow(shape: str, tasks: int, state: str) -> dict[str, float]:
     return {"seconds": seconds, "compile": compile_seconds, "rss_mib": (_peak_kib() - before) / 1024}
 
 
+CHILD = "name: leaf\ninputs: {n: {type: integer}}\ntasks:\n  - {name: t, action: core.noop}\n"
+PARENT = (
+    "name: batch\ninputs: {items: {type: list}}\ntasks:\n"
+    "  - {name: plan, action: core.echo, args: {message: '${inputs.items}'}}\n"
+    f"  - {{name: each, for_each: '${{tasks.plan}}', flow: leaf, concurrency: {WORKERS}, args: {{n: '${{item}}'}}}}\n"
+)
+
+
+def measure_children(children: int, tmp: str) -> dict[str, float]:
+    """A batch of ``children`` child runs through opsflow's Runner, state in SQLite."""
+    from opsflow.engines.runner import Runner
+    from opsflow.flows import loader
+
+    Path(tmp, "leaf.yaml").write_text(CHILD)
+    Path(tmp, "batch.yaml").write_text(PARENT)
+    definition = loader.load_file(str(Path(tmp, "batch.yaml")))
+    with Runner(f"sqlite:///{tmp}/state.db", max_workers=WORKERS) as runner:
+        before = _rss_kib()
+        start, cpu = time.perf_counter(), time.process_time()
+        record = runner.run(definition, {"items": list(range(children))})
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    assert record.state.value == "succeeded", record.state
+    return {"seconds": seconds, "cpu": cpu, "rss_mib": (_peak_kib() - before) / 1024}
+
+
 def measure_taskflow(shape: str, tasks: int, sqlite_path: str | None) -> dict[str, float]:
     """The same flow built by hand in raw TaskFlow."""
     import contextlib
@@ -118,6 +149,8 @@ def measure_taskflow(shape: str, tasks: int, sqlite_path: str | None) -> dict[st
 def child(kind: str, shape: str, tasks: int) -> dict[str, float]:
     """One measurement, in this (fresh) process."""
     with tempfile.TemporaryDirectory() as tmp:
+        if kind == "opsflow-children":
+            return measure_children(tasks, tmp)
         if kind == "opsflow-sqlite":
             return measure_opsflow(shape, tasks, f"sqlite:///{tmp}/state.db")
         if kind == "opsflow-memory":
@@ -137,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--shapes", default="wide,long")
+    parser.add_argument("--children", type=int, default=1000, help="child runs in the batch (0: skip)")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SHAPE", "TASKS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -164,6 +198,16 @@ def main() -> None:
             f"{1000 * results['taskflow-sqlite']['seconds'] / args.tasks:.2f}")
         summary[f"{shape}_memory_ratio"] = f"{memory_ratio:.2f}"
         summary[f"{shape}_sqlite_speedup"] = f"{sqlite_ratio:.1f}"
+    if args.children:
+        r = spawn("opsflow-children", "children", args.children)
+        per_child = 1000 * r["seconds"] / args.children
+        print(f"\nchildren: {args.children} child runs of one no-op task, {WORKERS} at a time, SQLite")
+        print(f"  opsflow-children {r['seconds']:8.2f} s  {per_child:7.2f} ms/child (goal <= 20)"
+              f"  CPU {1000 * r['cpu'] / args.children:.2f} ms/child  RSS +{r['rss_mib']:.1f} MiB")
+        if "wide_sqlite_ms_per_task" in summary:
+            print(f"  the same items fanned out inside one run: {summary['wide_sqlite_ms_per_task']} ms/task")
+        summary["children_ms_per_child"] = f"{per_child:.2f}"
+        summary["children_cpu_ms_per_child"] = f"{1000 * r['cpu'] / args.children:.2f}"
     print()
     print(", ".join(f"{key}: {value}" for key, value in summary.items()))
 

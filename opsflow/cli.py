@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import cli_jobs, output, registry
+from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
@@ -330,16 +330,12 @@ def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url:
     with Runner(state_url) as runner:
         records = [r for r in runner.runs() if with_children or r.parent is None]
     names = ["id", "name", "state", "tasks done", "created"]
-    rows = [[r.run_id, r.name, r.state.value, _done(r), _record_fields(r)["created"]] for r in records]
+    rows = [[r.run_id, r.name, r.state.value, cli_children.done(r), _record_fields(r)["created"]] for r in records]
     if with_children:
         names.append("parent")
         for row, r in zip(rows, records):
             row.append(r.parent.run_id if r.parent else None)
     click.echo(output.render_many(names, rows, fmt, columns))
-
-
-def _done(record: RunRecord) -> str:
-    return f"{sum(t.state == 'SUCCESS' for t in record.steps)}/{len(record.steps)}"
 
 
 @flows.command("show")
@@ -351,10 +347,10 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     with Runner(state_url) as runner:
         record = runner.record(run_id)
         children = runner.children_of(record.run_id)
-    child_rows = _child_rows(record, children)
+    child_rows = cli_children.child_rows(children)
     if fmt == "json":
         fields = _record_fields(record, with_tasks=True)
-        fields["children"] = [dict(zip(_CHILD_COLUMNS, row)) for row in child_rows]
+        fields["children"] = [dict(zip(cli_children.CHILD_COLUMNS, row)) for row in child_rows]
         click.echo(output.render_one(fields, fmt, columns))
         return
     click.echo(output.render_one(_record_fields(record), fmt, columns))
@@ -362,17 +358,8 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     rows = [[t["path"], t["state"], t["duration"], t["error"]] for t in tasks]
     click.echo(output.render_many(["task", "state", "seconds", "error"], rows, fmt))
     if child_rows:
-        click.echo(output.render_many(_CHILD_COLUMNS, child_rows, fmt))
+        click.echo(output.render_many(cli_children.CHILD_COLUMNS, child_rows, fmt))
 
-
-#: Columns of the child runs `flows show` and `jobs show` list under their parent.
-_CHILD_COLUMNS = ["child run", "task", "item", "state", "tasks done"]
-
-
-def _child_rows(record: RunRecord, children: Sequence[RunRecord]) -> list[list[Any]]:
-    """One row per child run; a parent's own line says whose child it is."""
-    return [[child.run_id, child.parent.task if child.parent else None, child.parent.index if child.parent else None,
-             child.state.value, _done(child)] for child in children]
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -420,6 +407,10 @@ def _register_optional_commands() -> None:
     for command in cli_jobs.COMMANDS:
         main.add_command(command)
     main.add_command(devcloud_cli.devcloud)
+    main.add_command(cli_forklift.forklift)
+    for command in (*cli_hibernate.COMMANDS, *cli_auth.COMMANDS):
+        main.add_command(command)
+    main.add_command(cli_sched.sched)
 
 
 _register_optional_commands()

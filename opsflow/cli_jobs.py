@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from opsflow import jobs, output
+from opsflow import cli_children, jobs, output
 from opsflow.conductor import Conductor, OffsetFileClock
 from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
 from opsflow.engines.runner import Runner
@@ -85,6 +85,7 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "due": _when(job.due),
         "submitted": _when(job.entry.submitted),
         "run state": job.record.state.value if job.record else None,
+        "parent": job.record.parent.run_id if job.record and job.record.parent else None,
     }
 
 
@@ -149,10 +150,11 @@ def jobs_group() -> None:
 @_format_options
 @_zookeeper_option
 def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
-    """List the jobs on the board with their state, progress and claim holder, oldest first."""
+    """List the jobs on the board with their state, progress and claim holder, oldest first (a child run's job
+    names its parent run)."""
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
-    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted"]
+    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
     rows = [[_fields(job)[n] for n in names] for job in found]
     click.echo(output.render_many(names, rows, fmt, columns))
 
@@ -169,16 +171,20 @@ def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | No
         except FlowNotFound:  # a finished job has left the board; its run stays in the store
             record = runner.record(job_id)
             job = jobs.JobView(JobEntry("", record.run_id, record.name, "", record.created, False), None, None, record)
+        children = cli_children.child_rows(runner.children_of(job.entry.run_id))
     tasks = [[t.path, t.state, t.duration, t.error] for t in (job.record.steps if job.record else ())]
     fields = _fields(job)
     if not job.entry.node and job.record is not None:
         fields["state"] = job.record.state.value
     if fmt == "json":
         fields["tasks"] = [dict(zip(["path", "state", "duration", "error"], row)) for row in tasks]
+        fields["children"] = [dict(zip(cli_children.CHILD_COLUMNS, row)) for row in children]
         click.echo(output.render_one(fields, fmt, columns))
         return
     click.echo(output.render_one(fields, fmt, columns))
     click.echo(output.render_many(["task", "state", "seconds", "error"], tasks, fmt))
+    if children:
+        click.echo(output.render_many(cli_children.CHILD_COLUMNS, children, fmt))
 
 
 @jobs_group.command("watch")

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 
+from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.jobboard import Address, Hold, HoldKind, JobBoard, JobEntry, iter_due
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -101,6 +102,7 @@ class Conductor:
         self._active_lock = threading.Lock()
         self._board: JobBoard | None = None
         self._runner: Runner | None = None
+        self._children: BoardChildren | None = None
         #: Jobs finished (consumed) by this conductor, for logs and benchmarks.
         self.completed = 0
         #: What this conductor last wrote to its node (None: write again, e.g. after a lost session).
@@ -117,6 +119,7 @@ class Conductor:
         """Claim and run jobs until :meth:`stop`; then suspend runs in flight and release their claims."""
         board = self._board = JobBoard(self.address)
         runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers)
+        self._children = runner.use_jobboard(board)  # child runs become jobs every conductor shares
         pool = futures.ThreadPoolExecutor(self.max_jobs, thread_name_prefix="opsflow-job")
         try:
             board.watch(self._wake.set)
@@ -252,7 +255,9 @@ class Conductor:
         assert self._board is not None and self._runner is not None
         state = record.state
         LOG.info("job %s %s on conductor %s", entry.run_id, state.value, self.name)
-        board, runner = self._board, self._runner
+        board, runner, children = self._board, self._runner, self._children
+        assert children is not None
+        self._persist(lambda: children.settled(record))  # a child: its batch learns, before the job goes
         if state in (RunState.SUCCEEDED, RunState.REVERTED):
             self._persist(lambda: board.consume(entry, self.name))
             self.completed += 1
@@ -262,6 +267,7 @@ class Conductor:
         elif state is RunState.WAITING:
             dues = [due for due in record.waits.values() if due is not None]
             self._persist(lambda: board.set_hold(Hold(entry.run_id, HoldKind.WAITING, min(dues) if dues else None)))
+            self._persist(lambda: children.held_waiting(record))  # its children may all have ended meanwhile
             # A signal delivered while the run was getting to its wait found no hold to lift.
             if set(runner.signals(entry.run_id)) - signals_before:
                 self._persist(lambda: board.clear_hold(entry.run_id))

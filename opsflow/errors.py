@@ -10,6 +10,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
      +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
+     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
@@ -22,9 +23,17 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
      |    +-- TaskTimeout           ... a try took longer than the task's timeout
      |    +-- ChildRunsFailed       ... a child run failed under on_item_failure: revert_all
+     |    +-- VerificationFailed    ... a copy read back differs from what was written (checksum, size)
+     |    +-- TransferFailed        ... a disk copy or checksum could not run (host unreachable, no disk)
+     |         +-- ChecksumMismatch ... it ran, but the two ends' disks differ
      +-- WaitPending                a durable wait is not over (the engine suspends the run)
      |    +-- ChildrenPending       ... a task's child runs have not all ended
      +-- BringUpFailed              a service of the simulated cloud did not come up
+     +-- CloudError                 an OpenStack cloud failed a request (names the cloud)
+     |    +-- CloudNotFound     [2] ... no such cloud in clouds.yaml
+     |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
+     +-- PlanError              [2] a forklift plan file is malformed or does not fit the clouds
+     +-- ObjectStoreError           Swift refused or failed a request (``status``: its HTTP status, 0 if none)
 
 ``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
 expect a backend to raise ``StorageFailure``, so the same failure reads right on both sides.
@@ -41,21 +50,30 @@ __all__ = [
     "ActionFailed",
     "BackendUnavailable",
     "BringUpFailed",
+    "ChecksumMismatch",
     "ChildRunsFailed",
     "ChildrenPending",
     "ClaimConflict",
+    "CloudError",
+    "CloudNotFound",
+    "CloudUnreachable",
     "ConfigError",
     "DefinitionError",
     "ExpressionError",
     "FailedBeforeActing",
     "FlowNotFound",
+    "HostAccessInvalid",
     "InjectedFailure",
     "InvalidInput",
     "InvalidState",
+    "ObjectStoreError",
     "OpsflowError",
+    "PlanError",
     "PluginNotFound",
     "StorageUnavailable",
     "TaskTimeout",
+    "TransferFailed",
+    "VerificationFailed",
     "WaitPending",
     "describe_wait",
 ]
@@ -200,3 +218,52 @@ class BringUpFailed(OpsflowError):
         self.log = log
         where = f"; its log is {log}" if log else ""
         super().__init__(f"devcloud: {service} did not come up: {reason}{where}")
+
+
+class CloudError(OpsflowError):
+    """An OpenStack cloud failed a request; ``cloud`` names it (as in clouds.yaml), ``status`` the HTTP code."""
+
+    def __init__(self, cloud: str, message: str, *, status: int | None = None) -> None:
+        self.cloud = cloud
+        self.status = status
+        super().__init__(message)
+
+
+class CloudNotFound(CloudError):
+    """No cloud of that name in any clouds.yaml openstacksdk reads."""
+
+
+class CloudUnreachable(CloudError):
+    """The cloud's endpoints do not answer, or Keystone refuses the credentials."""
+
+
+class PlanError(OpsflowError):
+    """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
+
+
+class VerificationFailed(ActionFailed):
+    """A copy read back does not match what was written; nothing that depends on it may proceed."""
+
+
+class ObjectStoreError(OpsflowError):
+    """Swift refused or failed a request; ``status`` is the HTTP status (0 when there was none)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class HostAccessInvalid(InvalidInput):
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+
+
+class TransferFailed(ActionFailed):
+    """A disk transfer or checksum could not run; ``host`` names the hypervisor it failed on ("" if none)."""
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        self.host = host
+        super().__init__(message)
+
+
+class ChecksumMismatch(TransferFailed):
+    """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""

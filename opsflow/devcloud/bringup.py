@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from opsflow.devcloud import clouds, configs, infra, objectstore, procs, seed
+from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -85,7 +85,8 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
     """Every process of the simulated cloud, in start order."""
     py = str(venv / "bin" / "python")
     out = [_gunicorn(venv, "keystone", "", "keystone", layout.keystone_port,
-                     {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf")}, "/v3")]
+                     {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf"),
+                      "OPSFLOW_WSGI_MIDDLEWARE": auth.KEYSTONE_MIDDLEWARE}, "/v3")]
     for region in layout.regions():
         r = region.name
         nova_dir = region.root / "nova"
@@ -100,13 +101,15 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                       {"OS_NOVA_CONFIG_DIR": str(nova_dir)}, "/"),
             procs.Proc(name=f"{r}-nova-control", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.control",
-                             "--config-file", str(nova_dir / "nova.conf")],
+                             "--config-file", str(nova_dir / "nova.conf"),
+                             "--config-file", str(scheduler_modes.overlay(region, sim.scheduler))],
                        ready_text="opsflow: conductor and scheduler started"),
             procs.Proc(name=f"{r}-compute", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.host",
                              "--config-file", str(nova_dir / "nova-compute.conf"),
                              "--prefix", region.host_prefix, "--count", str(sim.computes)],
                        ready_text="simulated hypervisor(s) started", timeout=300),
+            hostaccess.process(region),
         ]
     return out
 
@@ -116,8 +119,10 @@ def _config_fingerprint(venv: Path, files: dict[Path, str], sim: configs.SimSett
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(f"{path}\n{files[path]}\n".encode())
-    # the number of simulated hypervisors is not in here: changing it restarts only the computes
-    digest.update(f"{venv}\n{dataclasses.replace(sim, computes=0)}\n".encode())
+    # the number of simulated hypervisors and the scheduler mode are not in here: changing them
+    # restarts only the computes or the scheduler
+    unshaped = dataclasses.replace(sim, computes=0, scheduler=scheduler_modes.SchedulerMode.DEVCLOUD)
+    digest.update(f"{venv}\n{unshaped}\n".encode())
     return digest.hexdigest()
 
 
@@ -137,12 +142,18 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
 
     nova, neutron, wsgi = digest(["plugins/nova/*.py"]), digest(["plugins/neutron/*.py"]), \
         digest(["devcloud/wsgi.py"])
+    ssh = digest(["services/sshd.py", "devcloud/hostaccess.py"])
+    keys = digest(["plugins/keystone/*.py"])  # Keystone's middleware and nova-api's key filter
     out = {}
     for proc in processes:
-        if proc.name.endswith(("-compute", "-nova-control")):
+        if proc.name.endswith("-sshd"):
+            out[proc.name] = ssh
+        elif proc.name.endswith(("-compute", "-nova-control")):
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
             out[proc.name] = wsgi + neutron
+        elif proc.name == "keystone" or proc.name.endswith("-nova-api"):
+            out[proc.name] = wsgi + keys
         else:
             out[proc.name] = wsgi
         out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
@@ -285,6 +296,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         restart = [p for p in processes
                    if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
+        hostaccess.prepare(layout)
         _start_phases(layout, venv, sim, restart)
         seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
         swift.start()  # restarts only what is down or reconfigured
@@ -302,6 +314,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         for sub in ("nova/state", "nova/locks", "neutron/locks", "glance/images", "glance/staging",
                     "glance/tasks", "glance/locks", "disks"):
             (region.root / sub).mkdir(parents=True, exist_ok=True)
+    hostaccess.prepare(layout)
     LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
     by_name = {p.name: p for p in processes}
     launched: list[tuple[procs.Proc, int]] = []
@@ -342,7 +355,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     _parallel(jobs)
     _wait_all(layout, launched)
     LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
-    _start(layout, [p for p in processes if p.name.endswith("-compute")])
+    _start(layout, [p for p in processes if p.name.endswith(("-compute", "-sshd"))])
     _finish(layout, venv, sim, conf_fp, code_fp)
     return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
 
@@ -382,7 +395,7 @@ def down(layout: lay.Layout) -> str:
     """Stop every process and remove databases, vhosts and state; keep the services' virtualenv."""
     names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
-                                      "compute")]
+                                      "compute", "sshd")]
     stopped = _stop_all(layout, names)
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
@@ -390,6 +403,7 @@ def down(layout: lay.Layout) -> str:
         infra.drop_vhost(region.vhost)
     shutil.rmtree(layout.state, ignore_errors=True)
     layout.clouds_yaml.unlink(missing_ok=True)
+    layout.host_access.unlink(missing_ok=True)
     return f"stopped {len(stopped)} process(es); databases, vhosts and state removed"
 
 

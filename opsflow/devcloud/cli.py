@@ -8,19 +8,25 @@ import sys
 
 import click
 
-from opsflow.devcloud import bringup, configs, procs
+from opsflow.devcloud import bringup, configs, procs, scheduler_modes
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.layout import Layout
 
 __all__ = ["devcloud"]
 
 
-def _sim(computes: int, boot_failure_rate: float) -> configs.SimSettings:
-    return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate)
+def _sim(computes: int, boot_failure_rate: float, scheduler: str = "devcloud") -> configs.SimSettings:
+    return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate,
+                               scheduler=scheduler_modes.SchedulerMode(scheduler))
 
 
 _computes = click.option("--computes", default=2, show_default=True, type=click.IntRange(1, 2000),
                          help="Simulated hypervisors per region.")
+_scheduler = click.option("--scheduler", default="devcloud", show_default=True,
+                          type=click.Choice([m.value for m in scheduler_modes.SchedulerMode]),
+                          help="How nova-scheduler places: the cloud's spread settings, nova's own "
+                               "defaults, or nova's defaults plus opsflow's sampling filter and "
+                               "runtime-aware weigher (state shared in memcached).")
 _failure = click.option("--boot-failure-rate", default=0.0, show_default=True,
                         type=click.FloatRange(0, 1), help="Share of boots that end in ERROR.")
 
@@ -39,13 +45,14 @@ def devcloud(ctx: click.Context, debug: bool) -> None:
 @devcloud.command()
 @_computes
 @_failure
+@_scheduler
 @click.option("--fresh", is_flag=True, help="Rebuild from nothing even if it is up.")
 @click.pass_context
-def up(ctx: click.Context, computes: int, boot_failure_rate: float, fresh: bool) -> None:
+def up(ctx: click.Context, computes: int, boot_failure_rate: float, scheduler: str, fresh: bool) -> None:
     """Bring the simulated cloud up (quick and harmless when it already is)."""
     layout = Layout.default()
     try:
-        said = bringup.up(layout, _sim(computes, boot_failure_rate), fresh=fresh)
+        said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler), fresh=fresh)
     except BringUpFailed as exc:
         if ctx.obj["debug"]:
             raise
@@ -64,10 +71,11 @@ def down() -> None:
 
 @devcloud.command()
 @_computes
+@_scheduler
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status(computes: int, fmt: str) -> None:
+def status(computes: int, scheduler: str, fmt: str) -> None:
     """Each service with its port, pid and health; exit 1 unless all are ok."""
-    rows = bringup.status(Layout.default(), _sim(computes, 0.0))
+    rows = bringup.status(Layout.default(), _sim(computes, 0.0, scheduler))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "region": r.region, "port": r.port, "pid": r.pid,
                                 "health": r.health, "log": str(r.log)} for r in rows], indent=2))

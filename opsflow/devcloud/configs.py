@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from opsflow.devcloud import auth
 from opsflow.devcloud import layout as lay
+from opsflow.devcloud import scheduler_modes
 
 __all__ = ["SimSettings", "all_files", "ini"]
 
@@ -33,6 +35,8 @@ class SimSettings:
     destroy_seconds: float = 0.2
     snapshot_seconds: float = 0.3
     boot_failure_rate: float = 0.0
+    #: How nova-scheduler places (``opsflow devcloud up --scheduler``); switching restarts only it.
+    scheduler: scheduler_modes.SchedulerMode = scheduler_modes.SchedulerMode.DEVCLOUD
 
 
 def ini(sections: Sections) -> str:
@@ -92,6 +96,7 @@ def keystone(layout: lay.Layout) -> dict[Path, str]:
         # Every API validates every token with Keystone, which then spent more CPU than any
         # other service in the boot benchmark; one worker, so an in-process cache is coherent.
         "cache": {"enabled": True, "backend": "oslo_cache.dict", "expiration_time": 600},
+        **auth.keystone_sections(layout),
     })}
 
 
@@ -242,7 +247,8 @@ def all_files(layout: lay.Layout, sim: SimSettings, pastes: Mapping[str, str]) -
     files = keystone(layout)
     for region in layout.regions():
         files.update(placement(layout, region))
-        files.update(nova(layout, region, pastes["nova"]))
+        files.update(nova(layout, region, auth.nova_paste(pastes["nova"], layout)))
+        files.update(scheduler_modes.files(layout, region))
         files.update(nova_compute(layout, region, sim))
         files.update(neutron(layout, region, pastes["neutron"]))
         files.update(glance(layout, region, pastes["glance"]))

@@ -29,7 +29,8 @@ __all__ = [
 #: The two clouds forklift moves between; they share only Keystone.
 REGIONS = ("source", "destination")
 #: Keystone's port when no other base is asked for. Each region's APIs take the next block of ten
-#: (source base+10-, destination base+20-), memcached base+50, Swift base+60 (proxy) to base+63.
+#: (source base+10-, destination base+20-; +4 is the region's sshd), memcached base+50, Swift
+#: base+60 (proxy) to base+63.
 DEFAULT_PORT_BASE = 19000
 _REGION_OFFSET = {"source": 10, "destination": 20}
 
@@ -76,6 +77,16 @@ class RegionLayout:
     def glance_port(self) -> int:
         """Glance API."""
         return self._base + 3
+
+    @property
+    def sshd_port(self) -> int:
+        """The sshd standing for this region's hypervisors (disk transfer logs in there)."""
+        return self._base + 4
+
+    @property
+    def sshd_dir(self) -> Path:
+        """That sshd's keys and config."""
+        return self.root / "sshd"
 
     def database(self, service: str) -> str:
         """MariaDB database name of ``service`` (nova_api, nova, placement, ...) in this region."""
@@ -161,6 +172,11 @@ class Layout:
     def clouds_yaml(self) -> Path:
         """The ``clouds.yaml`` written by ``up`` (point ``OS_CLIENT_CONFIG_FILE`` at it)."""
         return self.home / "clouds.yaml"
+
+    @property
+    def host_access(self) -> Path:
+        """The host-access file written by ``up``: how disk transfer reaches each region's hypervisors."""
+        return self.home / "host-access.yaml"
 
     @property
     def state_file(self) -> Path:

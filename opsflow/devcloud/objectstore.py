@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsflow.devcloud import auth as s3
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud.swift import KeystoneAuth, Ports, SwiftCluster
 
@@ -26,7 +27,8 @@ def ports(layout: lay.Layout) -> Ports:
 
 def cluster(layout: lay.Layout, venv: Path) -> SwiftCluster:
     """The Swift of the simulated cloud (not started); Keystone tokens, service user ``swift``."""
-    auth = KeystoneAuth(layout.auth_url, "swift", lay.SERVICE_PASSWORD)
+    auth = KeystoneAuth(layout.auth_url, "swift", lay.SERVICE_PASSWORD,
+                        s3_pipeline=s3.s3_pipeline(), s3_sections=s3.s3_sections(layout))
     return SwiftCluster(layout.state / "swift", venv / "bin", auth, ports=ports(layout))
 
 

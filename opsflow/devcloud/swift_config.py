@@ -121,6 +121,10 @@ class KeystoneAuth:
     """Domain of the service project."""
     operator_roles: tuple[str, ...] = ("admin", "member")
     """Roles that own the account of the project they are scoped to."""
+    s3_pipeline: str = ""
+    """Pipeline words of the S3 API placed after ``authtoken`` (s3api ... s3token); empty: no S3 API."""
+    s3_sections: str = ""
+    """The filter sections those words name."""
 
     def __post_init__(self) -> None:
         self._validate()
@@ -232,7 +236,7 @@ def _auth_sections(auth: TempAuth | KeystoneAuth) -> tuple[str, str]:
             "reseller_prefix = AUTH\n"
             f"user_{auth.account}_{auth.user} = {auth.key} .admin\n"
         )
-    return "authtoken keystoneauth", (
+    return f"authtoken {auth.s3_pipeline} keystoneauth".replace("  ", " "), auth.s3_sections + (
         "[filter:authtoken]\n"
         "paste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
         f"www_authenticate_uri = {auth.auth_url}\n"

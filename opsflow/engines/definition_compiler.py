@@ -56,7 +56,7 @@ class CompiledFlow:
     actions: tuple[str, ...] = ()
     #: Paths of fan-outs and sub-flow tasks (which run no action themselves).
     containers: tuple[str, ...] = ()
-    #: Paths of child-run tasks, with the definition each child runs.
+    #: Child-run tasks: their path and the definition each child runs (its tasks exist only at run time).
     batches: tuple[tuple[str, FlowDefinition], ...] = ()
 
 
@@ -97,9 +97,11 @@ class _Builder:
     ) -> list[Any]:
         path = scope.prefix + spec.name
         if spec.child_runs:
-            self.batches.append((path, definition.subflows[spec.flow or ""]))
             self.atom_count += 2
             self.task_count += 1
+            self.actions.append(path)  # the batch task itself may be made to fail, before or after
+            assert spec.flow is not None  # child_runs implies a flow
+            self.batches.append((path, definition.subflows[spec.flow]))
             return [compile_batch(definition, spec, path, scope, self._options, self._pause)]
         if spec.for_each is None:
             return [self._single(definition, spec, path, scope, static_inputs)]

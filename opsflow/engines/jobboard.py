@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,7 +40,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch
 from taskflow import exceptions as tf_exc
-from taskflow.jobs import backends as tf_jobs
+from taskflow.jobs import backends as tf_jobs, base as tf_jobs_base
 from taskflow.jobs.backends import impl_zookeeper as tf_zk_jobs
 from taskflow.persistence import models
 
@@ -270,6 +271,30 @@ class JobBoard:
         with self._mapped(f"post a job for run {run_id}"):
             job = self._board.post(name, book=book, details={"run_id": run_id, "submitted": submitted})
         return str(job.uuid)
+
+    def post_once(self, run_id: str, name: str, submitted: float, marker: str) -> bool:
+        """Post a job for a stored run unless the ZooKeeper node ``marker`` exists; True if posted.
+
+        The marker and the job node (in TaskFlow's format) are created in one transaction, so
+        however many processes try -- a child run's lane successor posted by whoever finished its
+        predecessor, and again after a kill -9 -- one job is posted, never two.
+        """
+        book = models.LogBook(name, uuid=run_id)
+        posting = tf_jobs_base.format_posting(str(uuid.uuid4()), name, book=book,
+                                              details={"run_id": run_id, "submitted": submitted})
+        with self._mapped(f"post a job for run {run_id}"):
+            self._client.ensure_path(marker.rsplit("/", 1)[0])
+            txn = self._client.transaction()
+            txn.create(marker)
+            txn.create(f"{self._jobs_path}/{tf_zk_jobs.ZookeeperJobBoard.JOB_PREFIX}",
+                       json.dumps(posting).encode(), sequence=True)
+            results = self._wait(txn.commit_async())
+        return not any(isinstance(result, Exception) for result in results)
+
+    @property
+    def client(self) -> KazooClient:
+        """The board's ZooKeeper client, for facts kept beside the jobs (child runs' batches)."""
+        return self._client
 
     def claim(self, entry: JobEntry, who: str) -> None:
         """Claim a job for ``who``; ClaimConflict if someone else has it or it is gone."""

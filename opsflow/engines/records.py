@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import enum
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow.engines.children.batch import ParentLink
-from opsflow.engines.run_meta import RunMeta
+from opsflow.engines.run_meta import RunMeta, identity
 from opsflow.errors import FlowNotFound, describe_wait
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition
@@ -97,10 +98,10 @@ class RunRecord:
     tasks: tuple[TaskRecord, ...]
     #: Pending waits: task path -> due time (None: signal only, or child runs).
     waits: Mapping[str, float | None]
-    #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
-    waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: For a child run: its parent run, task and item.
     parent: ParentLink | None = None
+    #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
+    waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:
@@ -111,10 +112,22 @@ class RunRecord:
 def definition_of(detail: models.FlowDetail) -> tuple[FlowDefinition, dict[str, Any]]:
     """Rebuild a run's definition and inputs from its stored metadata alone."""
     meta = RunMeta.of(detail.meta)
-    texts = {ref: (item.source, item.text) for ref, item in meta.subflows.items()}
-    definition = loader.load_text(meta.definition.text, meta.definition.source, resolver.StoredResolver(texts))
+    texts = tuple((key, item.source, item.text) for key, item in meta.subflows.items())
+    links = tuple((parent, tuple(refs.items())) for parent, refs in meta.links.items()) if meta.links else None
+    definition = _load(meta.definition.source, meta.definition.text, texts, links)
     # The operator may have overridden on_failure when starting the run (opsflow run --on-failure).
     return dataclasses.replace(definition, on_failure=meta.on_failure), dict(meta.inputs)
+
+
+@functools.lru_cache(maxsize=64)
+def _load(source: str, text: str, texts: tuple[tuple[str, str, str], ...],
+          links: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None) -> FlowDefinition:
+    """Load a stored definition once per content: a batch's thousand children share one parse."""
+    stored = {key: (sub_source, sub_text) for key, sub_source, sub_text in texts}
+    if links is not None:
+        stored[identity(source, text)] = (source, text)
+    by_parent = {parent: dict(refs) for parent, refs in links} if links is not None else None
+    return loader.load_text(text, source, resolver.StoredResolver(stored, by_parent))
 
 
 @contextlib.contextmanager
@@ -155,8 +168,8 @@ def record_of(detail: models.FlowDetail) -> RunRecord:
         created=meta.created,
         tasks=tasks,
         waits=waits,
-        waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
         parent=meta.parent,
+        waiting={path: describe_wait(due, signal) for path, (due, signal) in pending.items()},
     )
 
 

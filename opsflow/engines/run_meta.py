@@ -9,16 +9,22 @@ modules never index the metadata mapping themselves, so its layout can change in
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from opsflow.engines.children.batch import ParentLink
 from opsflow.flows.model import FlowDefinition, OnFailure
 
-__all__ = ["META_KEY", "RunMeta", "StoredText"]
+__all__ = ["META_KEY", "RunMeta", "StoredText", "identity"]
 
 #: Key of opsflow's own data inside a flow detail's metadata.
 META_KEY = "opsflow"
+
+
+def identity(source: str, text: str) -> str:
+    """A definition's resolved identity: where it was read and a hash of what it says."""
+    return f"{source}@sha256:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +43,7 @@ class RunMeta:
 
     #: The top-level definition.
     definition: StoredText
-    #: Every sub-flow it uses, by the reference the definition gives (``flow: NAME``).
+    #: Every sub-flow it uses, by identity (:func:`identity`: path and content hash), each once.
     subflows: Mapping[str, StoredText]
     #: The validated inputs the run started with.
     inputs: Mapping[str, Any]
@@ -53,16 +59,22 @@ class RunMeta:
     paused_at: float | None = None
     #: For a child run: the parent run, task and item it runs.
     parent: ParentLink | None = None
+    #: Which sub-flow each ``flow:`` resolved to: identity of the referring definition -> reference
+    #: -> identity of the sub-flow. Two files may both say ``flow: leaf`` and mean different files.
+    #: Empty for runs stored before identities, whose ``subflows`` are keyed by the bare reference.
+    links: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def new(cls, definition: FlowDefinition, inputs: Mapping[str, Any], created: float,
             parent: ParentLink | None = None) -> RunMeta:
         """The metadata of a new run of ``definition``."""
         subflows: dict[str, StoredText] = {}
+        links: dict[str, dict[str, str]] = {}
 
         def collect(defn: FlowDefinition) -> None:
             for ref, sub in defn.subflows.items():
-                subflows[ref] = StoredText(sub.source, sub.text)
+                subflows[identity(sub.source, sub.text)] = StoredText(sub.source, sub.text)
+                links.setdefault(identity(defn.source, defn.text), {})[ref] = identity(sub.source, sub.text)
                 collect(sub)
 
         collect(definition)
@@ -73,6 +85,7 @@ class RunMeta:
             on_failure=definition.on_failure,
             created=created,
             parent=parent,
+            links=links,
         )
 
     @staticmethod
@@ -94,6 +107,7 @@ class RunMeta:
             signals=tuple(ours.get("signals", ())),
             paused_at=ours.get("paused_at"),
             parent=ParentLink.from_json(ours.get("parent")),
+            links={parent: dict(refs) for parent, refs in (ours.get("links") or {}).items()},
         )
 
     def to_meta(self) -> dict[str, Any]:
@@ -109,6 +123,7 @@ class RunMeta:
                 "signals": list(self.signals),
                 "paused_at": self.paused_at,
                 **({"parent": self.parent.to_json()} if self.parent is not None else {}),
+                **({"links": {parent: dict(refs) for parent, refs in self.links.items()}} if self.links else {}),
             }
         }
 

@@ -22,16 +22,19 @@ import futurist
 import taskflow.engines
 from taskflow import states as tf_states
 from taskflow.persistence import base as tf_base, models
+from taskflow.types import failure as tf_failure
 
 from opsflow import registry
 from opsflow.engines import definition_compiler, persistence, records
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
+from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
+from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, OpsflowError
+from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -240,6 +243,12 @@ class Runner:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
 
+    def use_jobboard(self, board: JobBoard) -> BoardChildren:
+        """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
+        children = BoardChildren(self, self._backend, board)
+        self.children = children
+        return children
+
     def children_of(self, run_id: str) -> list[RunRecord]:
         """The child runs the run's tasks started, batch by batch, in item order."""
         return listing.children_of(self._backend, self.state_url, run_id)
@@ -298,9 +307,11 @@ class Runner:
         options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
         if RunMeta.of(storage.flow_meta).paused_at is not None:
             storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
-        if self._observer is not None:
-            self._observer.started(run_id, compiled.task_count)
-        with self._listening(engine), self._tracked(engine, run_id):
+        # A batch's children are the parent's task in progress; the observer hears of the parent only.
+        observer = self._observer if RunMeta.of(detail.meta).parent is None else None
+        if observer is not None:
+            observer.started(run_id, compiled.task_count)
+        with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
                 engine.run()
             except Exception as exc:
@@ -323,9 +334,12 @@ class Runner:
                 self._engines.pop(engine, None)
 
     @contextlib.contextmanager
-    def _listening(self, engine: Any) -> Iterator[None]:
+    def _listening(self, engine: Any, detail: models.FlowDetail, observer: Observer | None) -> Iterator[None]:
         """Record each atom's start and end in its metadata (one write per atom) and report events."""
         started: dict[str, float] = {}
+        # Atoms whose last try was a durable wait: the retry rewinds them before trying again.
+        waiting = {atom.name for atom in detail
+                   if isinstance(atom.failure, tf_failure.Failure) and atom.failure.check(WaitPending)}
         storage = engine.storage
 
         def on_atom(state: str, details: Mapping[str, Any]) -> None:
@@ -338,8 +352,15 @@ class Runner:
                 storage.update_atom_metadata(
                     name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
                 )
-            if self._observer is not None and not records.is_internal(name):
-                self._observer.task(name, state)
+            result = details.get("result")
+            if state == tf_states.FAILURE and isinstance(result, tf_failure.Failure) and result.check(WaitPending):
+                waiting.add(name)  # a durable wait suspending the run, and its rewind: no failure to report
+                return
+            if name in waiting and state in (tf_states.REVERTING, tf_states.REVERTED):
+                return
+            waiting.discard(name)
+            if observer is not None and not records.is_internal(name):
+                observer.task(name, state)
 
         engine.atom_notifier.register("*", on_atom)
         try:

@@ -178,8 +178,8 @@ class _Loader:
             timeout=raw.get("timeout"),
             revert=self._revert(doc, path, raw.get("revert")),
             path=path,
-            position=doc.mark(path),
             on_item_failure=OnItemFailure(raw.get("on_item_failure", "continue")),
+            position=doc.mark(path),
         )
         self._check_child_runs(doc, spec, raw)
         return spec
@@ -212,7 +212,7 @@ class _Loader:
             ref = value.references[0]
             if ref.root in ("item", "index"):
                 raise doc.error(path + ("for_each",), "for_each cannot use ${item}; reference an input")
-            spec = inputs.get(ref.head or "")
+            spec = inputs.get(ref.head or "") if ref.root == "inputs" else None
             if spec is not None and len(ref.steps) == 1 and spec.type not in ("list", "any"):
                 raise doc.error(path + ("for_each",), f"for_each over input {spec.name!r} of type {spec.type}: "
                                 f"a fan-out needs a list; declare it type: list")

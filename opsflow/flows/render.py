@@ -14,7 +14,8 @@ def _label(task: TaskSpec) -> str:
     what = task.action or f"flow {task.flow}"
     extras = []
     if task.for_each is not None:
-        extras.append("for each" + (f", {task.concurrency} at a time" if task.concurrency else ""))
+        each = "a child run per item" if task.child_runs else "for each"
+        extras.append(each + (f", {task.concurrency} at a time" if task.concurrency else ""))
     if task.retry is not None:
         extras.append(f"retry x{task.retry.attempts}")
     if task.timeout is not None:

@@ -47,14 +47,25 @@ class FileResolver:
 
 
 class StoredResolver:
-    """Resolves from texts stored with a run, so a conductor needs no local copy of user files."""
+    """Resolves from texts stored with a run, so a conductor needs no local copy of user files.
 
-    def __init__(self, texts: Mapping[str, tuple[str, str]]) -> None:
+    With ``links`` (referring identity -> reference -> identity) the texts are keyed by identity
+    and a reference resolves as seen from the definition that makes it: two sub-flows in different
+    directories may each use their own ``flow: leaf``. Without, texts are keyed by the bare
+    reference (runs stored before identities).
+    """
+
+    def __init__(self, texts: Mapping[str, tuple[str, str]],
+                 links: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self._texts = texts
+        self._links = links
+        self._by_source = {source: key for key, (source, _text) in texts.items()}
 
     def __call__(self, reference: str, parent_source: str) -> tuple[str, str]:
-        """The stored ``(source, text)`` for ``reference``."""
-        return self._texts[reference]
+        """The stored ``(source, text)`` for ``reference`` made by the definition at ``parent_source``."""
+        if self._links is None:
+            return self._texts[reference]
+        return self._texts[self._links[self._by_source[parent_source]][reference]]
 
 
 def read_text(path: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
+from tests import child_flows
 
 LEAF = """
 name: leaf
@@ -20,18 +21,6 @@ tasks:
   - {name: work, action: core.sleep, args: {seconds: 0.1}, after: [start]}
   - {name: mark, action: core.echo, args: {message: "mark-${inputs.n}"}, after: [work]}
 outputs: {mark: "${tasks.mark}"}
-"""
-BATCH = """
-name: batch
-inputs: {count: {type: integer}}
-tasks:
-  - {name: plan, action: core.echo, args: {message: "${inputs.count}"}}
-  - {name: items, action: core.echo, args: {message: [%s]}, after: [plan]}
-  - name: each
-    for_each: ${tasks.items}
-    flow: leaf
-    concurrency: 4
-    args: {n: "${item}"}
 """
 COUNT = 24
 ECHOED = re.compile(r"opsflow\.tasks\.core: (?:start|mark): ((?:start|mark)-\d+)")
@@ -45,12 +34,11 @@ def _echoes(*logs: Path) -> collections.Counter[str]:
 
 def test_sigkill_mid_batch_then_resume_starts_no_child_twice_and_gathers_all(tmp_path: Path) -> None:
     """Kill -9 after eight children started; resume: ended children do not run again, the rest finish."""
-    (tmp_path / "leaf.yaml").write_text(LEAF)
-    (tmp_path / "batch.yaml").write_text(BATCH % ", ".join(str(n) for n in range(COUNT)))
+    child_flows.write(tmp_path, LEAF, child_flows.batch(concurrency=4))
     state = f"sqlite:///{tmp_path}/state.db"
     first_log, second_log = tmp_path / "run.log", tmp_path / "resume.log"
     with first_log.open("w") as err:
-        proc = subprocess.Popen(OPSFLOW + ["-v", "run", str(tmp_path / "batch.yaml"), "-i", "count=1",
+        proc = subprocess.Popen(OPSFLOW + ["-v", "run", str(tmp_path / "batch.yaml"), "-i", f"items={list(range(COUNT))}",
                                            "--state", state], stderr=err, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while sum(name.startswith("start") for name in _echoes(first_log)) < 8:

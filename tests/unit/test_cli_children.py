@@ -2,14 +2,14 @@
 
 import json
 
-from tests.unit.engines.test_children import BATCH, LEAF
-from tests.unit.test_cli import opsflow
+from tests import child_flows
+from tests.unit.engines.test_children import LEAF
+from tests.fixtures import opsflow
 
 
 def test_flows_list_hides_children_unless_asked_and_show_lists_them_under_the_parent(capsys, tmp_path) -> None:
     """A batch of three: `flows list` shows the parent only, --children all four; `flows show` the three."""
-    (tmp_path / "leaf.yaml").write_text(LEAF)
-    (tmp_path / "batch.yaml").write_text(BATCH % "continue")
+    child_flows.write(tmp_path, LEAF, child_flows.batch())
     state = f"sqlite:///{tmp_path}/state.db"
     code, out, _ = opsflow(capsys, "run", str(tmp_path / "batch.yaml"), "-i", "items=[7, 8, 9]", "--state", state,
                            "--json")

@@ -161,7 +161,7 @@ class LocalChildren:
                 if state not in _ENDS:
                     if stop.is_set():
                         return True
-                    if self._runner.record(run_id).state is RunState.PAUSED:
+                    if state == tf_states.SUSPENDED and self._runner.record(run_id).state is RunState.PAUSED:
                         return False  # an operator resumes or reverts it
                     points = child_failure_points(failure_points, f"{batch.task}[{index}]")
                     record = self._runner.resume(run_id, failure_points=points, hold_waits=hold_waits)

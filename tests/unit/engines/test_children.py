@@ -8,10 +8,12 @@ from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.children import Batch
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import DefinitionError
+from opsflow.errors import DefinitionError, InvalidInput
 from opsflow.flows import loader
 from opsflow.flows.model import OnItemFailure
+from tests import child_flows
 
+REPORT = '  - {name: report, action: core.echo, args: {message: "${tasks.each}"}}\n'
 LEAF = """
 name: leaf
 inputs: {n: {type: integer}}
@@ -21,25 +23,8 @@ tasks:
 outputs: {mark: "${tasks.mark}"}
 """
 
-BATCH = """
-name: batch
-inputs: {items: {type: list}}
-tasks:
-  - {name: plan, action: core.echo, args: {message: "${inputs.items}"}}
-  - name: each
-    for_each: ${tasks.plan}
-    flow: leaf
-    concurrency: 2
-    on_item_failure: %s
-    args: {n: "${item}"}
-  - {name: report, action: core.echo, args: {message: "${tasks.each}"}}
-"""
-
-
 def batch(tmp_path: Path, on_item_failure: str = "continue"):
-    (tmp_path / "leaf.yaml").write_text(LEAF)
-    (tmp_path / "batch.yaml").write_text(BATCH % on_item_failure)
-    return loader.load_file(str(tmp_path / "batch.yaml"))
+    return child_flows.write(tmp_path, LEAF, child_flows.batch(on_item_failure=on_item_failure, then=REPORT))
 
 
 def children_of(runner, record):
@@ -106,9 +91,8 @@ def test_a_failure_after_the_batch_reverts_every_child_that_succeeded(runner, jo
 
 def test_reverting_a_parent_waiting_on_paused_child_reverts_every_child(runner, journal, tmp_path) -> None:
     """A child that pauses leaves the parent waiting; `opsflow revert PARENT` undoes the whole batch."""
-    (tmp_path / "leaf.yaml").write_text(LEAF.replace("name: leaf\n", "name: leaf\non_failure: pause\n"))
-    (tmp_path / "batch.yaml").write_text(BATCH % "continue")
-    definition = loader.load_file(str(tmp_path / "batch.yaml"))
+    definition = child_flows.write(tmp_path, LEAF.replace("name: leaf\n", "name: leaf\non_failure: pause\n"),
+                                   child_flows.batch(then=REPORT))
     record = runner.run(definition, {"items": [0, 1, 2]}, failure_points=(FailurePoint("each[2].mark"),))
     assert record.state is RunState.WAITING
     children = children_of_stored(runner, record.run_id, 3)
@@ -134,3 +118,9 @@ def test_child_run_mistakes_are_refused_at_load_time(tmp_path, task: str, messag
     with pytest.raises(DefinitionError, match=message) as raised:
         loader.load_file(str(tmp_path / "bad.yaml"))
     assert raised.value.line == 4
+
+
+def test_a_failure_point_naming_no_task_of_the_children_is_refused(runner, tmp_path) -> None:
+    """--inject-failure into a batch must name one of the child flow's tasks; a misspelling is refused."""
+    with pytest.raises(InvalidInput, match="'each\\[1\\].nope' matches no task"):
+        runner.run(batch(tmp_path), {"items": [0, 1]}, failure_points=(FailurePoint("each[1].nope"),))

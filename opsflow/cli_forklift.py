@@ -1,0 +1,198 @@
+"""``opsflow forklift``: plan a migration, apply a plan, move servers in one go, report on a run.
+
+``opsflow forklift SERVER... --from CLOUD --to CLOUD`` plans and applies at once; ``plan`` writes
+the editable YAML plan, ``apply`` runs one, ``report`` lists every server of a run. Clouds are named
+as in ``clouds.yaml``. A bad plan file or an unknown cloud is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from opsflow import output
+from opsflow.engines.atoms import FailurePoint
+from opsflow.engines.runner import Runner
+from opsflow.errors import CloudNotFound, PlanError
+from opsflow.forklift import apply as forklift_apply, plan as forklift_plan, report as forklift_report
+from opsflow.forklift.plan import Plan
+from opsflow.forklift.preflight import Problem
+from opsflow.forklift.report import Outcome
+from opsflow.tasks.migration import Mode
+
+__all__ = ["forklift"]
+
+
+def _input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A bad plan or an unknown cloud: one line, exit 2 (the operator's input, not a failure)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (PlanError, CloudNotFound) as exc:
+            click.echo(f"opsflow: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _state_default() -> str:
+    from opsflow.cli import default_state_url  # the one definition of the default; cli imports us
+
+    return default_state_url()
+
+
+_state = click.option("--state", "state_url", default=_state_default, show_default="$OPSFLOW_STATE or "
+                      "~/.local/share/opsflow/state.db", help="State backend URL (as for opsflow run).")
+_inject = click.option("--inject-failure", "inject", multiple=True, metavar="TASK[:before|after]",
+                       help="Make matching tasks fail, e.g. 'move[3].copy' (rehearse reverts).")
+
+
+def _clouds(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--from", "source", required=True, metavar="CLOUD", help="Source cloud (clouds.yaml name)."),
+        click.option("--to", "destination", required=True, metavar="CLOUD", help="Destination cloud."),
+        click.option("--mode", type=click.Choice([m.value for m in Mode]), default=Mode.IMAGE.value,
+                     show_default=True, help="image (Glance to Glance), cold or warm (host to host over SSH)."),
+        click.option("--finish", type=click.Choice(forklift_plan.FINISHES), default="stop", show_default=True,
+                     help="What becomes of each source server once its twin runs."),
+        click.option("--mappings", "mappings_file", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="YAML: {flavors: {src: dst}, images: ..., networks: ..., security_groups: ...}."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _mappings(path: str | None) -> dict[str, dict[str, str]]:
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"{path}: cannot read the mappings: {exc}") from exc
+    if not isinstance(data, dict) or any(k not in forklift_plan.MAPPING_KINDS for k in data):
+        raise PlanError(f"{path}: mappings map some of {', '.join(forklift_plan.MAPPING_KINDS)} to "
+                        f"{{source name: destination name}}")
+    return {str(k): {str(a): str(b) for a, b in (v or {}).items()} for k, v in data.items()}
+
+
+def _points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
+    try:
+        return tuple(FailurePoint.parse(value) for value in values)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+class _ServersOrCommand(click.Group):
+    """Treats ``opsflow forklift web-1 --from A --to B`` as ``opsflow forklift move web-1 ...``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["move", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ServersOrCommand)
+def forklift() -> None:
+    """Move servers between clouds: `opsflow forklift SERVER... --from CLOUD --to CLOUD`, or plan, then apply."""
+
+
+def _blocking(problems: Sequence[Problem]) -> bool:
+    """Print each problem on stderr; True when one of them stops a migration."""
+    for problem in problems:
+        click.echo(problem.line(), err=True)
+    return any(problem.blocking for problem in problems)
+
+
+@forklift.command("plan")
+@click.argument("selection", nargs=-1, required=True)
+@_clouds
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write the plan here (default: stdout).")
+@_input_errors
+def plan_command(selection: Sequence[str], source: str, destination: str, mode: str, finish: str,
+                 mappings_file: str | None, out: str | None) -> None:
+    """Check SELECTION (ids, name globs, project=, host=, tag=) and write an editable plan; exit 1 on a blocking problem."""
+    made = forklift_apply.make(source, destination, selection, mode=Mode(mode), finish=finish,
+                               mappings=_mappings(mappings_file))
+    text = forklift_plan.dump(made)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"plan of {len(made.servers)} server(s) written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if _blocking(made.problems):
+        sys.exit(1)
+
+
+def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequence[str], fmt: str) -> None:
+    if _blocking(problems):
+        click.echo("opsflow: not moving anything while a problem above remains", err=True)
+        sys.exit(1)
+    record = forklift_apply.run(made, state_url, failure_points=_points(inject))
+    click.echo(f"run {record.run_id} {record.state.value}", err=True)
+    with Runner(state_url) as runner:
+        reports = forklift_report.of_run(runner, record.run_id)
+    _print_report(reports, fmt, ())
+    if any(r.outcome is not Outcome.MOVED for r in reports):
+        sys.exit(1)
+
+
+@forklift.command("apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@_state
+@_inject
+@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@_input_errors
+def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str) -> None:
+    """Run a plan: every server its own child run; exit 1 unless every server moved."""
+    made = forklift_plan.load(plan_file)
+    _apply(made, forklift_apply.check(made), state_url, inject, fmt)
+
+
+@forklift.command("move", hidden=True)
+@click.argument("servers", nargs=-1, required=True)
+@_clouds
+@_state
+@_inject
+@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@_input_errors
+def move_command(servers: Sequence[str], source: str, destination: str, mode: str, finish: str,
+                 mappings_file: str | None, state_url: str, inject: Sequence[str], fmt: str) -> None:
+    """Plan and apply at once."""
+    made = forklift_apply.make(source, destination, servers, mode=Mode(mode), finish=finish,
+                               mappings=_mappings(mappings_file))
+    _apply(made, made.problems, state_url, inject, fmt)
+
+
+def _print_report(reports: Sequence[forklift_report.ServerReport], fmt: str, columns: Sequence[str]) -> None:
+    summary = forklift_report.summarize(reports)
+    if fmt == "json":
+        rows = [{**{c: getattr(r, c) for c in forklift_report.COLUMNS}, "outcome": r.outcome.value} for r in reports]
+        click.echo(json.dumps({"servers": rows, "summary": summary.__dict__}, indent=2, default=str))
+        return
+    rows_out = [[r.server, r.outcome.value, r.downtime, r.bytes, r.rate,
+                 ", ".join(f"{k} {v:.1f}" for k, v in r.steps.items()) if fmt == "table" else r.steps,
+                 r.error, r.run_id] for r in reports]
+    click.echo(output.render_many(forklift_report.COLUMNS, rows_out, fmt, columns))
+    if fmt == "table":
+        click.echo(summary.line())
+
+
+@forklift.command("report")
+@click.argument("run_id")
+@_state
+@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")
+def report_command(run_id: str, state_url: str, fmt: str, columns: Sequence[str]) -> None:
+    """Every server of a forklift run: moved / reverted / failed / running, downtime, bytes, rate, steps."""
+    with Runner(state_url) as runner:
+        reports = forklift_report.of_run(runner, run_id)
+    _print_report(reports, fmt, columns)

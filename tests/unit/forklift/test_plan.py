@@ -1,0 +1,43 @@
+"""Plan files and report totals, without any cloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opsflow.forklift import plan, report
+from opsflow.forklift.preflight import Problem
+from opsflow.tasks.migration import Mode
+
+
+def _plan() -> plan.Plan:
+    server = plan.PlannedServer("id-1", "web-1", "p1", "sim-sou-001", "m1.tiny", "cirros-sim", ("net",),
+                                ("default", "web"), 1 << 30)
+    return plan.Plan("a", "b", Mode.WARM, "tag", {"flavors": {"m1.tiny": "small"}}, (server,),
+                     (Problem("web-1", "name taken", "rename it"), Problem("", "image copied", "none", False)))
+
+
+def test_a_dumped_plan_loads_back_unchanged(tmp_path: Path) -> None:
+    """What `forklift plan` writes, `forklift apply` reads back field for field, problems included."""
+    path = tmp_path / "plan.yaml"
+    path.write_text(plan.dump(_plan()))
+    assert plan.load(str(path)) == _plan()
+
+
+def test_a_plan_runs_forklift_batch_with_its_servers_in_order() -> None:
+    """A plan's batch inputs carry its clouds, mode, finish, non-empty mappings and server ids in order."""
+    assert _plan().inputs() == {"servers": ["id-1"], "source_cloud": "a", "destination_cloud": "b", "mode": "warm",
+                                "finish": "tag", "mappings": {"flavors": {"m1.tiny": "small"}}}
+
+
+def _row(outcome: report.Outcome, downtime: float | None, sent: int = 10) -> report.ServerReport:
+    return report.ServerReport("s", "r", outcome, downtime, sent, None, {}, None)
+
+
+def test_summary_counts_outcomes_and_downtime_of_moved_servers() -> None:
+    """Totals count each outcome; bytes and downtime percentiles come from the moved servers only."""
+    rows = [_row(report.Outcome.MOVED, float(d)) for d in range(1, 101)] + [
+        _row(report.Outcome.REVERTED, None), _row(report.Outcome.FAILED, None)]
+    summary = report.summarize(rows)
+    assert (summary.servers, summary.moved, summary.reverted, summary.failed, summary.running) == (102, 100, 1, 1, 0)
+    assert summary.bytes == 1000
+    assert summary.downtime_p50 == 50.5 and summary.downtime_p99 is not None and 99 <= summary.downtime_p99 <= 100
