@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections.abc
 import datetime
+import functools
 import inspect
 import types
 import typing
@@ -44,8 +45,9 @@ def parameters(action_class: Any) -> dict[str, inspect.Parameter]:
     }
 
 
+@functools.lru_cache(maxsize=None)
 def schemas(action_class: Any) -> dict[str, dict[str, Any]]:
-    """Argument name -> the JSON Schema a literal value of it must satisfy."""
+    """Argument name -> the JSON Schema a literal value of it must satisfy (computed once per class; do not mutate)."""
     try:
         hints = typing.get_type_hints(action_class.execute)
     except (NameError, TypeError):  # an annotation this module cannot resolve: trust the action
