@@ -60,7 +60,7 @@ def _result(record: RunRecord, task: str) -> Any:
 def _check(record: RunRecord, allowed: Sequence[RunState] = (RunState.SUCCEEDED,)) -> None:
     if record.state in allowed:
         return
-    errors = [f"{t.path}: {t.error}" for t in record.tasks if t.error and "#" not in t.path]
+    errors = [f"{t.path}: {t.error}" for t in record.steps if t.error]
     raise OpsflowError(f"run {record.run_id} {record.state.value}" + (f" ({'; '.join(errors)})" if errors else ""))
 
 

@@ -94,7 +94,7 @@ def _outcome(outcome: batch.Outcome) -> dict[str, Any]:
     record: RunRecord | None = outcome.record
     if record is None:
         return {"name": outcome.item.label, "run": "", "state": "not started", "error": outcome.error}
-    errors = [f"{t.path}: {t.error}" for t in record.tasks if t.error and "#" not in t.path]
+    errors = [f"{t.path}: {t.error}" for t in record.steps if t.error]
     return {"name": outcome.item.label, "run": record.run_id, "state": record.state.value,
             "error": "; ".join(errors)}
 

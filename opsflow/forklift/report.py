@@ -60,7 +60,7 @@ _DISK_STEPS = ("precopy", "copy")
 
 
 def _server_report(record: RunRecord) -> ServerReport:
-    tasks = {task.path: task for task in record.tasks if "#" not in task.path}
+    tasks = {task.path: task for task in record.steps}
     results = {path: task.result for path, task in tasks.items() if task.state == "SUCCESS"}
     read = results.get("read") or {}
     stopped = (results.get("stop_source") or {}).get("at")

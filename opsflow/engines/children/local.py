@@ -74,7 +74,7 @@ def outcome(detail: Any, item: Any, run_id: str) -> dict[str, Any]:
     record = records.record_of(detail)
     end = _ENDS.get(detail.state)
     state = end.value if end is not None else record.state.value
-    errors = [task.error for task in record.tasks if task.error and "#" not in task.path]
+    errors = [task.error for task in record.steps if task.error]
     outputs: dict[str, Any] = {}
     if end is ChildEnd.SUCCEEDED:
         definition, _inputs = records.definition_of(detail)
