@@ -66,12 +66,15 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         self.vcpus = sim.vcpus
         self.memory_mb = sim.memory_mb
         self.local_gb = sim.disk_gb
+        # hypervisor_type stays FakeDriver's "fake": nova accepts only its own HVType values in
+        # supported_instances, and a type missing from that list breaks image-property scheduling
         super().__init__(virtapi, read_only)
-        self.host_status_base["hypervisor_type"] = "opsflow-sim"
         self._image_api = glance.API()
         self._dir = Path(sim.disk_dir)
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        #: When this hypervisor "booted": the compute service's start, as a host's uptime counts.
+        self._booted = time.time()
 
     # -- host --------------------------------------------------------------------------------
 
@@ -104,6 +107,20 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         """Map this host's node uuid to its name."""
         return {node_uuid(n): n for n in self.get_available_nodes()}
 
+    def get_host_uptime(self) -> str:
+        """What ``uptime`` prints on the host, as libvirt's driver reports it (``hypervisor uptime``).
+
+        Its load averages are the summed CPU share of the running VMs, as runnable vCPUs count.
+        """
+        now = time.time()
+        days, rest = divmod(int(now - self._booted), 86400)
+        hours, minutes = divmod(rest // 60, 60)
+        with self._lock:
+            load = sum(BUSY_CPU if r.get("activity") == "busy" else IDLE_CPU
+                       for r in self._records.values() if r.get("running_since"))
+        return (f"{time.strftime('%H:%M:%S', time.localtime(now))} up {days} days, {hours:2d}:{minutes:02d},"
+                f"  0 users,  load average: {load:.2f}, {load:.2f}, {load:.2f}")
+
     def get_host_ip_addr(self) -> str:
         """Every simulated host lives on loopback."""
         return "127.0.0.1"
@@ -124,8 +141,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
                       network_info=network_info, block_device_info=block_device_info,
                       power_on=power_on, accel_info=accel_info)
-        metadata = dict(instance.metadata or {})
-        activity = metadata.get(CONF.opsflow_sim.activity_metadata_key)
+        activity = _metadata(instance).get(CONF.opsflow_sim.activity_metadata_key)
         if activity not in ("idle", "busy"):
             activity = "idle" if random.random() < CONF.opsflow_sim.idle_share else "busy"
         now = time.time()
@@ -292,7 +308,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
     @staticmethod
     def _injected_failure(instance: Any) -> str:
         sim = CONF.opsflow_sim
-        if (instance.metadata or {}).get(sim.fail_metadata_key) == "boot":
+        if _metadata(instance).get(sim.fail_metadata_key) == "boot":
             return f"boot failure requested by server metadata {sim.fail_metadata_key}=boot"
         if sim.boot_failure_rate and random.random() < sim.boot_failure_rate:
             return f"injected boot failure (boot_failure_rate={sim.boot_failure_rate})"
@@ -366,3 +382,14 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
             "activity": activity,
             "last_activity": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)),
         }
+
+
+def _metadata(instance: Any) -> dict[str, str]:
+    """The server's metadata as the compute service received it, never lazy-loaded.
+
+    A real build hands the hypervisor the instance with its metadata; lazy-loading a missing one
+    would be a database round trip per boot from inside the driver, which no real driver makes.
+    """
+    if not instance.obj_attr_is_set("metadata"):
+        return {}
+    return dict(instance.metadata or {})

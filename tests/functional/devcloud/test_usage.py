@@ -23,6 +23,12 @@ def test_hypervisors_report_configured_capacity(devcloud: Layout, region: str, a
     assert set(names) <= services
 
 
+def test_hypervisor_uptime_is_what_uptime_prints_on_the_host(admin: Any) -> None:
+    """`openstack hypervisor show` has the host's uptime and load averages (nova asks the driver)."""
+    hypervisor = admin.compute.get_hypervisor(next(iter(admin.compute.hypervisors())).id)
+    assert " up " in hypervisor.uptime and "load average:" in hypervisor.uptime
+
+
 def test_diagnostics_tell_idle_from_busy(demo: Any, admin: Any) -> None:
     """Diagnostics show CPU time; an idle VM's utilisation is near zero, a busy one's is not."""
     idle = boot(demo, metadata={"opsflow-sim:activity": "idle"}, wait=False)
