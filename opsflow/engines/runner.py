@@ -25,7 +25,7 @@ from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow import registry
-from opsflow.engines import definition_compiler, persistence, records
+from opsflow.engines import definition_compiler, persistence, records, signals
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
@@ -223,9 +223,8 @@ class Runner:
         if known is not None and name not in known:
             raise InvalidInput(f"run {run_id} waits for no signal {name!r}; its waits take: "
                                f"{', '.join(sorted(known)) or 'none'}")
-        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
-        with records.connection(self._backend) as conn:
-            conn.update_flow_details(detail)
+        # A fact of its own, appended: no state save of the run's owner can write an older copy over it.
+        signals.send(self._backend, run_id, name, self._clock.now())
         return records.record_of(detail)
 
     def suspend(self, run_id: str | None = None) -> None:
@@ -304,7 +303,7 @@ class Runner:
         if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
             for atom in detail:
                 storage.set_atom_intention(atom.name, tf_states.REVERT)
-        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        options.signals = lambda: signals.names(self._backend, run_id, RunMeta.of(storage.flow_meta).signals)
         if RunMeta.of(storage.flow_meta).paused_at is not None:
             storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         # A batch's children are the parent's task in progress; the observer hears of the parent only.
@@ -371,17 +370,26 @@ class Runner:
     def _sleep_until_due(self, record: RunRecord) -> None:
         """Hold a waiting run in this process until a wait is due or a signal arrives."""
         dues = [due for due in record.waits.values() if due is not None]
-        signals_before: set[str] = set(self.signals(record.run_id))
         while True:
             now = self._clock.now()
             if dues and now >= min(dues):
                 return
-            if set(self.signals(record.run_id)) - signals_before:
+            # Not "a signal newer than when we began holding": one sent between the run's last look
+            # and ours would be older than that, and the run would sleep through it.
+            if self._awaited_signal_delivered(record.run_id):
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
             time.sleep(pause)
 
-    def signals(self, run_id: str) -> list[str]:
-        """Signals delivered to a run so far."""
+    def _awaited_signal_delivered(self, run_id: str) -> bool:
+        """True when a signal one of the run's pending waits takes has been delivered."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(RunMeta.of(detail.meta).signals)
+        meta = RunMeta.of(detail.meta)
+        done = {atom.name for atom in detail if atom.state == tf_states.SUCCESS}
+        awaited = {signal for _due, signal in meta.waits(done).values() if signal is not None}
+        return bool(awaited & signals.names(self._backend, run_id, meta.signals))
+
+    def signals(self, run_id: str) -> list[str]:
+        """Names of the signals delivered to a run so far (each once)."""
+        detail = records.load_detail(self._backend, run_id, self.state_url)[1]
+        return sorted(signals.names(self._backend, run_id, RunMeta.of(detail.meta).signals))

@@ -54,6 +54,14 @@ CREATE TABLE IF NOT EXISTS atomdetails (
 CREATE INDEX IF NOT EXISTS atomdetails_flow ON atomdetails (flow_uuid);
 """
 
+#: Facts kept beside TaskFlow's tables (opsflow.engines.signals, opsflow.engines.retention): created
+#: on every open if missing, so a file of an older opsflow gains them without a schema bump.
+_FACTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signals (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, sent_at REAL NOT NULL,
+    sender TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+"""
+
 _UPSERT_ATOM = (
     "INSERT INTO atomdetails (uuid, flow_uuid, name, type, state) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (uuid) DO UPDATE SET state = excluded.state WHERE type = excluded.type"
@@ -135,12 +143,36 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             if version < SCHEMA_VERSION:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.executescript(_FACTS_SCHEMA)
         except sqlite3.Error:
             db.close()
             raise
         LOG.debug("opened %s (WAL, synchronous=%s)", self.path, self.synchronous)
         self._db = db
         return db
+
+    # -- signals (opsflow.engines.signals): one row each, never rewritten ----------------------
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Insert one signal row for ``run_id``; return its sequence number."""
+        with self.transaction() as db:
+            seq = int(db.execute("SELECT coalesce(max(seq), 0) + 1 FROM signals WHERE run_id = ?",
+                                 (run_id,)).fetchone()[0])
+            db.execute("INSERT INTO signals (run_id, seq, name, sent_at, sender) VALUES (?, ?, ?, ?, ?)",
+                       (run_id, seq, name, sent_at, sender))
+        return seq
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signal rows as (seq, name, sent_at, sender), oldest first."""
+        with self.locked() as db:
+            rows = db.execute("SELECT seq, name, sent_at, sender FROM signals WHERE run_id = ? ORDER BY seq",
+                              (run_id,)).fetchall()
+        return [(int(seq), str(name), float(sent_at), str(sender)) for seq, name, sent_at, sender in rows]
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal rows."""
+        with self.locked() as db:
+            db.execute("DELETE FROM signals WHERE run_id = ?", (run_id,))
 
     @contextlib.contextmanager
     def _mapped_errors(self) -> Iterator[None]:

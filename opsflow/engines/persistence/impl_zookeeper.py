@@ -32,6 +32,7 @@ Configuration: ``{"hosts": "127.0.0.1:2181,...", "path": "/opsflow", "timeout": 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -48,6 +49,8 @@ from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
 from opsflow.errors import ConfigError, StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
+
+LOG = logging.getLogger(__name__)
 
 #: Atom states a resumed flow treats like "not finished": their writes need not be awaited.
 IN_FLIGHT_STATES = frozenset({states.RUNNING, states.REVERTING})
@@ -99,6 +102,60 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
+
+    # -- signals (opsflow.engines.signals): one sequential node each, never rewritten -----------
+
+    #: Folder of the signal nodes, one child folder per run; prefix of each signal's node.
+    SIGNALS, SIGNAL_PREFIX = "signals", "sig-"
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Create one sequential node under the run's signal folder; return its sequence number.
+
+        A create resent after a lost connection may store the signal twice: harmless, since a
+        signal is a set member, and far better than losing it.
+        """
+        session = self.session()
+        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
+        payload = _codec.dumps({"name": name, "sent_at": sent_at, "sender": sender}).encode()
+        what = f"signal {name!r} of run {run_id}"
+        # create_async(path, value, acl, ephemeral, sequence, makepath): the run's first signal makes its folder.
+        created = session.call(what, session.client.create_async, f"{folder}/{self.SIGNAL_PREFIX}", payload, None,
+                               False, True, True)
+        return int(str(created).rsplit(self.SIGNAL_PREFIX, 1)[1])
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signal nodes as (seq, name, sent_at, sender), oldest first."""
+        session = self.session()
+        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
+        listed = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))],
+                                (tf_exc.NotFound,))[0]
+        if isinstance(listed, tf_exc.NotFound):
+            return []
+        children = sorted(str(child) for child in listed if str(child).startswith(self.SIGNAL_PREFIX))
+        replies = session.gather([(f"signal {child} of run {run_id}", session.client.get_async, (f"{folder}/{child}",))
+                                  for child in children], (tf_exc.NotFound,))
+        found = []
+        for child, reply in zip(children, replies):
+            if isinstance(reply, tf_exc.NotFound):
+                continue
+            try:
+                node = json.loads(reply[0])
+                found.append((int(child.removeprefix(self.SIGNAL_PREFIX)), str(node["name"]), float(node["sent_at"]),
+                              str(node.get("sender", ""))))
+            except (ValueError, KeyError, TypeError):
+                LOG.warning("signal node %s/%s is damaged; ignoring it", folder, child)
+        return found
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal nodes and their folder."""
+        session = self.session()
+        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
+        listed = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))],
+                                (tf_exc.NotFound,))[0]
+        if isinstance(listed, tf_exc.NotFound):
+            return
+        paths = [f"{folder}/{child}" for child in listed] + [folder]
+        session.gather([(path, session.client.delete_async, (path,)) for path in paths], (tf_exc.NotFound,))
 
 
 class Connection(base.Connection):  # type: ignore[misc]
