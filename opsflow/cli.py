@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
 from opsflow.devcloud import cli as devcloud_cli
+from opsflow.engines import retention
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -360,6 +361,35 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     if child_rows:
         click.echo(output.render_many(cli_children.CHILD_COLUMNS, child_rows, fmt))
 
+
+@flows.command("prune")
+@click.option("--older-than", "older_than", metavar="DURATION",
+              help="Prune finished runs that ended longer ago than this (90s, 30m, 12h, 7d, 2w).")
+@click.option("--keep", type=click.IntRange(0), metavar="N", help="Keep the newest N finished runs whole.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be pruned.")
+@_format_options
+@_state_option
+@cli_jobs.zookeeper_option("Prune the distributed mode's runs, and their job nodes and holds, on this jobboard")
+def flows_prune(older_than: str | None, keep: int | None, dry_run: bool, fmt: str, columns: Sequence[str],
+                state_url: str, zookeeper: str | None) -> None:
+    """Drop the per-task detail of finished runs (succeeded, reverted), keeping a summary of each.
+
+    Without --older-than and --keep the defaults apply: older than 7d, or beyond the newest 1000.
+    Failed runs are never pruned; child runs go with their parent.
+    """
+    if older_than is None and keep is None:
+        policy = retention.Policy()
+    else:
+        policy = retention.Policy(retention.parse_duration(older_than) if older_than is not None else None, keep)
+    if zookeeper:
+        with cli_jobs.connected(zookeeper) as (board, runner):
+            pruned = runner.prune(policy, dry_run=dry_run, board=board)
+    else:
+        with Runner(state_url) as runner:
+            pruned = runner.prune(policy, dry_run=dry_run)
+    rows = [[r.run_id, r.name, r.state.value, _record_fields(r)["created"]] for r in pruned]
+    click.echo(output.render_many(["id", "name", "state", "created"], rows, fmt, columns))
+    click.echo(f"{'would prune' if dry_run else 'pruned'} {len(pruned)} finished runs", err=True)
 
 
 # -- actions ----------------------------------------------------------------------------------

@@ -102,6 +102,11 @@ class RunRecord:
     parent: ParentLink | None = None
     #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
     waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: When retention pruned the run's per-task detail (:mod:`opsflow.engines.retention`); then
+    #: ``tasks`` and ``inputs`` are empty and only the summary is left.
+    pruned_at: float | None = None
+    #: When it ended, for a pruned run (a stored one's is its tasks' latest finish).
+    ended_at: float | None = None
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:

@@ -25,7 +25,7 @@ from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow import registry
-from opsflow.engines import definition_compiler, persistence, records, signals
+from opsflow.engines import definition_compiler, persistence, records, retention, signals
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
@@ -34,7 +34,7 @@ from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import FlowNotFound, InvalidInput, InvalidState, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -239,8 +239,23 @@ class Runner:
             engine.suspend()
 
     def record(self, run_id: str) -> RunRecord:
-        """The stored state of one run."""
-        return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        """The stored state of one run (only its summary, without tasks, once it is pruned)."""
+        try:
+            return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            return pruned
+
+    def prune(self, policy: retention.Policy, *, dry_run: bool = False,
+              board: JobBoard | None = None) -> list[RunRecord]:
+        """Drop the per-task detail of finished runs ``policy`` selects, keeping their summaries.
+
+        With ``board`` (distributed mode) their job nodes and holds go too, and orphan ones.
+        """
+        return retention.prune(self._backend, self.state_url, self.runs(), policy, self._clock.now(),
+                               dry_run=dry_run, board=board)
 
     def use_jobboard(self, board: JobBoard) -> BoardChildren:
         """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
@@ -260,6 +275,8 @@ class Runner:
                 detail = book.find(book.uuid)
                 if detail is not None and RunMeta.present(detail.meta):
                     found.append(records.record_of(detail))
+        stored = {record.run_id for record in found}
+        found += [record for run_id, record in retention.summaries(self._backend).items() if run_id not in stored]
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
     # -- engine -------------------------------------------------------------------------------

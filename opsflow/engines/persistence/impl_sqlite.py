@@ -60,6 +60,8 @@ _FACTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS signals (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, sent_at REAL NOT NULL,
     sender TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+CREATE TABLE IF NOT EXISTS summaries (
+    run_id TEXT PRIMARY KEY NOT NULL, summary TEXT NOT NULL);
 """
 
 _UPSERT_ATOM = (
@@ -173,6 +175,29 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         """Delete the run's signal rows."""
         with self.locked() as db:
             db.execute("DELETE FROM signals WHERE run_id = ?", (run_id,))
+
+    # -- summaries of pruned runs (opsflow.engines.retention): one small row each ----------------
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Store (or replace) the summaries of pruned runs, each a JSON object with its ``id``."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO summaries (run_id, summary) VALUES (?, ?)",
+                           [(str(item["id"]), _codec.dumps(item)) for item in summaries])
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary (damaged rows left out, with a warning)."""
+        with self.locked() as db:
+            rows = db.execute("SELECT run_id, summary FROM summaries ORDER BY rowid").fetchall()
+        found = []
+        for run_id, text in rows:
+            try:
+                item = json.loads(text)
+            except ValueError:
+                LOG.warning("summary row of run %s in %s is damaged; ignoring it", run_id, self.path)
+                continue
+            if isinstance(item, dict):
+                found.append(item)
+        return found
 
     @contextlib.contextmanager
     def _mapped_errors(self) -> Iterator[None]:

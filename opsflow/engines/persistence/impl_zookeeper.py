@@ -146,6 +146,61 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
                 LOG.warning("signal node %s/%s is damaged; ignoring it", folder, child)
         return found
 
+    # -- summaries of pruned runs (opsflow.engines.retention): many per node --------------------
+
+    #: Folder of the summary nodes; prefix of each (sequential) node; summaries one node holds.
+    SUMMARIES, SUMMARY_PREFIX, SUMMARIES_PER_NODE = "summaries", "s-", 1000
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Append summaries to the newest summary node, starting a new node when it is full.
+
+        Packed (about 150 bytes each, a thousand to a node) so that a pruned run costs no node of
+        its own: pruning keeps the node count flat. The append is a versioned ``set``, so two
+        pruners at once never overwrite each other's summaries.
+        """
+        session = self.session()
+        folder = f"{self.root}/{self.SUMMARIES}"
+        pending = list(summaries)
+        while pending:
+            listed = session.gather([("summaries", session.client.get_children_async, (folder,))],
+                                    (tf_exc.NotFound,))[0]
+            nodes = [] if isinstance(listed, tf_exc.NotFound) else sorted(
+                str(n) for n in listed if str(n).startswith(self.SUMMARY_PREFIX))
+            if nodes:
+                path = f"{folder}/{nodes[-1]}"
+                data, stat = session.call(f"summary node {path}", session.client.get_async, path)
+                stored = _summary_list(data)
+                room = self.SUMMARIES_PER_NODE - len(stored)
+                if room > 0:
+                    result = session.client.set_async(path, _codec.dumps(stored + pending[:room]).encode(), stat.version)
+                    try:
+                        session.wait(result, f"summary node {path}")
+                    except tf_exc.StorageFailure as exc:
+                        if isinstance(exc.__cause__, k_exc.BadVersionError):
+                            continue  # another pruner appended meanwhile: read it again
+                        raise
+                    pending = pending[room:]
+                    continue
+            chunk, pending = pending[:self.SUMMARIES_PER_NODE], pending[self.SUMMARIES_PER_NODE:]
+            session.call("a new summary node", session.client.create_async, f"{folder}/{self.SUMMARY_PREFIX}",
+                         _codec.dumps(chunk).encode(), None, False, True, True)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary (damaged nodes left out, with a warning)."""
+        session = self.session()
+        folder = f"{self.root}/{self.SUMMARIES}"
+        listed = session.gather([("summaries", session.client.get_children_async, (folder,))], (tf_exc.NotFound,))[0]
+        if isinstance(listed, tf_exc.NotFound):
+            return []
+        nodes = sorted(str(n) for n in listed if str(n).startswith(self.SUMMARY_PREFIX))
+        replies = session.gather([(f"summary node {n}", session.client.get_async, (f"{folder}/{n}",)) for n in nodes],
+                                 (tf_exc.NotFound,))
+        found: list[dict[str, Any]] = []
+        for node, reply in zip(nodes, replies):
+            if not isinstance(reply, tf_exc.NotFound):
+                found += _summary_list(reply[0], f"{folder}/{node}")
+        return found
+
     def drop_signals(self, run_id: str) -> None:
         """Delete the run's signal nodes and their folder."""
         session = self.session()
@@ -395,3 +450,13 @@ class Connection(base.Connection):  # type: ignore[misc]
             state["meta"] = node["meta"]
             atoms.append(_codec.load_atom(uuid, node["name"], node["type"], state))
         return atoms
+
+
+def _summary_list(data: bytes, where: str = "") -> list[dict[str, Any]]:
+    """The summaries a node holds; a damaged node holds none (and is reported)."""
+    try:
+        items = json.loads(data)
+    except ValueError:
+        LOG.warning("summary node %s is damaged; ignoring it", where)
+        return []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
