@@ -34,7 +34,7 @@ from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import FlowNotFound, InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import DamagedRecord, FlowNotFound, InvalidInput, InvalidState, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -122,9 +122,11 @@ class Runner:
         clock: Clock | None = None,
         max_workers: int = 8,
         observer: Observer | None = None,
+        create: bool = True,
     ) -> None:
+        """``create``: make the SQLite state file if it does not exist (else StateNotFound when used)."""
         self.state_url = state_url
-        self._backend: tf_base.Backend = persistence.fetch(state_url)
+        self._backend: tf_base.Backend = persistence.fetch(state_url, create=create)
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers
@@ -264,17 +266,25 @@ class Runner:
         return children
 
     def children_of(self, run_id: str) -> list[RunRecord]:
-        """The child runs the run's tasks started, batch by batch, in item order."""
-        return listing.children_of(self._backend, self.state_url, run_id)
+        """The child runs the run's tasks started, batch by batch, in item order (none left once pruned)."""
+        try:
+            return listing.children_of(self._backend, self.state_url, run_id)
+        except FlowNotFound:
+            if run_id in retention.summaries(self._backend):
+                return []
+            raise
 
     def runs(self) -> list[RunRecord]:
-        """Every stored run, newest first."""
+        """Every stored run, newest first; a damaged one as a record in state DAMAGED saying which row."""
         found = []
-        with records.connection(self._backend) as conn:
-            for book in conn.get_logbooks():
-                detail = book.find(book.uuid)
-                if detail is not None and RunMeta.present(detail.meta):
-                    found.append(records.record_of(detail))
+        for run_id in records.run_ids(self._backend):
+            try:
+                found.append(records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1]))
+            except FlowNotFound:  # not an opsflow run, or deleted meanwhile
+                continue
+            except DamagedRecord as exc:
+                LOG.info("%s", exc)
+                found.append(records.damaged(exc))
         stored = {record.run_id for record in found}
         found += [record for run_id, record in retention.summaries(self._backend).items() if run_id not in stored]
         return sorted(found, key=lambda rec: rec.created, reverse=True)

@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oslo_utils import strutils
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base, models
 
 from opsflow.engines.persistence import _codec
-from opsflow.errors import StorageUnavailable
+from opsflow.errors import StateNotFound, StorageUnavailable
 
 __all__ = ["SQLiteBackend"]
 
@@ -89,6 +90,8 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             )
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        #: Whether a missing file is created (``run``) or refused (``flows list``, ``resume``...).
+        self.create = strutils.bool_from_string(self._conf.get("create", True), default=True)
 
     def get_connection(self) -> Connection:
         """Return a view sharing this backend's single ``sqlite3`` connection (opened on first use)."""
@@ -124,6 +127,8 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             db.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise StateNotFound(str(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -152,6 +157,35 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         LOG.debug("opened %s (WAL, synchronous=%s)", self.path, self.synchronous)
         self._db = db
         return db
+
+    # -- damaged records (opsflow.engines.records lists the rest) ------------------------------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without decoding any of them."""
+        with self.locked() as db:
+            return [str(row[0]) for row in db.execute("SELECT uuid FROM logbooks ORDER BY rowid")]
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first row of the run that does not decode, and why; None if every row does."""
+        with self.locked() as db:
+            books = db.execute("SELECT 'logbooks', uuid, name, '', state FROM logbooks WHERE uuid = ?",
+                               (run_id,)).fetchall()
+            flows = db.execute("SELECT 'flowdetails', uuid, name, '', state FROM flowdetails WHERE book_uuid = ?",
+                               (run_id,)).fetchall()
+            atoms = db.execute("SELECT 'atomdetails', a.uuid, a.name, a.type, a.state FROM atomdetails a "
+                               "JOIN flowdetails f ON a.flow_uuid = f.uuid WHERE f.book_uuid = ?", (run_id,)).fetchall()
+        for table, uuid, name, atom_type, state in [*books, *flows, *atoms]:
+            try:
+                data = json.loads(state)
+                if table == "logbooks":
+                    _codec.load_book(uuid, name, data)
+                elif table == "flowdetails":
+                    _codec.load_flow(uuid, name, data)
+                else:
+                    _codec.load_atom(uuid, name, atom_type, data)
+            except Exception as exc:  # whatever a corrupted row makes the decoder raise
+                return f"{table} row {uuid} in {self.path}", f"{type(exc).__name__}: {exc}"
+        return None
 
     # -- signals (opsflow.engines.signals): one row each, never rewritten ----------------------
 

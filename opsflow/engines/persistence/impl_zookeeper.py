@@ -103,6 +103,44 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
 
+    # -- damaged records (opsflow.engines.records lists the rest) ------------------------------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without reading any of them."""
+        session = self.session()
+        return [str(c) for c in session.call("logbooks", session.client.get_children_async, f"{self.root}/books")]
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first node of the run that does not decode, and why; None if every node does."""
+        session = self.session()
+        book = f"{self.root}/books/{run_id}"
+        checks: list[tuple[str, str]] = [(book, "book")]
+        flows = session.gather([(book, session.client.get_children_async, (book,))], (tf_exc.NotFound,))[0]
+        for flow in flows if isinstance(flows, list) else []:
+            flow_path = f"{self.root}/flows/{flow}"
+            checks.append((flow_path, "flow"))
+            atoms = session.gather([(flow_path, session.client.get_children_async, (flow_path,))], (tf_exc.NotFound,))[0]
+            checks += [(f"{self.root}/atoms/{atom}", "atom") for atom in (atoms if isinstance(atoms, list) else [])]
+        replies = session.gather([(path, session.client.get_async, (path,)) for path, _kind in checks],
+                                 (tf_exc.NotFound,))
+        for (path, kind), reply in zip(checks, replies):
+            if isinstance(reply, tf_exc.NotFound):
+                continue
+            uuid = path.rsplit("/", 1)[1]
+            try:
+                node = json.loads(reply[0])
+                if kind == "book":
+                    _codec.load_book(uuid, node["name"], node["state"])
+                elif kind == "flow":
+                    _codec.load_flow(uuid, node["name"], node["state"])
+                else:
+                    state = node["atom"]
+                    state["meta"] = node["meta"]
+                    _codec.load_atom(uuid, node["name"], node["type"], state)
+            except Exception as exc:  # whatever a corrupted node makes the decoder raise
+                return f"znode {path} at {self.hosts}", f"{type(exc).__name__}: {exc}"
+        return None
+
     # -- signals (opsflow.engines.signals): one sequential node each, never rewritten -----------
 
     #: Folder of the signal nodes, one child folder per run; prefix of each signal's node.
