@@ -88,14 +88,18 @@ class OpsflowError(Exception):
 
 
 class DefinitionError(OpsflowError):
-    """A flow definition cannot be loaded; the message starts with ``file:line:col:``."""
+    """A flow definition cannot be loaded; the message starts with ``file:line:col:``.
+
+    Line 0 means no position (a file that cannot be read): then it starts with ``file:`` alone,
+    never with a made-up ``:0:0``.
+    """
 
     def __init__(self, message: str, *, source: str = "<string>", line: int = 0, column: int = 0) -> None:
         self.source = source
         self.line = line
         self.column = column
         self.reason = message
-        super().__init__(f"{source}:{line}:{column}: {message}")
+        super().__init__(f"{source}:{line}:{column}: {message}" if line > 0 else f"{source}: {message}")
 
 
 class ExpressionError(OpsflowError):
