@@ -217,7 +217,14 @@ class Runner:
         Refused (:class:`InvalidState`) for a run that has ended, and (:class:`InvalidInput`) for a
         name none of the run's waits takes: a typo would otherwise be stored and wake nothing.
         """
-        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        try:
+            book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            raise InvalidState(f"run {run_id} has {pruned.state.value} (and was pruned); a signal can no longer "
+                               f"change it") from None
         record = records.record_of(detail)
         if record.state in _ENDED:
             raise InvalidState(f"run {run_id} has {record.state.value}; a signal can no longer change it")

@@ -32,6 +32,8 @@ def test_keep_prunes_all_but_the_newest_finished_runs_and_keeps_their_summaries(
     assert len(runner.record(ids[4]).steps) == 4
     with pytest.raises(InvalidState):
         runner.resume(ids[0])
+    with pytest.raises(InvalidState, match="was pruned"):
+        runner.signal(ids[0], "go")
 
 
 def test_age_prunes_only_runs_that_ended_long_enough_ago(runner, clock) -> None:
