@@ -31,7 +31,7 @@ from oslo_utils import strutils
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
+from opsflow.engines.persistence import _codec, _sqlite_facts
 from opsflow.errors import StateNotFound, StorageUnavailable
 
 __all__ = ["SQLiteBackend"]
@@ -53,16 +53,6 @@ CREATE TABLE IF NOT EXISTS atomdetails (
     uuid TEXT PRIMARY KEY NOT NULL, flow_uuid TEXT NOT NULL, name TEXT, type TEXT NOT NULL,
     state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS atomdetails_flow ON atomdetails (flow_uuid);
-"""
-
-#: Facts kept beside TaskFlow's tables (opsflow.engines.signals, opsflow.engines.retention): created
-#: on every open if missing, so a file of an older opsflow gains them without a schema bump.
-_FACTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS signals (
-    run_id TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL, sent_at REAL NOT NULL,
-    sender TEXT NOT NULL, PRIMARY KEY (run_id, seq));
-CREATE TABLE IF NOT EXISTS summaries (
-    run_id TEXT PRIMARY KEY NOT NULL, summary TEXT NOT NULL);
 """
 
 _UPSERT_ATOM = (
@@ -150,7 +140,7 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             if version < SCHEMA_VERSION:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            db.executescript(_FACTS_SCHEMA)
+            db.executescript(_sqlite_facts.SCHEMA)
         except sqlite3.Error:
             db.close()
             raise
@@ -158,80 +148,35 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         self._db = db
         return db
 
-    # -- damaged records (opsflow.engines.records lists the rest) ------------------------------
+    # -- facts beside TaskFlow's tables (signals, summaries, damage): see _sqlite_facts -------
 
     def run_ids(self) -> list[str]:
         """Ids of every stored logbook, without decoding any of them."""
-        with self.locked() as db:
-            return [str(row[0]) for row in db.execute("SELECT uuid FROM logbooks ORDER BY rowid")]
+        return _sqlite_facts.run_ids(self)
 
     def locate_damage(self, run_id: str) -> tuple[str, str] | None:
         """The first row of the run that does not decode, and why; None if every row does."""
-        with self.locked() as db:
-            books = db.execute("SELECT 'logbooks', uuid, name, '', state FROM logbooks WHERE uuid = ?",
-                               (run_id,)).fetchall()
-            flows = db.execute("SELECT 'flowdetails', uuid, name, '', state FROM flowdetails WHERE book_uuid = ?",
-                               (run_id,)).fetchall()
-            atoms = db.execute("SELECT 'atomdetails', a.uuid, a.name, a.type, a.state FROM atomdetails a "
-                               "JOIN flowdetails f ON a.flow_uuid = f.uuid WHERE f.book_uuid = ?", (run_id,)).fetchall()
-        for table, uuid, name, atom_type, state in [*books, *flows, *atoms]:
-            try:
-                data = json.loads(state)
-                if table == "logbooks":
-                    _codec.load_book(uuid, name, data)
-                elif table == "flowdetails":
-                    _codec.load_flow(uuid, name, data)
-                else:
-                    _codec.load_atom(uuid, name, atom_type, data)
-            except Exception as exc:  # whatever a corrupted row makes the decoder raise
-                return f"{table} row {uuid} in {self.path}", f"{type(exc).__name__}: {exc}"
-        return None
-
-    # -- signals (opsflow.engines.signals): one row each, never rewritten ----------------------
+        return _sqlite_facts.locate_damage(self, run_id)
 
     def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
-        """Insert one signal row for ``run_id``; return its sequence number."""
-        with self.transaction() as db:
-            seq = int(db.execute("SELECT coalesce(max(seq), 0) + 1 FROM signals WHERE run_id = ?",
-                                 (run_id,)).fetchone()[0])
-            db.execute("INSERT INTO signals (run_id, seq, name, sent_at, sender) VALUES (?, ?, ?, ?, ?)",
-                       (run_id, seq, name, sent_at, sender))
-        return seq
+        """Store one signal as a row of its own; return its sequence number."""
+        return _sqlite_facts.append_signal(self, run_id, name, sent_at, sender)
 
     def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
-        """The run's signal rows as (seq, name, sent_at, sender), oldest first."""
-        with self.locked() as db:
-            rows = db.execute("SELECT seq, name, sent_at, sender FROM signals WHERE run_id = ? ORDER BY seq",
-                              (run_id,)).fetchall()
-        return [(int(seq), str(name), float(sent_at), str(sender)) for seq, name, sent_at, sender in rows]
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _sqlite_facts.signals_of(self, run_id)
 
     def drop_signals(self, run_id: str) -> None:
         """Delete the run's signal rows."""
-        with self.locked() as db:
-            db.execute("DELETE FROM signals WHERE run_id = ?", (run_id,))
-
-    # -- summaries of pruned runs (opsflow.engines.retention): one small row each ----------------
+        _sqlite_facts.drop_signals(self, run_id)
 
     def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
-        """Store (or replace) the summaries of pruned runs, each a JSON object with its ``id``."""
-        with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO summaries (run_id, summary) VALUES (?, ?)",
-                           [(str(item["id"]), _codec.dumps(item)) for item in summaries])
+        """Store (or replace) pruned runs' summaries, one row each."""
+        _sqlite_facts.save_summaries(self, summaries)
 
     def summaries(self) -> list[dict[str, Any]]:
-        """Every stored summary (damaged rows left out, with a warning)."""
-        with self.locked() as db:
-            rows = db.execute("SELECT run_id, summary FROM summaries ORDER BY rowid").fetchall()
-        found = []
-        for run_id, text in rows:
-            try:
-                item = json.loads(text)
-            except ValueError:
-                LOG.warning("summary row of run %s in %s is damaged; ignoring it", run_id, self.path)
-                continue
-            if isinstance(item, dict):
-                found.append(item)
-        return found
+        """Every stored summary of a pruned run."""
+        return _sqlite_facts.summaries(self)
 
     @contextlib.contextmanager
     def _mapped_errors(self) -> Iterator[None]:

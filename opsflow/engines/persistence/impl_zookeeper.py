@@ -32,7 +32,6 @@ Configuration: ``{"hosts": "127.0.0.1:2181,...", "path": "/opsflow", "timeout": 
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -44,13 +43,11 @@ from taskflow import states
 from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
+from opsflow.engines.persistence import _codec, _zk_facts
 from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
 from opsflow.errors import ConfigError, StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
-
-LOG = logging.getLogger(__name__)
 
 #: Atom states a resumed flow treats like "not finished": their writes need not be awaited.
 IN_FLIGHT_STATES = frozenset({states.RUNNING, states.REVERTING})
@@ -103,152 +100,35 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
 
-    # -- damaged records (opsflow.engines.records lists the rest) ------------------------------
+    # -- facts beside TaskFlow's nodes (signals, summaries, damage): see _zk_facts -------------
 
     def run_ids(self) -> list[str]:
         """Ids of every stored logbook, without reading any of them."""
-        session = self.session()
-        return [str(c) for c in session.call("logbooks", session.client.get_children_async, f"{self.root}/books")]
+        return _zk_facts.run_ids(self)
 
     def locate_damage(self, run_id: str) -> tuple[str, str] | None:
         """The first node of the run that does not decode, and why; None if every node does."""
-        session = self.session()
-        book = f"{self.root}/books/{run_id}"
-        checks: list[tuple[str, str]] = [(book, "book")]
-        flows = session.gather([(book, session.client.get_children_async, (book,))], (tf_exc.NotFound,))[0]
-        for flow in flows if isinstance(flows, list) else []:
-            flow_path = f"{self.root}/flows/{flow}"
-            checks.append((flow_path, "flow"))
-            atoms = session.gather([(flow_path, session.client.get_children_async, (flow_path,))], (tf_exc.NotFound,))[0]
-            checks += [(f"{self.root}/atoms/{atom}", "atom") for atom in (atoms if isinstance(atoms, list) else [])]
-        replies = session.gather([(path, session.client.get_async, (path,)) for path, _kind in checks],
-                                 (tf_exc.NotFound,))
-        for (path, kind), reply in zip(checks, replies):
-            if isinstance(reply, tf_exc.NotFound):
-                continue
-            uuid = path.rsplit("/", 1)[1]
-            try:
-                node = json.loads(reply[0])
-                if kind == "book":
-                    _codec.load_book(uuid, node["name"], node["state"])
-                elif kind == "flow":
-                    _codec.load_flow(uuid, node["name"], node["state"])
-                else:
-                    state = node["atom"]
-                    state["meta"] = node["meta"]
-                    _codec.load_atom(uuid, node["name"], node["type"], state)
-            except Exception as exc:  # whatever a corrupted node makes the decoder raise
-                return f"znode {path} at {self.hosts}", f"{type(exc).__name__}: {exc}"
-        return None
-
-    # -- signals (opsflow.engines.signals): one sequential node each, never rewritten -----------
-
-    #: Folder of the signal nodes, one child folder per run; prefix of each signal's node.
-    SIGNALS, SIGNAL_PREFIX = "signals", "sig-"
+        return _zk_facts.locate_damage(self, run_id)
 
     def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
-        """Create one sequential node under the run's signal folder; return its sequence number.
-
-        A create resent after a lost connection may store the signal twice: harmless, since a
-        signal is a set member, and far better than losing it.
-        """
-        session = self.session()
-        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
-        payload = _codec.dumps({"name": name, "sent_at": sent_at, "sender": sender}).encode()
-        what = f"signal {name!r} of run {run_id}"
-        # create_async(path, value, acl, ephemeral, sequence, makepath): the run's first signal makes its folder.
-        created = session.call(what, session.client.create_async, f"{folder}/{self.SIGNAL_PREFIX}", payload, None,
-                               False, True, True)
-        return int(str(created).rsplit(self.SIGNAL_PREFIX, 1)[1])
+        """Store one signal as a sequential node of its own; return its sequence number."""
+        return _zk_facts.append_signal(self, run_id, name, sent_at, sender)
 
     def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
-        """The run's signal nodes as (seq, name, sent_at, sender), oldest first."""
-        session = self.session()
-        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
-        listed = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))],
-                                (tf_exc.NotFound,))[0]
-        if isinstance(listed, tf_exc.NotFound):
-            return []
-        children = sorted(str(child) for child in listed if str(child).startswith(self.SIGNAL_PREFIX))
-        replies = session.gather([(f"signal {child} of run {run_id}", session.client.get_async, (f"{folder}/{child}",))
-                                  for child in children], (tf_exc.NotFound,))
-        found = []
-        for child, reply in zip(children, replies):
-            if isinstance(reply, tf_exc.NotFound):
-                continue
-            try:
-                node = json.loads(reply[0])
-                found.append((int(child.removeprefix(self.SIGNAL_PREFIX)), str(node["name"]), float(node["sent_at"]),
-                              str(node.get("sender", ""))))
-            except (ValueError, KeyError, TypeError):
-                LOG.warning("signal node %s/%s is damaged; ignoring it", folder, child)
-        return found
-
-    # -- summaries of pruned runs (opsflow.engines.retention): many per node --------------------
-
-    #: Folder of the summary nodes; prefix of each (sequential) node; summaries one node holds.
-    SUMMARIES, SUMMARY_PREFIX, SUMMARIES_PER_NODE = "summaries", "s-", 1000
-
-    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
-        """Append summaries to the newest summary node, starting a new node when it is full.
-
-        Packed (about 150 bytes each, a thousand to a node) so that a pruned run costs no node of
-        its own: pruning keeps the node count flat. The append is a versioned ``set``, so two
-        pruners at once never overwrite each other's summaries.
-        """
-        session = self.session()
-        folder = f"{self.root}/{self.SUMMARIES}"
-        pending = list(summaries)
-        while pending:
-            listed = session.gather([("summaries", session.client.get_children_async, (folder,))],
-                                    (tf_exc.NotFound,))[0]
-            nodes = [] if isinstance(listed, tf_exc.NotFound) else sorted(
-                str(n) for n in listed if str(n).startswith(self.SUMMARY_PREFIX))
-            if nodes:
-                path = f"{folder}/{nodes[-1]}"
-                data, stat = session.call(f"summary node {path}", session.client.get_async, path)
-                stored = _summary_list(data)
-                room = self.SUMMARIES_PER_NODE - len(stored)
-                if room > 0:
-                    result = session.client.set_async(path, _codec.dumps(stored + pending[:room]).encode(), stat.version)
-                    try:
-                        session.wait(result, f"summary node {path}")
-                    except tf_exc.StorageFailure as exc:
-                        if isinstance(exc.__cause__, k_exc.BadVersionError):
-                            continue  # another pruner appended meanwhile: read it again
-                        raise
-                    pending = pending[room:]
-                    continue
-            chunk, pending = pending[:self.SUMMARIES_PER_NODE], pending[self.SUMMARIES_PER_NODE:]
-            session.call("a new summary node", session.client.create_async, f"{folder}/{self.SUMMARY_PREFIX}",
-                         _codec.dumps(chunk).encode(), None, False, True, True)
-
-    def summaries(self) -> list[dict[str, Any]]:
-        """Every stored summary (damaged nodes left out, with a warning)."""
-        session = self.session()
-        folder = f"{self.root}/{self.SUMMARIES}"
-        listed = session.gather([("summaries", session.client.get_children_async, (folder,))], (tf_exc.NotFound,))[0]
-        if isinstance(listed, tf_exc.NotFound):
-            return []
-        nodes = sorted(str(n) for n in listed if str(n).startswith(self.SUMMARY_PREFIX))
-        replies = session.gather([(f"summary node {n}", session.client.get_async, (f"{folder}/{n}",)) for n in nodes],
-                                 (tf_exc.NotFound,))
-        found: list[dict[str, Any]] = []
-        for node, reply in zip(nodes, replies):
-            if not isinstance(reply, tf_exc.NotFound):
-                found += _summary_list(reply[0], f"{folder}/{node}")
-        return found
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _zk_facts.signals_of(self, run_id)
 
     def drop_signals(self, run_id: str) -> None:
-        """Delete the run's signal nodes and their folder."""
-        session = self.session()
-        folder = f"{self.root}/{self.SIGNALS}/{run_id}"
-        listed = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))],
-                                (tf_exc.NotFound,))[0]
-        if isinstance(listed, tf_exc.NotFound):
-            return
-        paths = [f"{folder}/{child}" for child in listed] + [folder]
-        session.gather([(path, session.client.delete_async, (path,)) for path in paths], (tf_exc.NotFound,))
+        """Delete the run's signal nodes."""
+        _zk_facts.drop_signals(self, run_id)
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Append pruned runs' summaries (packed, many to a node)."""
+        _zk_facts.save_summaries(self, summaries)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary of a pruned run."""
+        return _zk_facts.summaries(self)
 
 
 class Connection(base.Connection):  # type: ignore[misc]
@@ -488,13 +368,3 @@ class Connection(base.Connection):  # type: ignore[misc]
             state["meta"] = node["meta"]
             atoms.append(_codec.load_atom(uuid, node["name"], node["type"], state))
         return atoms
-
-
-def _summary_list(data: bytes, where: str = "") -> list[dict[str, Any]]:
-    """The summaries a node holds; a damaged node holds none (and is reported)."""
-    try:
-        items = json.loads(data)
-    except ValueError:
-        LOG.warning("summary node %s is damaged; ignoring it", where)
-        return []
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
