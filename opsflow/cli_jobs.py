@@ -23,6 +23,7 @@ import click
 
 from opsflow import cli_children, jobs, output
 from opsflow.conductor import Conductor, OffsetFileClock
+from opsflow.engines import retention
 from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
 from opsflow.engines.runner import Runner
 from opsflow.errors import FlowNotFound
@@ -65,6 +66,10 @@ def _connected(zookeeper: str | None) -> Iterator[tuple[JobBoard, Runner]]:
     address = _address(zookeeper)
     with JobBoard(address) as board, Runner(address.state_url) as runner:
         yield board, runner
+
+
+#: The board and a runner on its state, for commands of other modules (``flows prune --zookeeper``).
+connected = _connected
 
 
 def _when(moment: float | None) -> str | None:
@@ -123,11 +128,19 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
                    "The server's floor is 2 x tickTime.")
 @click.option("--clock-file", type=click.Path(dir_okay=False),
               help="Add the number of seconds in this file to the clock (rehearse long waits).")
+@click.option("--retain-for", "retain_for", default="7d", show_default=True, metavar="DURATION",
+              help="Prune finished runs' task detail this long after they end (a summary stays).")
+@click.option("--retain-count", "retain_count", type=click.IntRange(0), default=retention.DEFAULT_KEEP,
+              show_default=True, help="Keep at most this many finished runs whole.")
+@click.option("--prune-every", "prune_every", default="10m", show_default=True, metavar="DURATION",
+              help="How often to prune (0: never; conductors take turns).")
 def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
-              clock_file: str | None) -> None:
+              clock_file: str | None, retain_for: str, retain_count: int, prune_every: str) -> None:
     """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
     daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
-                       clock=OffsetFileClock(clock_file) if clock_file else None)
+                       clock=OffsetFileClock(clock_file) if clock_file else None,
+                       retain=retention.Policy(retention.parse_duration(retain_for), retain_count),
+                       prune_every=retention.parse_duration(prune_every))
 
     def on_signal(signum: int, _frame: Any) -> None:
         # Event.set takes a lock the interrupted main thread may hold: set it from another thread.

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 
+from opsflow.engines import retention
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.jobboard import Address, Hold, HoldKind, JobBoard, JobEntry, iter_due
 from opsflow.engines.records import RunRecord, RunState
@@ -86,6 +87,8 @@ class Conductor:
         max_jobs: int = 4,
         workers: int = 8,
         clock: Clock | None = None,
+        retain: retention.Policy | None = retention.Policy(),
+        prune_every: float = retention.DEFAULT_EVERY,
     ) -> None:
         if max_jobs < 1 or workers < 1:
             raise ValueError(f"a conductor needs at least one job slot and one worker, not {max_jobs}/{workers}")
@@ -107,6 +110,9 @@ class Conductor:
         self.completed = 0
         #: What this conductor last wrote to its node (None: write again, e.g. after a lost session).
         self._published: dict[str, object] | None = None
+        #: Which finished runs lose their detail, and how often this conductor looks (None or 0: never).
+        self.retain = retain
+        self.prune_every = prune_every if retain is not None else 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -121,6 +127,9 @@ class Conductor:
         runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers)
         self._children = runner.use_jobboard(board)  # child runs become jobs every conductor shares
         pool = futures.ThreadPoolExecutor(self.max_jobs, thread_name_prefix="opsflow-job")
+        retain = self.retain or retention.Policy()
+        pruner = retention.Pruner(lambda: runner.prune(retain, board=board), board, self.prune_every)
+        pruner.start()
         try:
             board.watch(self._wake.set)
             board.on_session_lost(self._session_lost)
@@ -138,6 +147,7 @@ class Conductor:
             pool.shutdown(wait=True)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            pruner.stop()
             runner.close()
             board.close()
             LOG.info("conductor %s stopped", self.name)

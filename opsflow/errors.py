@@ -12,12 +12,14 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
      |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
+     |    +-- StateNotFound     [2] ... the SQLite state file named does not exist (and may not be created)
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
      +-- InvalidState           [2] the operation does not fit the flow's or job's current state
      +-- BackendUnavailable         the state backend (SQLite file, ZooKeeper) cannot be reached
      |    +-- StorageUnavailable    ... raised inside a backend (also TaskFlow's StorageFailure)
      +-- ClaimConflict              another conductor holds the job
+     +-- DamagedRecord              a stored run's row or node cannot be read back (names which)
      +-- ActionFailed               a task's action failed (raised inside tasks; names the task)
      |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
@@ -58,6 +60,7 @@ __all__ = [
     "CloudNotFound",
     "CloudUnreachable",
     "ConfigError",
+    "DamagedRecord",
     "DefinitionError",
     "ExpressionError",
     "FailedBeforeActing",
@@ -70,6 +73,7 @@ __all__ = [
     "OpsflowError",
     "PlanError",
     "PluginNotFound",
+    "StateNotFound",
     "StorageUnavailable",
     "TaskTimeout",
     "TransferFailed",
@@ -84,14 +88,18 @@ class OpsflowError(Exception):
 
 
 class DefinitionError(OpsflowError):
-    """A flow definition cannot be loaded; the message starts with ``file:line:col:``."""
+    """A flow definition cannot be loaded; the message starts with ``file:line:col:``.
+
+    Line 0 means no position (a file that cannot be read): then it starts with ``file:`` alone,
+    never with a made-up ``:0:0``.
+    """
 
     def __init__(self, message: str, *, source: str = "<string>", line: int = 0, column: int = 0) -> None:
         self.source = source
         self.line = line
         self.column = column
         self.reason = message
-        super().__init__(f"{source}:{line}:{column}: {message}")
+        super().__init__(f"{source}:{line}:{column}: {message}" if line > 0 else f"{source}: {message}")
 
 
 class ExpressionError(OpsflowError):
@@ -267,3 +275,24 @@ class TransferFailed(ActionFailed):
 
 class ChecksumMismatch(TransferFailed):
     """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
+
+
+class StateNotFound(ConfigError):
+    """A command that only reads or continues runs was given an SQLite state file that does not exist."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no SQLite state file at {path}: nothing has run with this state, or the path is "
+                         f"mistyped; check --state or $OPSFLOW_STATE (`opsflow run` creates the file)")
+
+
+class DamagedRecord(OpsflowError):
+    """A stored run cannot be read back: one of its rows or nodes is corrupted."""
+
+    def __init__(self, run_id: str, where: str, reason: str) -> None:
+        self.run_id = run_id
+        #: The row (table and uuid, and the file) or node (its path) that does not decode.
+        self.where = where
+        self.reason = reason
+        super().__init__(f"run {run_id} is damaged: {where} cannot be read ({reason}); the other runs are "
+                         f"unaffected: restore that record from a backup, or delete the run's records by hand")

@@ -25,7 +25,7 @@ from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow import registry
-from opsflow.engines import definition_compiler, persistence, records
+from opsflow.engines import definition_compiler, persistence, records, retention, signals
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
@@ -34,7 +34,7 @@ from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import DamagedRecord, FlowNotFound, InvalidInput, InvalidState, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -122,9 +122,11 @@ class Runner:
         clock: Clock | None = None,
         max_workers: int = 8,
         observer: Observer | None = None,
+        create: bool = True,
     ) -> None:
+        """``create``: make the SQLite state file if it does not exist (else StateNotFound when used)."""
         self.state_url = state_url
-        self._backend: tf_base.Backend = persistence.fetch(state_url)
+        self._backend: tf_base.Backend = persistence.fetch(state_url, create=create)
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers
@@ -215,7 +217,14 @@ class Runner:
         Refused (:class:`InvalidState`) for a run that has ended, and (:class:`InvalidInput`) for a
         name none of the run's waits takes: a typo would otherwise be stored and wake nothing.
         """
-        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        try:
+            book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            raise InvalidState(f"run {run_id} has {pruned.state.value} (and was pruned); a signal can no longer "
+                               f"change it") from None
         record = records.record_of(detail)
         if record.state in _ENDED:
             raise InvalidState(f"run {run_id} has {record.state.value}; a signal can no longer change it")
@@ -223,9 +232,8 @@ class Runner:
         if known is not None and name not in known:
             raise InvalidInput(f"run {run_id} waits for no signal {name!r}; its waits take: "
                                f"{', '.join(sorted(known)) or 'none'}")
-        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
-        with records.connection(self._backend) as conn:
-            conn.update_flow_details(detail)
+        # A fact of its own, appended: no state save of the run's owner can write an older copy over it.
+        signals.send(self._backend, run_id, name, self._clock.now())
         return records.record_of(detail)
 
     def suspend(self, run_id: str | None = None) -> None:
@@ -240,8 +248,23 @@ class Runner:
             engine.suspend()
 
     def record(self, run_id: str) -> RunRecord:
-        """The stored state of one run."""
-        return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        """The stored state of one run (only its summary, without tasks, once it is pruned)."""
+        try:
+            return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            return pruned
+
+    def prune(self, policy: retention.Policy, *, dry_run: bool = False,
+              board: JobBoard | None = None) -> list[RunRecord]:
+        """Drop the per-task detail of finished runs ``policy`` selects, keeping their summaries.
+
+        With ``board`` (distributed mode) their job nodes and holds go too, and orphan ones.
+        """
+        return retention.prune(self._backend, self.state_url, self.runs(), policy, self._clock.now(),
+                               dry_run=dry_run, board=board)
 
     def use_jobboard(self, board: JobBoard) -> BoardChildren:
         """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
@@ -250,17 +273,27 @@ class Runner:
         return children
 
     def children_of(self, run_id: str) -> list[RunRecord]:
-        """The child runs the run's tasks started, batch by batch, in item order."""
-        return listing.children_of(self._backend, self.state_url, run_id)
+        """The child runs the run's tasks started, batch by batch, in item order (none left once pruned)."""
+        try:
+            return listing.children_of(self._backend, self.state_url, run_id)
+        except FlowNotFound:
+            if run_id in retention.summaries(self._backend):
+                return []
+            raise
 
     def runs(self) -> list[RunRecord]:
-        """Every stored run, newest first."""
+        """Every stored run, newest first; a damaged one as a record in state DAMAGED saying which row."""
         found = []
-        with records.connection(self._backend) as conn:
-            for book in conn.get_logbooks():
-                detail = book.find(book.uuid)
-                if detail is not None and RunMeta.present(detail.meta):
-                    found.append(records.record_of(detail))
+        for run_id in records.run_ids(self._backend):
+            try:
+                found.append(records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1]))
+            except FlowNotFound:  # not an opsflow run, or deleted meanwhile
+                continue
+            except DamagedRecord as exc:
+                LOG.info("%s", exc)
+                found.append(records.damaged(exc))
+        stored = {record.run_id for record in found}
+        found += [record for run_id, record in retention.summaries(self._backend).items() if run_id not in stored]
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
     # -- engine -------------------------------------------------------------------------------
@@ -304,7 +337,7 @@ class Runner:
         if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
             for atom in detail:
                 storage.set_atom_intention(atom.name, tf_states.REVERT)
-        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        options.signals = lambda: signals.names(self._backend, run_id, RunMeta.of(storage.flow_meta).signals)
         if RunMeta.of(storage.flow_meta).paused_at is not None:
             storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         # A batch's children are the parent's task in progress; the observer hears of the parent only.
@@ -371,17 +404,26 @@ class Runner:
     def _sleep_until_due(self, record: RunRecord) -> None:
         """Hold a waiting run in this process until a wait is due or a signal arrives."""
         dues = [due for due in record.waits.values() if due is not None]
-        signals_before: set[str] = set(self.signals(record.run_id))
         while True:
             now = self._clock.now()
             if dues and now >= min(dues):
                 return
-            if set(self.signals(record.run_id)) - signals_before:
+            # Not "a signal newer than when we began holding": one sent between the run's last look
+            # and ours would be older than that, and the run would sleep through it.
+            if self._awaited_signal_delivered(record.run_id):
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
             time.sleep(pause)
 
-    def signals(self, run_id: str) -> list[str]:
-        """Signals delivered to a run so far."""
+    def _awaited_signal_delivered(self, run_id: str) -> bool:
+        """True when a signal one of the run's pending waits takes has been delivered."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(RunMeta.of(detail.meta).signals)
+        meta = RunMeta.of(detail.meta)
+        done = {atom.name for atom in detail if atom.state == tf_states.SUCCESS}
+        awaited = {signal for _due, signal in meta.waits(done).values() if signal is not None}
+        return bool(awaited & signals.names(self._backend, run_id, meta.signals))
+
+    def signals(self, run_id: str) -> list[str]:
+        """Names of the signals delivered to a run so far (each once)."""
+        detail = records.load_detail(self._backend, run_id, self.state_url)[1]
+        return sorted(signals.names(self._backend, run_id, RunMeta.of(detail.meta).signals))

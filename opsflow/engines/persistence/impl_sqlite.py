@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oslo_utils import strutils
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
-from opsflow.errors import StorageUnavailable
+from opsflow.engines.persistence import _codec, _sqlite_facts
+from opsflow.errors import StateNotFound, StorageUnavailable
 
 __all__ = ["SQLiteBackend"]
 
@@ -79,6 +80,8 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             )
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        #: Whether a missing file is created (``run``) or refused (``flows list``, ``resume``...).
+        self.create = strutils.bool_from_string(self._conf.get("create", True), default=True)
 
     def get_connection(self) -> Connection:
         """Return a view sharing this backend's single ``sqlite3`` connection (opened on first use)."""
@@ -114,6 +117,8 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             db.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise StateNotFound(str(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -135,12 +140,43 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             if version < SCHEMA_VERSION:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.executescript(_sqlite_facts.SCHEMA)
         except sqlite3.Error:
             db.close()
             raise
         LOG.debug("opened %s (WAL, synchronous=%s)", self.path, self.synchronous)
         self._db = db
         return db
+
+    # -- facts beside TaskFlow's tables (signals, summaries, damage): see _sqlite_facts -------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without decoding any of them."""
+        return _sqlite_facts.run_ids(self)
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first row of the run that does not decode, and why; None if every row does."""
+        return _sqlite_facts.locate_damage(self, run_id)
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Store one signal as a row of its own; return its sequence number."""
+        return _sqlite_facts.append_signal(self, run_id, name, sent_at, sender)
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _sqlite_facts.signals_of(self, run_id)
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal rows."""
+        _sqlite_facts.drop_signals(self, run_id)
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Store (or replace) pruned runs' summaries, one row each."""
+        _sqlite_facts.save_summaries(self, summaries)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary of a pruned run."""
+        return _sqlite_facts.summaries(self)
 
     @contextlib.contextmanager
     def _mapped_errors(self) -> Iterator[None]:

@@ -43,7 +43,7 @@ from taskflow import states
 from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
+from opsflow.engines.persistence import _codec, _zk_facts
 from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
 from opsflow.errors import ConfigError, StorageUnavailable
 
@@ -99,6 +99,36 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
+
+    # -- facts beside TaskFlow's nodes (signals, summaries, damage): see _zk_facts -------------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without reading any of them."""
+        return _zk_facts.run_ids(self)
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first node of the run that does not decode, and why; None if every node does."""
+        return _zk_facts.locate_damage(self, run_id)
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Store one signal as a sequential node of its own; return its sequence number."""
+        return _zk_facts.append_signal(self, run_id, name, sent_at, sender)
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _zk_facts.signals_of(self, run_id)
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal nodes."""
+        _zk_facts.drop_signals(self, run_id)
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Append pruned runs' summaries (packed, many to a node)."""
+        _zk_facts.save_summaries(self, summaries)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary of a pruned run."""
+        return _zk_facts.summaries(self)
 
 
 class Connection(base.Connection):  # type: ignore[misc]
