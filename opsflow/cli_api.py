@@ -47,9 +47,9 @@ def serve(paste_file: str, host: str, port: int) -> None:
 def config(zookeeper: str, auth_url: str, username: str, password: str, project_name: str, policy_file: str,
            access_key_memcache: str) -> None:
     """Print a paste file for `opsflow api serve --paste`."""
-    from opsflow.api import server
+    from opsflow.api import pipeline
 
-    click.echo(server.paste_ini(server.PasteSettings(
+    click.echo(pipeline.paste_ini(pipeline.PasteSettings(
         zookeeper=zookeeper, auth_url=auth_url, username=username, password=password, project_name=project_name,
         policy_file=policy_file, access_key_memcache=access_key_memcache)), nl=False)
 
