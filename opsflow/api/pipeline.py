@@ -35,7 +35,8 @@ def paste_ini(settings: PasteSettings) -> str:
            "[filter:cookie_token]\npaste.filter_factory = opsflow.api.dashboard:cookie_filter_factory\n\n"
            "[filter:authtoken]\npaste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
            f"www_authenticate_uri = {settings.auth_url}\nauth_type = password\n{creds}"
-           "delay_auth_decision = true\n")
+           "delay_auth_decision = true\n"
+           + (f"memcached_servers = {settings.access_key_memcache}\n" if settings.access_key_memcache else ""))
     if settings.access_key_memcache:
         out += ("\n[filter:opsflow_keys]\npaste.filter_factory = opsflow.plugins.keystone.sigv4:filter_factory\n"
                 f"{creds}memcache_servers = {settings.access_key_memcache}\ncache_seconds = 5\n"
