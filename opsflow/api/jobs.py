@@ -46,10 +46,10 @@ BOARD_STATES = ("queued", "running", "paused", "failed", "waiting", "revert-requ
                 "cancel-requested", "cancelling")
 
 
-def _when(moment: float | None) -> str | None:
+def _when(moment: float | None, timespec: str = "seconds") -> str | None:
     if moment is None:
         return None
-    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(timespec=timespec)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,8 @@ def _item(found: _Found) -> dict[str, Any]:
 def _detail(services: Services, found: _Found) -> dict[str, Any]:
     record = found.record
     out = _item(found)
-    out["tasks"] = [{"path": t.path, "state": t.state, "started": _when(t.started), "finished": _when(t.finished),
+    out["tasks"] = [{"path": t.path, "state": t.state, "started": _when(t.started, "milliseconds"),
+                     "finished": _when(t.finished, "milliseconds"),
                      "duration": round(t.duration, 3) if t.duration is not None else None, "error": t.error}
                     for t in (record.steps if record is not None else ())]
     out["inputs"] = dict(record.inputs) if record is not None else {}

@@ -51,7 +51,8 @@ async function jobPage(section) {
       const share = job.tasks_total ? Math.round(100 * job.tasks_done / job.tasks_total) : 0;
       document.getElementById("job-bar").style.width = share + "%";
       document.getElementById("job-progress").textContent = `${job.tasks_done} of ${job.tasks_total} tasks done (${share}%)`;
-      document.querySelector("#tasks tbody").innerHTML = job.tasks.map(t => `<tr data-task="${esc(t.path)}">
+      const tasks = [...job.tasks].sort((a, b) => (a.started || "~").localeCompare(b.started || "~"));
+      document.querySelector("#tasks tbody").innerHTML = tasks.map(t => `<tr data-task="${esc(t.path)}">
         <td>${esc(t.path)}</td><td>${badge(t.state)}</td><td>${esc(t.started)}</td>
         <td>${t.duration == null ? "" : t.duration.toFixed(2)}</td><td>${esc(t.error)}</td></tr>`).join("");
       const svg = await fetch(`/v1/jobs/${id}/graph?format=svg`, {credentials: "same-origin"});

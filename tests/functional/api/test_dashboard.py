@@ -2,7 +2,8 @@
 
 A user signs in through the form (a real Keystone password login), finds a job in the live job
 list and watches it on its page while a conductor runs it: the graph's boxes turn from pending
-through running to succeeded and the progress bar fills. Screenshots are kept as test artifacts
+through running to succeeded and the progress bar fills. A forklift-shaped job then shows the
+forklift report with the server's downtime. Screenshots are kept as test artifacts
 in ``$OPSFLOW_TEST_ARTIFACTS`` (default ``build/test-artifacts`` in the checkout).
 """
 
@@ -39,6 +40,27 @@ tasks:
   - name: finish
     action: core.noop
     after: [check]
+"""
+
+#: A forklift run's shape without clouds: the report reads what read, stop_source, copy and verify returned.
+FORKLIFT_REHEARSAL = """
+name: forklift-rehearsal
+tasks:
+  - name: read
+    action: core.echo
+    args: {message: {name: web-1}}
+  - name: stop_source
+    action: core.echo
+    args: {message: {at: 1000.0}}
+    after: [read]
+  - name: copy
+    action: core.echo
+    args: {message: {bytes_sent: 1048576}}
+    after: [stop_source]
+  - name: verify
+    action: core.echo
+    args: {message: {at: 1012.5}}
+    after: [copy]
 """
 
 
@@ -79,5 +101,14 @@ def test_sign_in_and_watch_a_job_run_to_done(api: Api, personas: dict[str, Perso
             expect(page.locator('#graph g[data-task="finish"]')).to_have_attribute("data-state", "succeeded")
             expect(page.locator("#job-progress")).to_contain_text("4 of 4 tasks done")
             page.screenshot(path=str(ARTIFACTS / "dashboard-job-done.png"), full_page=True)
+
+            reply = requests.post(f"{api.url}/v1/jobs", json={"definition": FORKLIFT_REHEARSAL},
+                                  headers=owner.headers, timeout=30)
+            page.goto(f"{api.url}/dashboard/jobs/{reply.json()['job']['id']}")
+            expect(page.locator("#job")).to_have_attribute("data-state", "succeeded", timeout=60_000)
+            server = page.locator('#servers tr[data-server="web-1"]')
+            expect(server).to_contain_text("moved")
+            expect(server.locator("td").nth(2)).to_have_text("12.50")  # downtime: stop_source to verify
+            page.screenshot(path=str(ARTIFACTS / "dashboard-forklift-report.png"), full_page=True)
         finally:
             browser.close()
