@@ -111,16 +111,18 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             session = requests.Session()
             session.headers["X-Auth-Token"] = token
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while True:
                 try:
-                    if session.get(f"{url}/v1/jobs?limit=1", timeout=30).status_code == 200:
-                        break
+                    requests.get(f"{url}/", timeout=10)
+                    break
                 except requests.ConnectionError:
                     pass
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise SystemExit(f"opsflow api did not come up; see {work}/api.log")
+                    raise SystemExit("opsflow api did not come up:\n" + (Path(work) / "api.log").read_text()[-3000:])
                 time.sleep(0.2)
+            warm = session.get(f"{url}/v1/jobs?limit=1", timeout=120)  # the token's first check, the board's first read
+            assert warm.status_code == 200, warm.text
             picks = random.Random(7).choices(ids, k=args.requests)
             cursor = iter(picks * 2)
 
