@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 from taskflow.persistence import base as tf_base
 
@@ -28,6 +29,12 @@ class Services:
     enforcer: Enforcer
     #: Keystone's URL, where the dashboard's sign-in form gets tokens ("" when it has none).
     auth_url: str = ""
+    #: Threads reading a page's stored runs at once: each read waits on ZooKeeper round trips.
+    readers: ThreadPoolExecutor = dataclasses.field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=Services.READERS, thread_name_prefix="opsflow-api-read"))
+
+    #: How many stored runs are read at once.
+    READERS = 8
 
     @classmethod
     def open(cls, address: Address, *, policy_file: str | None = None, auth_url: str = "") -> Services:
@@ -39,6 +46,7 @@ class Services:
 
     def close(self) -> None:
         """Close every connection."""
+        self.readers.shutdown()
         self.board.close()
         self.runner.close()
         self.backend.close()
