@@ -119,9 +119,8 @@ def resolve(services: Services, context: Context, ref: str, rule: str = "opsflow
     if not _JOB_REF.match(ref):
         raise ApiError(404, f"no job {ref!r}: a job id is a run's uuid (or its unique prefix)")
     try:
-        entry = services.board.find(ref)
-        view = board_jobs.view(services.board, services.runner, entry.run_id)
-        found = _Found(entry.run_id, view, view.record, None)
+        view = board_jobs.view(services.board, services.runner, ref)
+        found = _Found(view.entry.run_id, view, view.record, None)
     except FlowNotFound:
         record = _record(services, ref)
         if record is None:
