@@ -25,7 +25,7 @@ async function jobList(table) {
       const page = await getJson("/v1/jobs?limit=200" + (query ? "&" + query : ""));
       body.innerHTML = page.jobs.map(job => `<tr data-job="${esc(job.id)}" data-state="${esc(job.state)}">
         <td><a href="/dashboard/jobs/${esc(job.id)}">${esc(job.id.slice(0, 8))}</a></td><td>${esc(job.name)}</td>
-        <td>${badge(job.state)}</td><td>${job.tasks_done}/${job.tasks_total}</td>
+        <td>${badge(job.state)}</td><td>${job.tasks_total ? `${job.tasks_done}/${job.tasks_total}` : "not started"}</td>
         <td>${esc(job.claimed_by)}</td><td>${esc(job.submitted)}</td></tr>`).join("")
         || `<tr><td colspan="6" class="hint">No jobs on the board.</td></tr>`;
     } catch (err) { body.innerHTML = `<tr><td colspan="6" class="error">${esc(err.message)}</td></tr>`; }
