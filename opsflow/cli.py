@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
+from opsflow import cli_api
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines import retention
 from opsflow.engines.atoms import FailurePoint
@@ -444,6 +445,8 @@ def _register_optional_commands() -> None:
     for command in (*cli_hibernate.COMMANDS, *cli_auth.COMMANDS):
         main.add_command(command)
     main.add_command(cli_sched.sched)
+    for command in cli_api.COMMANDS:
+        main.add_command(command)
 
 
 _register_optional_commands()

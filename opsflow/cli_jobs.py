@@ -159,12 +159,24 @@ def jobs_group() -> None:
     """Jobs on the ZooKeeper jobboard (submitted with `opsflow submit`)."""
 
 
+def _api_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    from opsflow.api.remote import API_ENV
+
+    return click.option("--api", "api", envvar=API_ENV, metavar="URL|catalog",
+                        help=f"Ask opsflow's API instead of ZooKeeper (as the OS_CLOUD user; default ${API_ENV}).")(func)
+
+
 @jobs_group.command("list")
 @_format_options
 @_zookeeper_option
-def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+@_api_option
+def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
     """List the jobs on the board with their state, progress and claim holder, oldest first (a child run's job
     names its parent run)."""
+    if api:
+        from opsflow import cli_api
+
+        return cli_api.remote_list(api, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
     names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
@@ -176,8 +188,13 @@ def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
 @click.argument("job_id")
 @_format_options
 @_zookeeper_option
-def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+@_api_option
+def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
     """Show one job: state, claim holder, and every task's state, duration and error."""
+    if api:
+        from opsflow import cli_api
+
+        return cli_api.remote_show(api, job_id, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         try:
             job = jobs.view(board, runner, job_id)

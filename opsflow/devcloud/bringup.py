@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
+from opsflow.devcloud import opsflow_api
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -111,6 +112,7 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                        ready_text="simulated hypervisor(s) started", timeout=300),
             hostaccess.process(region),
         ]
+    out += opsflow_api.processes(layout)
     return out
 
 
@@ -154,6 +156,8 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = wsgi + neutron
         elif proc.name == "keystone" or proc.name.endswith("-nova-api"):
             out[proc.name] = wsgi + keys
+        elif proc.name in opsflow_api.NAMES:
+            out[proc.name] = digest(["api/*.py", "api/static/*", "engines/**/*.py", "jobs.py", "conductor.py"]) + keys
         else:
             out[proc.name] = wsgi
         out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
@@ -277,6 +281,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     started = time.monotonic()
     venv = services_venv.ensure(layout.home)
     files = configs.all_files(layout, sim, _pastes(venv))
+    files.update(opsflow_api.files(layout))
     conf_fp = _config_fingerprint(venv, files, sim)
     processes = plan(layout, venv, sim)
     code_fp = _code_fingerprints(processes)
@@ -297,6 +302,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
                    if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
         hostaccess.prepare(layout)
+        opsflow_api.prepare(layout)
         _start_phases(layout, venv, sim, restart)
         seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
         swift.start()  # restarts only what is down or reconfigured
@@ -356,6 +362,8 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     _wait_all(layout, launched)
     LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
     _start(layout, [p for p in processes if p.name.endswith(("-compute", "-sshd"))])
+    opsflow_api.prepare(layout)
+    _start(layout, [p for p in processes if p.name in opsflow_api.NAMES])
     _finish(layout, venv, sim, conf_fp, code_fp)
     return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
 
@@ -396,6 +404,7 @@ def down(layout: lay.Layout) -> str:
     names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
                                       "compute", "sshd")]
+    names += opsflow_api.NAMES
     stopped = _stop_all(layout, names)
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
