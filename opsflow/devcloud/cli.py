@@ -8,9 +8,10 @@ import sys
 
 import click
 
-from opsflow.devcloud import bringup, configs, procs, scheduler_modes
+from opsflow.devcloud import bringup, configs, procs, profiles, scheduler_modes
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.layout import Layout
+from opsflow.errors import ConfigError, DefinitionError
 
 __all__ = ["devcloud"]
 
@@ -102,3 +103,28 @@ def logs(service: str | None, lines: int) -> None:
         click.echo(f"no log for {service!r} in {layout.logs} (known: {known})", err=True)
         sys.exit(1)
     click.echo(procs.log_tail(path, lines))
+
+
+@devcloud.group()
+def profile() -> None:
+    """Behaviour profiles: latencies, failures, slow disks and flapping heartbeats per host group."""
+
+
+@profile.command("apply")
+@click.argument("path", type=click.Path(dir_okay=False))
+def profile_apply(path: str) -> None:
+    """Check the profile in PATH and make every simulated hypervisor follow it from now on."""
+    try:
+        loaded = profiles.load_file(path)
+    except (DefinitionError, ConfigError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    for target in profiles.apply(Layout.default(), loaded):
+        click.echo(f"applied {path} -> {target}")
+
+
+@profile.command("clear")
+def profile_clear() -> None:
+    """Back to the configured timings everywhere."""
+    profiles.clear(Layout.default())
+    click.echo("behaviour profile cleared")

@@ -36,7 +36,7 @@ from nova.image import glance
 from nova.objects import diagnostics as diagnostics_obj
 from nova.virt import fake
 
-from opsflow.plugins.nova import disks, opts
+from opsflow.plugins.nova import behaviour, disks, opts
 from opsflow.plugins.nova.console import console_log
 
 __all__ = ["SimDriver", "node_uuid"]
@@ -72,6 +72,9 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         super().__init__(virtapi, read_only)
         self._image_api = glance.API()
         self._dir = Path(sim.disk_dir)
+        #: The operator's behaviour profile for this region (re-read when it changes).
+        self._behaviour = behaviour.Behaviour(Path(sim.disk_dir))
+        self._hostname = ""
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         #: When this hypervisor "booted": the compute service's start, as a host's uptime counts.
@@ -84,6 +87,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         super().init_host(host)
         self._set_nodes([host])
         self._dir = Path(CONF.opsflow_sim.disk_dir) / host
+        self._hostname = host
         self._dir.mkdir(parents=True, exist_ok=True)
         for record_path in self._dir.glob("*.json"):
             try:
@@ -133,13 +137,14 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
               admin_password: Any, allocations: Any, network_info: Any = None,
               block_device_info: Any = None, power_on: bool = True, accel_info: Any = None) -> None:
         """Boot: wait like a hypervisor, maybe fail on purpose, write the disk, record the VM."""
-        self._pause(CONF.opsflow_sim.spawn_seconds)
+        self._pause("spawn", CONF.opsflow_sim.spawn_seconds)
         reason = self._injected_failure(instance)
         if reason:
             LOG.info("simulated boot failure for %s: %s", instance.uuid, reason)
             raise exception.BuildAbortException(instance_uuid=instance.uuid, reason=reason)
         image_id = self._image_id(image_meta)
         self._write_disk(context, instance, image_id)
+        self._slow_disk(self.disk_path(instance.uuid))
         super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
                       network_info=network_info, block_device_info=block_device_info,
                       power_on=power_on, accel_info=accel_info)
@@ -155,14 +160,14 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
 
     def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
         """Shut the VM down; its CPU clock stops."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         super().power_off(instance, timeout, retry_interval)
         self._account(instance.uuid, running=False)
 
     def power_on(self, context: Any, instance: Any, network_info: Any,
                  block_device_info: Any = None, accel_info: Any = None, share_info: Any = None) -> None:
         """Start the VM; its CPU clock runs again."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         super().power_on(context, instance, network_info, block_device_info=block_device_info,
                          accel_info=accel_info, share_info=share_info)
         self._account(instance.uuid, running=True)
@@ -171,7 +176,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                block_device_info: Any = None, bad_volumes_callback: Any = None,
                accel_info: Any = None, share_info: Any = None) -> None:
         """Reboot in place (a hard reboot of a VM the hypervisor lost boots it again)."""
-        self._pause(CONF.opsflow_sim.reboot_seconds)
+        self._pause("reboot", CONF.opsflow_sim.reboot_seconds)
         if instance.uuid not in self.instances:
             super().reboot(context, instance, network_info, reboot_type,
                            block_device_info=block_device_info)
@@ -182,7 +187,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:
         """Tear the VM down and, unless nova keeps them (a migration), delete its disk and record."""
-        self._pause(CONF.opsflow_sim.destroy_seconds)
+        self._pause("destroy", CONF.opsflow_sim.destroy_seconds)
         super().destroy(context, instance, network_info, block_device_info=block_device_info,
                         destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
         with self._lock:
@@ -216,7 +221,10 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         if instance.uuid not in self.instances:
             raise exception.InstanceNotRunning(instance_id=instance.uuid)
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
-        self._pause(CONF.opsflow_sim.snapshot_seconds)
+        self._pause("snapshot", CONF.opsflow_sim.snapshot_seconds)
+        reason = self._behaviour.failure(self._hostname, "snapshot")
+        if reason:
+            raise exception.NovaException(message=reason)
         snapshot = self._image_api.get(context, image_id)
         metadata = {
             "status": "active",
@@ -252,7 +260,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                          block_device_info: Any = None, power_on: bool = True,
                          share_info: Any = None) -> None:
         """Copy the disk and record from the source host, grow the disk to the new flavor, start."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         source = self._dir.parent / migration.source_compute
         for suffix in (".disk", ".json"):
             src = source / f"{instance.uuid}{suffix}"
@@ -300,7 +308,11 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                        recover_method: Any, block_migration: bool = False, migrate_data: Any = None) -> None:
         """Copy the VM to ``dest`` while it runs, then switch over: it stops existing here."""
         try:
-            self._pause(CONF.opsflow_sim.live_migration_seconds)
+            self._pause("live_migration", CONF.opsflow_sim.live_migration_seconds)
+            reason = self._behaviour.failure(self._hostname, "live_migration")
+            if reason:
+                raise exception.MigrationError(reason=reason)
+            self._slow_disk(self.disk_path(instance.uuid))
             self._account(instance.uuid, running=True)  # CPU time so far travels with the record
             target = self._dir.parent / dest
             target.mkdir(parents=True, exist_ok=True)
@@ -384,11 +396,20 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
     def _record_path(self, instance_uuid: str) -> Path:
         return self._dir / f"{instance_uuid}.json"
 
-    @staticmethod
-    def _pause(seconds: float) -> None:
-        if seconds > 0:
+    def _pause(self, operation: str, seconds: float) -> None:
+        """Take as long as ``operation`` takes here: the profile's latency, else the option's with jitter."""
+        profiled = self._behaviour.latency(self._hostname, operation, seconds)
+        if profiled is not None:
+            time.sleep(profiled)
+        elif seconds > 0:
             jitter = CONF.opsflow_sim.jitter
             time.sleep(seconds * random.uniform(1 - jitter, 1 + jitter))
+
+    def _slow_disk(self, path: Path) -> None:
+        """A slow disk (behaviour profile) takes size / throughput to write or copy ``path``."""
+        delay = self._behaviour.disk_seconds(self._hostname, path.stat().st_blocks * 512)  # sparse: real bytes
+        if delay:
+            time.sleep(delay)
 
     @staticmethod
     def _image_id(image_meta: Any) -> str:
@@ -396,14 +417,13 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
             return str(image_meta.id)
         return ""
 
-    @staticmethod
-    def _injected_failure(instance: Any) -> str:
+    def _injected_failure(self, instance: Any) -> str:
         sim = CONF.opsflow_sim
         if _metadata(instance).get(sim.fail_metadata_key) == "boot":
             return f"boot failure requested by server metadata {sim.fail_metadata_key}=boot"
         if sim.boot_failure_rate and random.random() < sim.boot_failure_rate:
             return f"injected boot failure (boot_failure_rate={sim.boot_failure_rate})"
-        return ""
+        return self._behaviour.failure(self._hostname, "spawn")
 
     def _write_disk(self, context: Any, instance: Any, image_id: str) -> None:
         size = disks.disk_bytes(instance.flavor.root_gb, CONF.opsflow_sim.disk_mib_per_gb)
