@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import keystoneauth1.exceptions
+import openstack
+
 from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
 from opsflow.devcloud import opsflow_api
 from opsflow.devcloud import layout as lay
@@ -434,4 +437,26 @@ def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
     for name, port, pid, ok in objectstore.rows(swift):
         health = "down" if pid is None else "ok" if ok else "unhealthy"
         rows.append(Row(name, "-", port, pid, health, objectstore.log_path(swift, name)))
+    healthy = {r.name for r in rows if r.health == "ok"}
+    rows += [_computes_up(layout, region.name, sim, asked=f"{region.name}-nova-api" in healthy)
+             for region in layout.regions()]
     return rows
+
+
+def _computes_up(layout: lay.Layout, region: str, sim: configs.SimSettings, *, asked: bool) -> Row:
+    """Whether nova sees every simulated hypervisor of ``region`` up: live processes are not enough.
+
+    A compute process can run while its services never registered, or stopped heartbeating; only
+    nova's own service list (state ``up``, enabled) says the hypervisors are usable.
+    """
+    name = f"{region}-computes-in-nova"
+    log = layout.logs / f"{region}-compute.log"
+    prefix = layout.region(region).host_prefix
+    if not asked:  # no nova API of ours to ask (maybe another cloud's answers on the port)
+        return Row(name, region, 0, None, "down", log)
+    try:
+        services = list(seed.admin_connection(layout, region).compute.services(binary="nova-compute"))
+    except (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException) as exc:
+        return Row(name, region, 0, None, f"unknown (nova: {type(exc).__name__})", log)
+    up = sum(1 for s in services if s.host.startswith(prefix) and s.state == "up" and s.status == "enabled")
+    return Row(name, region, 0, None, "ok" if up >= sim.computes else f"{up}/{sim.computes} up", log)
