@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
 from opsflow.devcloud import cli as devcloud_cli
+from opsflow import cli_reclaim
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -411,6 +412,7 @@ def _register_optional_commands() -> None:
     for command in (*cli_hibernate.COMMANDS, *cli_auth.COMMANDS):
         main.add_command(command)
     main.add_command(cli_sched.sched)
+    main.add_command(cli_reclaim.reclaim)
 
 
 _register_optional_commands()
