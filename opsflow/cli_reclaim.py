@@ -68,7 +68,8 @@ def scan(policy_file: str, dry_run: bool, definition: str | None, state_url: str
          clock_file: str | None, fmt: str, columns: tuple[str, ...]) -> None:
     """Sweep the cloud for candidates (listing calls only) and start one run per new one."""
     rules = policies.load_file(policy_file)
-    done = operations.scan(rules, operations.Site(state_url, zookeeper), _clock(clock_file), dry_run=dry_run,
+    clock = _clock(clock_file)
+    done = operations.scan(rules, operations.Site(state_url, zookeeper, clock=clock), clock, dry_run=dry_run,
                            definition=definition)
     click.echo(output.render_many(sweep.COLUMNS, [c.row() for c in done.sweep.candidates], fmt, columns))
     if fmt == "table":

@@ -39,6 +39,8 @@ class Site:
     zookeeper: str | None = None
     #: Session timeout for the board (tests use short ones).
     timeout: float = 4.0
+    #: The clock runs see (a test clock rehearses a week in seconds).
+    clock: Clock | None = None
 
     @contextlib.contextmanager
     def open(self) -> Iterator[tuple[Runner, AuditStore, JobBoard | None]]:
@@ -49,7 +51,7 @@ class Site:
             state_url = address.state_url
         else:
             board, state_url = None, self.state_url
-        runner = Runner(state_url)
+        runner = Runner(state_url, clock=self.clock)
         store = open_store(state_url)
         try:
             yield runner, store, board
