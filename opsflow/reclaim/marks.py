@@ -9,6 +9,7 @@ lies in the future, and a run's re-check honours it.
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
 from opsflow.errors import CloudError
@@ -16,6 +17,8 @@ from opsflow.reclaim.inventory import parse_time
 
 __all__ = ["DEADLINE_KEY", "KEEP_KEY", "REASON_KEY", "RUN_KEY", "STAGE_KEY", "TAG", "clear", "iso", "keep_until",
            "mark", "record_keep", "release", "set_stage"]
+
+LOG = logging.getLogger(__name__)
 
 #: Nova tag of a server in a reclaim run.
 TAG = "opsflow-reclaim"
@@ -45,9 +48,17 @@ def keep_until(metadata: dict[str, str] | Any) -> float | None:
 
 
 def _checked(response: Any, doing: str, missing_ok: bool = False) -> None:
-    """Raise CloudError for a refused request (the sdk's raw calls do not raise by themselves)."""
+    """Raise CloudError for a refused request (the sdk's raw calls do not raise by themselves).
+
+    Nova refuses tags and metadata on a server in ERROR (409): such a server -- a boot failure,
+    the likeliest candidate of all -- cannot show its mark, so the audit log (which the runs
+    read) carries it alone and the refusal is only logged.
+    """
     status = getattr(response, "status_code", 200)
     if status < 400 or (missing_ok and status == 404):
+        return
+    if status == 409:
+        LOG.warning("nova refused %s (the server's state forbids it): %s", doing, getattr(response, "text", "")[:200])
         return
     raise CloudError("?", f"nova refused {doing}: HTTP {status} {getattr(response, 'text', '')[:200]}",
                      status=status)

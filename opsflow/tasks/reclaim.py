@@ -168,8 +168,8 @@ class Record(CloudAction):
         if outcome in (KEPT, CLEARED, "failed"):
             marks.clear(clouds.connect(cloud), server)
         with open_store(store) as audit:
-            audit.append(Event(self.context.clock.now(), server, outcome, "reclaim", "", self.context.run_id,
-                               {"cycle": cycle}))
+            audit.append(Event(self.context.clock.now(), server, f"ended-{outcome}", "reclaim",
+                               f"the cycle ended: {outcome}", self.context.run_id, {"cycle": cycle}))
             audit.close_cycle(server, cycle)
         if outcome == "failed":  # the hibernate child reverted itself: the server is back as it was
             LOG.warning("reclaim of server %s: the hibernate run failed: %s", server,
