@@ -67,7 +67,10 @@ _SCHEMA: dict[str, Any] = {
             "notice": _DURATION_SCHEMA, "final": _DURATION_SCHEMA}},
         "keep_days": {"type": "number", "exclusiveMinimum": 0},
         "action": {"enum": ["hibernate", "delete"]},
-        "hibernate": {"type": "object"},
+        "hibernate": {"type": "object", "additionalProperties": False, "properties": {"layout": {
+            "type": "object", "additionalProperties": False, "properties": {
+                "container": {"type": "string"}, "segment_container": {"type": "string"},
+                "prefix": {"type": "string"}}}}},
         "notify": {"type": "array", "items": {"type": "object", "minProperties": 1, "maxProperties": 1}},
         "links": {"type": "object", "additionalProperties": False, "properties": {
             "url": {"type": "string", "minLength": 1}, "key": {"type": "string", "minLength": 16},
@@ -135,7 +138,7 @@ class Policy:
     keep_days: float = 30.0
     #: ``hibernate`` (reversible, the default) or ``delete``.
     action: str = "hibernate"
-    #: Inputs given to the hibernate flow (layout, segment_size).
+    #: What the hibernate flow is given: ``{layout: {container, segment_container, prefix}}``.
     hibernate: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Notifiers: ({name: settings}, ...) in order.
     notify: tuple[Mapping[str, Any], ...] = ()

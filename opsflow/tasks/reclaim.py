@@ -79,7 +79,7 @@ class Recheck(CloudAction):
 
     def execute(self, cloud: str, server: str, cycle: int, policy: Mapping[str, Any], store: str,
                 final: bool = False, previous: str = PROCEED) -> dict[str, Any]:
-        """``{verdict, stop, why, hibernate: [server] or [], delete: bool}``."""
+        """``{verdict, stop, why, hibernate: [server] or [], layout, delete: bool}``."""
         rules = Policy.from_json(policy)
         now = self.context.clock.now()
         verdict, why = previous, ""
@@ -94,6 +94,7 @@ class Recheck(CloudAction):
                                 {"final": final}))
         return {"verdict": verdict, "stop": verdict != PROCEED, "why": why,
                 "hibernate": [server] if acting and rules.action == "hibernate" else [],
+                "layout": dict(rules.hibernate.get("layout", {})),
                 "delete": acting and rules.action == "delete"}
 
     def _judge(self, cloud: str, server: str, cycle: int, rules: Policy, store: str, now: float) -> tuple[str, str]:
