@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import json
 import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from opsflow.errors import BackendUnavailable, ConfigError
+
+_T = TypeVar("_T")
 
 __all__ = ["AuditStore", "Claim", "Event", "kept_until", "open_store"]
 
@@ -191,6 +194,24 @@ class SQLiteAudit(AuditStore):
         self._db.close()
 
 
+def _mapped(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Turn kazoo's failures into BackendUnavailable naming what failed (the one boundary)."""
+
+    @functools.wraps(method)
+    def wrapper(self: ZooKeeperAudit, *args: Any, **kwargs: Any) -> _T:
+        from kazoo import exceptions as k_exc
+        from kazoo.handlers.threading import KazooTimeoutError
+
+        try:
+            return method(self, *args, **kwargs)
+        except (k_exc.KazooException, KazooTimeoutError) as exc:
+            raise BackendUnavailable(f"reclaim's audit store in ZooKeeper ({self._root}) failed in "
+                                     f"{method.__name__}: {exc.__class__.__name__} {exc}; check that the ensemble "
+                                     f"is up") from exc
+
+    return wrapper
+
+
 class ZooKeeperAudit(AuditStore):
     """The store as nodes under ``ROOT/reclaim``: log entries are sequential nodes, facts are node names."""
 
@@ -225,9 +246,11 @@ class ZooKeeperAudit(AuditStore):
             return False
         return True
 
+    @_mapped
     def append(self, event: Event) -> None:
         self._client.create(self._path(self.LOG, "e-"), json.dumps(event.to_json()).encode(), sequence=True)
 
+    @_mapped
     def events(self, server: str | None = None) -> list[Event]:
         found = []
         for name in sorted(self._client.get_children(self._path(self.LOG))):
@@ -237,12 +260,15 @@ class ZooKeeperAudit(AuditStore):
                 found.append(event)
         return found
 
+    @_mapped
     def claim(self, server: str, cycle: int, run_id: str) -> bool:
         return self._create_once(self._path(self.CLAIMS, f"{server}{self.SEPARATOR}{cycle}"), run_id.encode())
 
+    @_mapped
     def close_cycle(self, server: str, cycle: int) -> None:
         self._create_once(self._path(self.CLOSED, f"{server}{self.SEPARATOR}{cycle}"))
 
+    @_mapped
     def claims(self) -> dict[str, Claim]:
         from opsflow.reclaim import sweep
 
@@ -253,12 +279,14 @@ class ZooKeeperAudit(AuditStore):
             found[server] = Claim(server, int(cycle), sweep.run_id_for(server, int(cycle)), name in closed)
         return found
 
+    @_mapped
     def decide(self, server: str, cycle: int, decision: str) -> str:
         path = self._path(self.DECISIONS, f"{server}{self.SEPARATOR}{cycle}")
         self._create_once(path, decision.encode())
         data, _stat = self._client.get(path)
         return bytes(data).decode()
 
+    @_mapped
     def decision(self, server: str, cycle: int) -> str | None:
         from kazoo.exceptions import NoNodeError
 
@@ -268,6 +296,7 @@ class ZooKeeperAudit(AuditStore):
             return None
         return bytes(data).decode()
 
+    @_mapped
     def use_nonce(self, nonce: str) -> bool:
         return self._create_once(self._path(self.NONCES, nonce))
 

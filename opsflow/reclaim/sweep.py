@@ -21,6 +21,7 @@ from typing import Any
 
 from opsflow import registry
 from opsflow.engines.jobboard import JobBoard
+from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import FlowNotFound
 from opsflow.flows import loader, resolver
@@ -198,7 +199,13 @@ def start(policy: Policy, sweep: Sweep, runner: Runner, store: AuditStore, now: 
                 continue
             store.append(Event(now, candidate.server.id, "picked", "reclaim-sweep", "; ".join(candidate.reasons),
                                run_id, {"cycle": candidate.cycle, "detectors": list(candidate.detectors)}))
-        elif _stored(runner, run_id):
+        elif (state := _state(runner, run_id)) is RunState.REVERTED:
+            # Its run failed and undid itself (the mark is gone): end the cycle; the next sweep starts another.
+            store.append(Event(now, candidate.server.id, "ended-reverted", "reclaim-sweep",
+                               "its run failed and was reverted", run_id, {"cycle": candidate.cycle}))
+            store.close_cycle(candidate.server.id, candidate.cycle)
+            continue
+        elif state is not None:
             continue  # in its run already
         else:
             LOG.info("server %s: completing cycle %d, whose sweep died before storing its run",
@@ -214,11 +221,14 @@ def start(policy: Policy, sweep: Sweep, runner: Runner, store: AuditStore, now: 
 
 
 def _stored(runner: Runner, run_id: str) -> bool:
+    return _state(runner, run_id) is not None
+
+
+def _state(runner: Runner, run_id: str) -> RunState | None:
     try:
-        runner.record(run_id)
+        return runner.record(run_id).state
     except FlowNotFound:
-        return False
-    return True
+        return None
 
 
 def clear_stale(conn: Any, sweep: Sweep, store: AuditStore, now: float) -> list[str]:
