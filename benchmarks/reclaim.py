@@ -91,8 +91,13 @@ def _boot(admin: Any, project: Any, total: int, active: int) -> None:
 def _settle(admin: Any, project: Any, timeout: float = 1200.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        building = [s for s in admin.compute.servers(all_projects=True, project_id=project.id) if s.status == "BUILD"]
-        if not building:
+        try:
+            listed = list(admin.compute.servers(all_projects=True, project_id=project.id))
+        except openstack.exceptions.HttpException as exc:  # nova-api busy behind neutron: look again
+            print(f"(listing failed: {exc}; again)", flush=True)
+            time.sleep(5)
+            continue
+        if not any(s.status == "BUILD" for s in listed):
             return
         time.sleep(2)
     raise SystemExit(f"servers still building after {timeout:.0f} s")

@@ -81,6 +81,25 @@ def scan(policy_file: str, dry_run: bool, definition: str | None, state_url: str
                     f"{len(done.cleared)} stale marks cleared"), err=True)
 
 
+@reclaim.command()
+@click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False), help="The policy YAML.")
+@click.option("--every", default="6h", show_default=True, help="Time between sweeps (30m, 6h, 1d).")
+@click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", required=True, metavar="HOSTS[/ROOT]",
+              help="Jobboard of the conductors that run the sweeps (default $OPSFLOW_ZOOKEEPER).")
+def schedule(policy_file: str, every: str, zookeeper: str) -> None:
+    """Make the sweep a job the conductors run every --every (one chain per policy; repeating changes nothing)."""
+    from opsflow.errors import InvalidInput
+    from opsflow.reclaim import schedule as schedules
+
+    rules = policies.load_file(policy_file)
+    try:
+        seconds = policies.seconds(every)
+    except ValueError as exc:
+        raise InvalidInput(f"--every: {exc}") from None
+    run_id, posted = schedules.post(rules, zookeeper, seconds, 1, SystemClock().now())
+    click.echo(f"sweep {run_id} {'posted' if posted else 'already scheduled'}: every {every}")
+
+
 @reclaim.command("list")
 @_site_options
 @_format_options

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -125,7 +126,8 @@ class Inventory:
                 params: dict[str, Any] = {"all_tenants": 1, "limit": self.PAGE}
                 if marker:
                     params["marker"] = marker
-                page = conn.compute.get("/servers/detail", params=params, microversion=self.MICROVERSION).json()
+                page = self._get(conn.compute, "/servers/detail", "listing servers", params=params,
+                                 microversion=self.MICROVERSION)
                 found = page.get("servers") or []
                 self.servers.extend(ServerView.of(raw) for raw in found)
                 if len(found) < self.PAGE or not page.get("servers_links"):
@@ -136,6 +138,29 @@ class Inventory:
         LOG.info("inventory of %s: %d servers, %d users, %d projects in %d calls", self.cloud,
                  len(self.servers), len(self.users), len(self.projects), self.calls)
         return self
+
+    #: Tries of a listing call that fails with a server error (an API busy behind its own backends).
+    TRIES = 4
+
+    def _get(self, adapter: Any, url: str, doing: str, **kwargs: Any) -> Any:
+        """The JSON body of a GET; a 5xx is tried again (a few times, backing off), any other error raises.
+
+        The sdk's raw calls return error responses instead of raising: an error body read as an
+        empty page would make a whole cloud look empty, so every status is checked here.
+        """
+        delay = 1.0
+        for attempt in range(1, self.TRIES + 1):
+            response = adapter.get(url, **kwargs)
+            if response.status_code < 400:
+                return response.json()
+            if response.status_code < 500 or attempt == self.TRIES:
+                raise CloudError(self.cloud, f"cloud {self.cloud!r} failed {doing}: HTTP {response.status_code} "
+                                 f"{response.text[:200]}", status=response.status_code)
+            LOG.warning("cloud %s: %s answered %d; trying again in %.0f s", self.cloud, url, response.status_code,
+                        delay)
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
 
     def read_one(self, server_id: str) -> ServerView | None:
         """Read one server (a run's re-check), its owner and project; None when it is gone."""
@@ -155,7 +180,7 @@ class Inventory:
     def _keystone(self, conn: Any, url: str, key: str) -> Iterator[Owner]:
         next_url: str | None = url
         while next_url:
-            body = conn.identity.get(next_url).json()
+            body = self._get(conn.identity, next_url, f"listing {key}")
             for raw in body.get(key) or []:
                 yield Owner(raw["id"], raw.get("name") or "", bool(raw.get("enabled", True)), raw.get("email") or "")
             next_url = (body.get("links") or {}).get("next")

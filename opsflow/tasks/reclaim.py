@@ -19,9 +19,10 @@ from opsflow.reclaim.audit import Event, open_store
 from opsflow.reclaim.inventory import Inventory
 from opsflow.reclaim.policy import Policy
 from opsflow.tasks import polling
+from opsflow.tasks.base import Action
 from opsflow.tasks.wait import Wait
 
-__all__ = ["DeleteServer", "Mark", "Recheck", "Record", "SkippableWait"]
+__all__ = ["DeleteServer", "Mark", "Recheck", "Record", "ScheduleNext", "SkippableWait", "SweepNow"]
 
 LOG = logging.getLogger(__name__)
 
@@ -179,3 +180,35 @@ class Record(CloudAction):
 
     def revert(self, **kwargs: Any) -> None:
         """The log keeps what happened."""
+
+
+class SweepNow(Action):
+    """One sweep, run by a conductor: the candidates' reclaim runs are posted on the same jobboard."""
+
+    def execute(self, policy: Mapping[str, Any], zookeeper: str) -> dict[str, Any]:
+        """``{candidates, started}``; safe to repeat (each server's cycle is claimed once)."""
+        from opsflow.reclaim import operations
+
+        clock = self.context.clock
+        done = operations.scan(Policy.from_json(policy), operations.Site("", zookeeper, clock=clock), clock)
+        return {"candidates": len(done.sweep.candidates), "started": list(done.started),
+                "calls": done.sweep.calls}
+
+    def revert(self, **kwargs: Any) -> None:
+        """The runs it started are runs of their own; undo them one by one if need be."""
+
+
+class ScheduleNext(Action):
+    """Post the next sweep (generation + 1) once: ``reclaim-sweep.yaml`` runs every ``every`` seconds."""
+
+    def execute(self, policy: Mapping[str, Any], zookeeper: str, every: float, generation: int) -> dict[str, Any]:
+        """``{run_id, posted}``; the next run's id is derived from the policy and generation, and the
+        job is posted with ``post_once``, so a retry or a second conductor posts nothing more."""
+        from opsflow.reclaim import schedule
+
+        run_id, posted = schedule.post(Policy.from_json(policy), zookeeper, every, generation + 1,
+                                       self.context.clock.now())
+        return {"run_id": run_id, "posted": posted}
+
+    def revert(self, **kwargs: Any) -> None:
+        """The next sweep is a run of its own (``opsflow cancel`` stops it)."""

@@ -12,7 +12,7 @@ import pytest
 from opsflow.conductor import OffsetFileClock
 from opsflow.engines.records import RunState
 from opsflow.hibernate.swift import Swift
-from opsflow.reclaim import operations
+from opsflow.reclaim import operations, schedule
 from opsflow.services.smtp import Capture
 from tests.fixtures import eventually
 from tests.functional.conductor.harness import Cluster
@@ -42,7 +42,7 @@ def _waiting(cluster: Cluster, run_id: str) -> bool:
 
 def test_conductors_restarted_during_the_waits_lose_nothing_and_the_server_is_hibernated(
         tenancy: Tenancy, mail: Capture, cluster: Cluster, tmp_path: Path) -> None:
-    """kill -9 in the notice wait, SIGTERM in the final wait: one notice, one warning, then hibernated."""
+    """The sweep as a job; kill -9 in the notice wait, SIGTERM in the final wait: one notice, one warning, hibernated."""
     tag = uuid.uuid4().hex[:6]
     lease = {"opsflow-sim:activity": "busy", "lease-until": "2026-01-01"}
     doomed = tenancy.wait(tenancy.boot(tenancy.as_alice, f"doomed-{tag}", metadata=dict(lease)))
@@ -53,7 +53,11 @@ def test_conductors_restarted_during_the_waits_lose_nothing_and_the_server_is_hi
     site = operations.Site("", zookeeper=cluster.address_text, timeout=2.0, clock=clock)
 
     first = cluster.start("first", "--clock-file", str(clock_file))
-    started = operations.scan(rules, site, clock).started
+    # The sweep itself is a job: generation 1 sweeps, waits 3 days, posts generation 2.
+    sweep_run, posted = schedule.post(rules, cluster.address_text, 3 * DAY, 1, clock.now())
+    assert posted and not schedule.post(rules, cluster.address_text, 3 * DAY, 1, clock.now())[1]
+    eventually(lambda: _waiting(cluster, sweep_run), 120, "the sweep done and its pause begun")
+    started = {t.path: t.result for t in cluster.runner.record(sweep_run).tasks}["sweep"]["started"]
     assert len(started) == 2
     runs = {c.server.id: c.run_id for c in operations.scan(rules, site, clock, dry_run=True).sweep.candidates}
     assert set(runs.values()) == set(started)
