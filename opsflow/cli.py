@@ -22,8 +22,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
-from opsflow import cli_api
+from opsflow import (cli_api, cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_reclaim, cli_sched,
+                     output, registry)
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines import retention
 from opsflow.engines.atoms import FailurePoint
@@ -447,6 +447,7 @@ def _register_optional_commands() -> None:
     main.add_command(cli_sched.sched)
     for command in cli_api.COMMANDS:
         main.add_command(command)
+    main.add_command(cli_reclaim.reclaim)
 
 
 _register_optional_commands()

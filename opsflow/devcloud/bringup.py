@@ -79,6 +79,10 @@ def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict
             # gunicorn closes idle keep-alive connections after 2 s by default, racing clients that
             # poll every 2 s ("Remote end closed connection without response")
             "--keep-alive", "75",
+            # nova asks neutron for the ports of 150 servers per request when it lists servers: a
+            # 5.8 KB request line that gunicorn's default 4094-byte limit refuses (nova then answers
+            # 500 to any listing of more than ~100 servers); 8190 is gunicorn's largest bound
+            "--limit-request-line", "8190",
             "--name", name, "opsflow.devcloud.wsgi:application"]
     return procs.Proc(name=name, region=region, argv=argv, port=port,
                       env={"OPSFLOW_WSGI_APP": _WSGI[app], **env},
