@@ -453,7 +453,7 @@ def _computes_up(layout: lay.Layout, region: str, sim: configs.SimSettings, *, a
     A compute process can run while its services never registered, or stopped heartbeating; only
     nova's own service list (state ``up``, enabled) says the hypervisors are usable.
     """
-    name = f"{region}-computes-in-nova"
+    name = f"{region}-nova-computes"
     log = layout.logs / f"{region}-compute.log"
     prefix = layout.region(region).host_prefix
     if not asked:  # no nova API of ours to ask (maybe another cloud's answers on the port)

@@ -32,8 +32,8 @@ def test_status_shows_every_service_ok(devcloud: Layout) -> None:
     assert {r.name for r in rows} >= {"keystone", "source-nova-api", "destination-neutron",
                                       "source-compute", "destination-glance"}
     assert all(r.health == "ok" for r in rows)
-    assert all(r.pid for r in rows if not r.name.endswith("-computes-in-nova"))
-    assert {r.name for r in rows} >= {"source-computes-in-nova", "destination-computes-in-nova"}
+    assert all(r.pid for r in rows if not r.name.endswith("-nova-computes"))
+    assert {r.name for r in rows} >= {"source-nova-computes", "destination-nova-computes"}
 
 
 def test_status_says_when_nova_sees_a_hypervisor_down_though_its_process_runs(devcloud: Layout) -> None:
@@ -43,7 +43,7 @@ def test_status_says_when_nova_sees_a_hypervisor_down_though_its_process_runs(de
 
     def nova_row() -> str:
         rows = bringup.status(devcloud, configs.SimSettings())
-        return next(r.health for r in rows if r.name == "source-computes-in-nova")
+        return next(r.health for r in rows if r.name == "source-nova-computes")
 
     controls.silence(region.disk_dir, host)
     try:
