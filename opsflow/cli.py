@@ -36,6 +36,7 @@ from opsflow.errors import (
     InvalidState,
     OpsflowError,
     PluginNotFound,
+    RunOwned,
 )
 from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
@@ -49,7 +50,7 @@ STATE_ENV = "OPSFLOW_STATE"
 
 #: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
 INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
-                InvalidState)
+                InvalidState, RunOwned)
 
 
 def default_state_url() -> str:

@@ -5,6 +5,10 @@ The same code path serves a fresh run, ``opsflow resume`` after a crash (kill -9
 lets TaskFlow's engine continue from the stored atom states, so completed tasks never run again.
 Reverting a stopped run is a resume in which every task still to run fails before acting: the
 ordinary failure path then undoes the completed tasks in reverse order.
+
+Each of them first takes the run's lease (:mod:`opsflow.engines.lease`): a second process is
+refused with :class:`~opsflow.errors.RunOwned`, and one whose lease was taken over can neither
+start a task nor write the run's state (:class:`~opsflow.errors.LeaseLost`).
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from opsflow.engines.children import listing
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
+from opsflow.engines.lease import Holder, Lease
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import InvalidInput, InvalidState, LeaseLost, OpsflowError, WaitPending
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -122,8 +127,15 @@ class Runner:
         clock: Clock | None = None,
         max_workers: int = 8,
         observer: Observer | None = None,
+        owner: str | None = None,
+        outage_bound: float | None = None,
     ) -> None:
         self.state_url = state_url
+        #: Who takes the leases of the runs this runner drives (a conductor's name, or this process).
+        self.holder = Holder.this_process(owner)
+        #: How long the store may be unreachable before a run stops starting tasks for good (seconds;
+        #: None: one lease lifetime).
+        self.outage_bound = outage_bound
         self._backend: tf_base.Backend = persistence.fetch(state_url)
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
@@ -184,11 +196,17 @@ class Runner:
         self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True
     ) -> RunRecord:
         """Continue a stored run from where it stopped; completed tasks are not run again."""
+        self.record(run_id)  # FlowNotFound before anything is taken
+        with self._leased(run_id) as lease:
+            return self._resume(run_id, lease, failure_points, hold_waits)
+
+    def _resume(self, run_id: str, lease: Lease | None, failure_points: tuple[FailurePoint, ...],
+                hold_waits: bool) -> RunRecord:
         record = self.record(run_id)
         if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
             raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
         while True:
-            record = self._drive(run_id, failure_points, pause=None)
+            record = self._drive(run_id, failure_points, pause=None, lease=lease)
             if record.state is not RunState.WAITING or not hold_waits:
                 return record
             local = self.children if isinstance(self.children, LocalChildren) else None
@@ -204,10 +222,13 @@ class Runner:
         ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
         children.
         """
-        record = self.record(run_id)
-        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
-            raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
+        self.record(run_id)
+        with self._leased(run_id) as lease:
+            record = self.record(run_id)
+            if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
+                raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
+            return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED,
+                               lease=lease)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
@@ -265,8 +286,24 @@ class Runner:
 
     # -- engine -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _leased(self, run_id: str) -> Iterator[Lease | None]:
+        """Hold the run's lease for the body (RunOwned if another live process has it).
+
+        A backend without leases (TaskFlow's in-memory one, for tests) runs unleased.
+        """
+        if not hasattr(self._backend, "take_lease"):
+            yield None
+            return
+        ttl = getattr(self._backend, "lease_ttl", None)
+        lease = Lease(self._backend, run_id, self.holder, ttl).take()
+        try:
+            yield lease
+        finally:
+            lease.release()
+
     def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
-               undo: bool = False) -> RunRecord:
+               undo: bool = False, lease: Lease | None = None) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
@@ -311,10 +348,17 @@ class Runner:
         observer = self._observer if RunMeta.of(detail.meta).parent is None else None
         if observer is not None:
             observer.started(run_id, compiled.task_count)
+        if lease is not None:
+            bound = self.outage_bound if self.outage_bound is not None else lease.ttl
+            engine.start_gate = lambda: lease.wait_startable(bound)
         with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
                 engine.run()
             except Exception as exc:
+                if lease is not None and lease.lost:
+                    raise LeaseLost(run_id, "taken over while it ran") from exc
+                if isinstance(exc, LeaseLost):
+                    raise
                 if storage.get_flow_state() not in _ENDED_BY_FAILURE:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
