@@ -330,8 +330,12 @@ def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url:
     """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
     with Runner(state_url) as runner:
         records = [r for r in runner.runs() if with_children or r.parent is None]
+        leases = runner.leases()
     names = ["id", "name", "state", "tasks done", "created"]
     rows = [[r.run_id, r.name, r.state.value, cli_children.done(r), _record_fields(r)["created"]] for r in records]
+    names.append("owner")  # pid@host (live) while a process drives it, (lapsed) once that one died
+    for row, r in zip(rows, records):
+        row.append(leases[r.run_id].owner if r.run_id in leases else None)
     if with_children:
         names.append("parent")
         for row, r in zip(rows, records):

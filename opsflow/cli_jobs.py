@@ -86,6 +86,8 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "submitted": _when(job.entry.submitted),
         "run state": job.record.state.value if job.record else None,
         "parent": job.record.parent.run_id if job.record and job.record.parent else None,
+        "owner": job.lease.owner if job.lease is not None else None,
+        "reason": job.reason,
     }
 
 
@@ -123,11 +125,14 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
                    "The server's floor is 2 x tickTime.")
 @click.option("--clock-file", type=click.Path(dir_okay=False),
               help="Add the number of seconds in this file to the clock (rehearse long waits).")
+@click.option("--outage-bound", type=click.FloatRange(min=0), default=None,
+              help="Seconds a ZooKeeper outage only pauses the runs (no task starts meanwhile); past it their "
+                   "jobs are let go for any conductor to continue. Default: the session timeout.")
 def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
-              clock_file: str | None) -> None:
+              clock_file: str | None, outage_bound: float | None) -> None:
     """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
     daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
-                       clock=OffsetFileClock(clock_file) if clock_file else None)
+                       clock=OffsetFileClock(clock_file) if clock_file else None, outage_bound=outage_bound)
 
     def on_signal(signum: int, _frame: Any) -> None:
         # Event.set takes a lock the interrupted main thread may hold: set it from another thread.
@@ -154,7 +159,7 @@ def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
     names its parent run)."""
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
-    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
+    names = ["id", "name", "state", "tasks done", "claimed by", "owner", "due", "submitted", "parent"]
     rows = [[_fields(job)[n] for n in names] for job in found]
     click.echo(output.render_many(names, rows, fmt, columns))
 

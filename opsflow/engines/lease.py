@@ -186,6 +186,16 @@ class Lease:
         self.release()
 
     @property
+    def fence(self) -> tuple[str, int] | None:
+        """The ZooKeeper condition ``(lease node, version)`` others' writes of the run can check too
+        (a conductor's hold); None for a store without one."""
+        fence_of = getattr(self.store, "fence_of", None)
+        if fence_of is None or self.lost:
+            return None
+        fence: tuple[str, int] | None = fence_of(self.run_id)
+        return fence
+
+    @property
     def lost(self) -> bool:
         """True once the store said another owner took the lease."""
         return self._lost.is_set()

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import futurist
 import taskflow.engines
-from taskflow import states as tf_states
+from taskflow import exceptions as tf_exc, states as tf_states
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
@@ -36,10 +36,11 @@ from opsflow.engines.children import listing
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
-from opsflow.engines.lease import Holder, Lease
+from opsflow.engines.lease import Holder, Lease, LeaseRecord
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, LeaseLost, OpsflowError, WaitPending
+from opsflow.errors import (BackendUnavailable, InvalidInput, InvalidState, LeaseLost, OpsflowError,
+                            StorageUnavailable, WaitPending)
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -73,6 +74,22 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
                 return None  # an expression: known only while the run runs
             names.add(value)
     return names
+
+
+def _store_failed(exc: BaseException) -> bool:
+    """True when the store failing (unreachable, or the lease gone) is what stopped an engine.
+
+    TaskFlow hands such errors back as Failure objects inside a WrappedFailure, or as the cause.
+    """
+    kinds = (tf_exc.StorageFailure, BackendUnavailable, LeaseLost)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        if isinstance(seen, tf_exc.WrappedFailure) and any(failure.check(*kinds) for failure in seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
@@ -136,6 +153,8 @@ class Runner:
         #: How long the store may be unreachable before a run stops starting tasks for good (seconds;
         #: None: one lease lifetime).
         self.outage_bound = outage_bound
+        if outage_bound is not None and hasattr(self._backend, "patience"):
+            self._backend.patience = outage_bound  # a write waits out a shorter outage too
         self._backend: tf_base.Backend = persistence.fetch(state_url)
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
@@ -193,11 +212,16 @@ class Runner:
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 
     def resume(
-        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True
+        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True,
+        lease: Lease | None = None,
     ) -> RunRecord:
-        """Continue a stored run from where it stopped; completed tasks are not run again."""
+        """Continue a stored run from where it stopped; completed tasks are not run again.
+
+        Takes the run's lease for the time (RunOwned if another live process has it), unless the
+        caller holds it already (``lease``, from :meth:`leased`).
+        """
         self.record(run_id)  # FlowNotFound before anything is taken
-        with self._leased(run_id) as lease:
+        with self.leased(run_id, lease) as lease:
             return self._resume(run_id, lease, failure_points, hold_waits)
 
     def _resume(self, run_id: str, lease: Lease | None, failure_points: tuple[FailurePoint, ...],
@@ -216,14 +240,14 @@ class Runner:
             if driven is Driven.NOTHING:
                 self._sleep_until_due(record)
 
-    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+    def revert(self, run_id: str, *, succeeded: bool = False, lease: Lease | None = None) -> RunRecord:
         """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
 
         ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
         children.
         """
         self.record(run_id)
-        with self._leased(run_id) as lease:
+        with self.leased(run_id, lease) as lease:
             record = self.record(run_id)
             if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
                 raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
@@ -258,11 +282,22 @@ class Runner:
         with self._engines_lock:
             engines = [engine for engine, run in self._engines.items() if run_id in (None, run)]
         for engine in engines:
-            engine.suspend()
+            try:
+                engine.suspend()
+            except Exception as exc:  # its lease is lost or the store is away: it stops at its next write
+                LOG.info("run %s: suspension not recorded (%s)", self._engines.get(engine), exc)
 
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run."""
         return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+
+    def leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases of these runs (or all), by run id: who owns each, alive or lapsed."""
+        read = getattr(self._backend, "read_leases", None)
+        if read is None:
+            return {}
+        found: dict[str, LeaseRecord] = read(run_ids)
+        return found
 
     def use_jobboard(self, board: JobBoard) -> BoardChildren:
         """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
@@ -287,11 +322,15 @@ class Runner:
     # -- engine -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _leased(self, run_id: str) -> Iterator[Lease | None]:
-        """Hold the run's lease for the body (RunOwned if another live process has it).
+    def leased(self, run_id: str, held: Lease | None = None) -> Iterator[Lease | None]:
+        """Hold the run's lease for the body (RunOwned if another live process has it); with ``held``,
+        use that one and leave it held.
 
         A backend without leases (TaskFlow's in-memory one, for tests) runs unleased.
         """
+        if held is not None:
+            yield held
+            return
         if not hasattr(self._backend, "take_lease"):
             yield None
             return
@@ -359,6 +398,8 @@ class Runner:
                     raise LeaseLost(run_id, "taken over while it ran") from exc
                 if isinstance(exc, LeaseLost):
                     raise
+                if _store_failed(exc):
+                    raise StorageUnavailable(f"run {run_id} stopped: its state could not be stored: {exc}") from exc
                 if storage.get_flow_state() not in _ENDED_BY_FAILURE:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest

@@ -49,6 +49,8 @@ LOG = logging.getLogger(__name__)
 
 #: Errors after which an idempotent request is sent again once the client has reconnected.
 RECONNECTABLE = (k_exc.ConnectionLoss, k_exc.SessionExpiredError, k_exc.OperationTimeoutError)
+#: ... and also a reply that did not come in time while the client was reconnecting.
+RESENDABLE = (*RECONNECTABLE, KazooTimeoutError)
 #: A multi-op request stays below these (ZooKeeper's jute.maxbuffer is 1 MB per request).
 MULTI_OPS, MULTI_BYTES = 200, 512_000
 
@@ -79,7 +81,13 @@ class Session:
         self._closed = False
         #: False while the connection is SUSPENDED (or the session lost): leases cannot be vouched for.
         self.usable = True
-        self.client = KazooClient(hosts=hosts, timeout=timeout)
+        #: Seconds a request keeps being resent through an outage (a ZooKeeper restart) before it
+        #: fails: a conductor's outage bound; at least the session timeout.
+        self.patience = timeout
+        # Retry connecting every half second at most (kazoo backs off up to a minute): after a long
+        # outage the session, and the run's lease with it, survives only if we are back in time.
+        self.client = KazooClient(hosts=hosts, timeout=timeout,
+                                  connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 0.5})
         self.client.add_listener(self._state_changed)
         try:
             self.client.start(timeout=timeout)
@@ -148,7 +156,7 @@ class Session:
         of the ``tolerate`` types are returned in place of the reply instead of raised.
         """
         requests = list(requests)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + max(self.timeout, self.patience)
         while True:
             with self._lock:
                 self._send_buffer()
@@ -156,7 +164,7 @@ class Session:
             try:
                 return [self._reply(result, what, tolerate) for result, what in pending]
             except StorageUnavailable as exc:
-                if not isinstance(exc.__cause__, RECONNECTABLE) or time.monotonic() > deadline:
+                if not isinstance(exc.__cause__, RESENDABLE) or time.monotonic() > deadline:
                     raise
                 LOG.info("connection to ZooKeeper at %s lost; resending once reconnected", self.hosts)
                 while not self.client.connected and time.monotonic() < deadline:
@@ -193,7 +201,7 @@ class Session:
         try:
             outcome = self.wait(result, what)
         except StorageUnavailable as exc:
-            if not isinstance(exc.__cause__, RECONNECTABLE):
+            if not isinstance(exc.__cause__, RESENDABLE):
                 raise
             failed = True
         else:
@@ -214,7 +222,7 @@ class Session:
 
     def write_alone(self, op: _Op, what: str) -> None:
         """Send one (fenced) write and wait for it, resending after a fail-over; LeaseLost if fenced out."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + max(self.timeout, self.patience)
         while True:
             with self._lock:
                 self._send_buffer()
@@ -222,7 +230,7 @@ class Session:
             try:
                 outcome = self.wait(result, what)
             except StorageUnavailable as exc:
-                if not isinstance(exc.__cause__, RECONNECTABLE) or time.monotonic() > deadline:
+                if not isinstance(exc.__cause__, RESENDABLE) or time.monotonic() > deadline:
                     raise
                 while not self.client.connected and time.monotonic() < deadline:
                     time.sleep(0.02)

@@ -90,6 +90,8 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self.leases_path = f"{self.root}/leases"
         #: An ZooKeeper lease lives as long as the holder's session: one session timeout.
         self.lease_ttl = self.timeout
+        #: Seconds a write waits out an outage before failing (see ``_kazoo.Session.patience``).
+        self.patience = self.timeout
 
     def get_connection(self) -> Connection:
         """Connect on first use (creating the layout) and return a cheap view on the shared session."""
@@ -114,6 +116,7 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
                     session.close()
                     raise
                 self._session = session
+            self._session.patience = self.patience
             return self._session
 
     def _forget(self, path: str) -> None:
