@@ -153,9 +153,9 @@ class Runner:
         #: How long the store may be unreachable before a run stops starting tasks for good (seconds;
         #: None: one lease lifetime).
         self.outage_bound = outage_bound
+        self._backend: tf_base.Backend = persistence.fetch(state_url)
         if outage_bound is not None and hasattr(self._backend, "patience"):
             self._backend.patience = outage_bound  # a write waits out a shorter outage too
-        self._backend: tf_base.Backend = persistence.fetch(state_url)
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers

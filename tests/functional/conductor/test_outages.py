@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from opsflow import jobs
 from opsflow.engines.jobboard import HoldKind
 from opsflow.engines.records import RunState
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
@@ -93,5 +94,5 @@ tasks:
     job = eventually(lambda: (view := cluster.view(run_id)) and view.hold is not None and view.owner is None
                      and view, 60, "the job held")
     assert job.hold.kind is HoldKind.FAILED
-    reason = cluster.board.hold_reason(run_id)
-    assert reason and "step" in reason and "cannot undo" in reason, reason
+    shown = jobs.view(cluster.board, cluster.runner, run_id)  # what `opsflow jobs show` prints as "reason"
+    assert shown.reason and "boom" in shown.reason and "on purpose" in shown.reason, shown.reason
