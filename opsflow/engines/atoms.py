@@ -87,6 +87,10 @@ class RunOptions:
     resumed_histories: Mapping[str, int] = dataclasses.field(default_factory=dict)
     #: Stores and starts child runs (an ``opsflow.engines.children.ChildRuns``); set by the runner.
     children: Any = None
+    #: Tasks stored RUNNING when this engine run began: their owner stopped (killed, lost the run)
+    #: while they acted. A revert undoes them too -- their revert finds what the attempt made by
+    #: its tag -- while a task that never started is never reverted.
+    interrupted: frozenset[str] = frozenset()
 
     def fails(self, path: str, when: str) -> bool:
         """True when an injected failure applies."""
@@ -186,6 +190,9 @@ class ActionAtom(task.Task):  # type: ignore[misc]
     def execute(self, **symbols: Any) -> Any:
         """Evaluate the arguments, run the action, then apply timeout and injected failures."""
         if self._options.fails(self.name, "before"):
+            if self.name in self._options.interrupted:
+                # It may have made something before its owner stopped: fail so that it is reverted.
+                raise InjectedFailure(f"{self.name}: was running when its run stopped; undoing that attempt")
             raise FailedBeforeActing(f"{self.name}: failure injected before the action")
         action = self._make(None, symbols)
         args = self._scope.evaluate(self._args, symbols)

@@ -348,8 +348,11 @@ class Runner:
         if pause is not None:
             definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
         histories = {atom.name: len(atom.results) for atom in detail if isinstance(atom, models.RetryDetail)}
+        interrupted = frozenset(atom.name for atom in detail
+                                if isinstance(atom, models.TaskDetail) and atom.state == tf_states.RUNNING)
         options = RunOptions(
-            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
+            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories,
+            interrupted=interrupted,
         )
         compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
