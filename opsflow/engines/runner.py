@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import futurist
 import taskflow.engines
 from taskflow import exceptions as tf_exc, states as tf_states
+from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
@@ -51,6 +52,9 @@ LOG = logging.getLogger(__name__)
 
 #: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
 _ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
+
+#: Atom states that show a flow-wide revert under way.
+_UNDOING = frozenset({tf_states.REVERTED, tf_states.REVERTING, tf_states.REVERT_FAILURE})
 
 #: Run states nothing can change any more.
 _ENDED = frozenset({RunState.SUCCEEDED, RunState.REVERTED, RunState.FAILED})
@@ -353,6 +357,8 @@ class Runner:
         options = RunOptions(
             run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories,
             interrupted=interrupted,
+            started={atom.name for atom in detail if isinstance(atom, models.TaskDetail)
+                     and atom.state not in (tf_states.PENDING, None)},
         )
         compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
@@ -395,7 +401,7 @@ class Runner:
             engine.start_gate = lambda: lease.wait_startable(bound)
         with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
-                engine.run()
+                self._run_engine(engine, options)
             except Exception as exc:
                 if lease is not None and lease.lost:
                     raise LeaseLost(run_id, "taken over while it ran") from exc
@@ -410,6 +416,38 @@ class Runner:
             storage.update_flow_metadata(
                 dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
+
+    #: Engine passes a run may take to finish a revert TaskFlow stopped half way (see _run_engine).
+    REVERT_PASSES = 3
+
+    def _run_engine(self, engine: Any, options: RunOptions) -> None:
+        """Run the engine; if it stopped half way through reverting everything, finish the revert.
+
+        TaskFlow's parallel engine can end a flow-wide revert early: when a retried task's rewind
+        and another task's failure cross, atoms are left with an intention to execute while the
+        rest is undone, and the engine gives up with "Flow transition from 'RUNNING' to
+        'SUSPENDED' is not allowed", the run stored RUNNING and half undone. Marking every atom
+        for revert and running the engine again completes the revert; tasks that never started
+        are skipped by their revert.
+        """
+        for attempt in range(self.REVERT_PASSES):
+            try:
+                engine.run()
+                return
+            except tf_exc.InvalidState as exc:
+                storage = engine.storage
+                atoms = [node for node, kind in engine.compilation.execution_graph.nodes(data="kind")
+                         if kind in tf_compiler.ATOMS]
+                undoing = options.reverting_all.is_set() or any(
+                    storage.get_atom_state(atom.name) in _UNDOING for atom in atoms)
+                if storage.get_flow_state() != tf_states.RUNNING or not undoing or attempt + 1 == self.REVERT_PASSES:
+                    raise
+                options.reverting_all.set()
+                LOG.info("run %s: the engine stopped half way through its revert (%s); finishing it",
+                         options.run_id, exc)
+                for atom in atoms:
+                    if storage.get_atom_intention(atom.name) != tf_states.REVERT:
+                        storage.set_atom_intention(atom.name, tf_states.REVERT)
 
     @contextlib.contextmanager
     def _tracked(self, engine: Any, run_id: str) -> Iterator[None]:
