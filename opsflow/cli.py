@@ -38,6 +38,7 @@ from opsflow.errors import (
     PluginNotFound,
     RunOwned,
 )
+from opsflow.cli_interrupt import INTERRUPTED, Interrupts
 from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
@@ -210,12 +211,27 @@ def _finish(record: RunRecord, as_json: bool) -> None:
 def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord]) -> None:
     console = Console(stderr=True)
     if as_json or not console.is_terminal:
-        with Runner(state_url, observer=_PlainObserver()) as runner:
+        with Runner(state_url, observer=_PlainObserver()) as runner, Interrupts(runner) as interrupts:
             record = operation(runner)
     else:
-        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer) as runner:
+        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer) as runner, \
+                Interrupts(runner) as interrupts:
             record = operation(runner)
+    if interrupts.count:
+        _interrupted(record, as_json)
     _finish(record, as_json)
+
+
+def _interrupted(record: RunRecord, as_json: bool) -> NoReturn:
+    """After Ctrl-C: say where the run stopped and how to continue it; exit 130."""
+    if as_json:
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+    else:
+        click.echo(f"run {record.run_id} {record.state.value}")
+    if record.state not in (RunState.SUCCEEDED, RunState.REVERTED):
+        click.echo(f"interrupted; `opsflow resume {record.run_id}` continues it "
+                   f"(or `opsflow revert {record.run_id}` undoes it)", err=True)
+    sys.exit(INTERRUPTED)
 
 
 def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
@@ -272,8 +288,10 @@ def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) ->
     """Undo every completed task of a stopped run, in reverse order."""
     if zookeeper:
         return cli_jobs.operate("revert", zookeeper, run_id)
-    with Runner(state_url, observer=_PlainObserver()) as runner:
+    with Runner(state_url, observer=_PlainObserver()) as runner, Interrupts(runner) as interrupts:
         record = runner.revert(run_id)
+    if interrupts.count:
+        _interrupted(record, as_json)
     if as_json:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -167,6 +166,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Set by :meth:`interrupt`: no task starts any more, and no wait is held.
+        self._halt = threading.Event()
         #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
         self.children: ChildRuns = LocalChildren(self, self._backend)
 
@@ -235,7 +236,7 @@ class Runner:
             raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
         while True:
             record = self._drive(run_id, failure_points, pause=None, lease=lease)
-            if record.state is not RunState.WAITING or not hold_waits:
+            if record.state is not RunState.WAITING or not hold_waits or self._halt.is_set():
                 return record
             local = self.children if isinstance(self.children, LocalChildren) else None
             driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
@@ -290,6 +291,19 @@ class Runner:
                 engine.suspend()
             except Exception as exc:  # its lease is lost or the store is away: it stops at its next write
                 LOG.info("run %s: suspension not recorded (%s)", self._engines.get(engine), exc)
+
+    def interrupt(self) -> None:
+        """Stop for good (Ctrl-C): start no more tasks, let those in flight finish and be recorded, suspend.
+
+        Safe from any thread (not from a signal handler itself: it writes the runs' state).
+        """
+        self._halt.set()
+        self.suspend()
+
+    def running(self) -> list[str]:
+        """Ids of the runs whose engines run now."""
+        with self._engines_lock:
+            return list(self._engines.values())
 
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run."""
@@ -396,9 +410,8 @@ class Runner:
         observer = self._observer if RunMeta.of(detail.meta).parent is None else None
         if observer is not None:
             observer.started(run_id, compiled.task_count)
-        if lease is not None:
-            bound = self.outage_bound if self.outage_bound is not None else lease.ttl
-            engine.start_gate = lambda: lease.wait_startable(bound)
+        bound = self.outage_bound if self.outage_bound is not None else (lease.ttl if lease else 0.0)
+        engine.start_gate = lambda: not self._halt.is_set() and (lease is None or lease.wait_startable(bound))
         with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
                 self._run_engine(engine, options)
@@ -500,12 +513,12 @@ class Runner:
         signals_before: set[str] = set(self.signals(record.run_id))
         while True:
             now = self._clock.now()
-            if dues and now >= min(dues):
+            if (dues and now >= min(dues)) or self._halt.is_set():
                 return
             if set(self.signals(record.run_id)) - signals_before:
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
-            time.sleep(pause)
+            self._halt.wait(pause)
 
     def signals(self, run_id: str) -> list[str]:
         """Signals delivered to a run so far."""
