@@ -53,6 +53,8 @@ def test_stopped_during_tasks_then_resumed_writes_nothing_over_the_new_owner(clu
     run_id = cluster.submit(FLOW, items=ITEMS)
     holder = _holder(cluster, run_id)
     eventually(lambda: sum(holder.executions().values()) >= 4, 60, "four tasks started")
+    owner = cluster.view(run_id).lease.owner  # type: ignore[union-attr]  # what `jobs list` shows
+    assert owner is not None and owner.startswith(f"conductor {holder.name} (") and owner.endswith("(live)")
     at_stop = {t.path for t in cluster.runner.record(run_id).tasks if t.state == "SUCCESS"}
     _stop_until_taken_over(cluster, run_id, holder)
 
