@@ -132,6 +132,11 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
             raise LeaseLost(run_id, f"its ZooKeeper lease at {self.hosts} is gone")
         return self._fences.get(run_id)
 
+    @property
+    def leased(self) -> dict[str, Fence]:
+        """Runs this backend holds the lease of (even if lost since)."""
+        return self._fences
+
     def _fence_broken(self, lease_path: str) -> None:
         self._lost.add(lease_path.rsplit("/", 1)[-1])
 
@@ -193,6 +198,8 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         fence = self._fences.pop(run_id, None)
         lost = run_id in self._lost
         self._lost.discard(run_id)
+        for atom in [atom for atom, run in self.atom_runs.items() if run == run_id]:
+            del self.atom_runs[atom]  # a conductor drives runs for months: keep only the current ones
         if fence is None or lost:
             return
         session = self.session()
@@ -387,8 +394,10 @@ class Connection(base.Connection):  # type: ignore[misc]
         creates: list[tuple[str, bytes]] = []
         sets: list[tuple[str, Any, tuple[Any, ...]]] = []
         written: list[str] = []
+        leased = flow.uuid in self._backend.leased
         for atom in flow:
-            self._backend.atom_runs[atom.uuid] = flow.uuid
+            if leased:
+                self._backend.atom_runs[atom.uuid] = flow.uuid
             payload, lasting = self._atom_payload(atom)
             if atom.uuid not in stored:
                 creates += [(f"{self._atoms}/{atom.uuid}", payload), (f"{self._flows}/{flow.uuid}/{atom.uuid}", b"")]
@@ -486,8 +495,10 @@ class Connection(base.Connection):  # type: ignore[misc]
             flows.append(_codec.load_flow(uuid, node["name"], node["state"]))
         if not lazy:
             for flow, atoms in zip(flows, self._children_of(paths)):
+                leased = flow.uuid in self._backend.leased
                 for atom in self._load_atoms(atoms):
-                    self._backend.atom_runs[atom.uuid] = flow.uuid
+                    if leased:  # only the runs this process drives need their atoms' run known
+                        self._backend.atom_runs[atom.uuid] = flow.uuid
                     flow.add(atom)
         return flows
 
