@@ -7,9 +7,13 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from tests.fixtures import KILLABLE, OPSFLOW, eventually, executions
+
+pytestmark = [pytest.mark.functional]
 
 ITEMS = [str(i) for i in range(12)]
 EXPECTED = {"first", "last", *(f"work[{i}]" for i in range(len(ITEMS)))}

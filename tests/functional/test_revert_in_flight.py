@@ -13,10 +13,14 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from tests.fixtures import OPSFLOW, eventually
 from tests.functional.plugins import registered
+
+pytestmark = [pytest.mark.functional]
 
 FLOW = """
 name: markers

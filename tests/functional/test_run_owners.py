@@ -19,6 +19,8 @@ from opsflow.engines.runner import Runner
 from opsflow.flows import loader
 from tests.fixtures import KILLABLE, OPSFLOW, eventually, executions
 
+pytestmark = [pytest.mark.functional]
+
 #: Long enough (6 rounds of 2 s) for a second `opsflow` process to start while the first runs, on a
 #: loaded machine too (starting one takes 2-5 s there).
 FLOW = KILLABLE.replace("seconds: 0.2", "seconds: 2.0")
@@ -72,6 +74,7 @@ def test_two_resumes_at_once_one_runs_the_other_is_refused(tmp_path: Path, state
     assert set(counts) == EXPECTED and max(counts.values()) == 1, counts
 
 
+@pytest.mark.slow  # about 100 s per backend: the run holds a wait, then does 12 s of work
 def test_resume_during_a_live_run_is_refused_and_nothing_runs_twice(tmp_path: Path, state_url: str) -> None:
     """`resume` while the original `run` is alive (holding its wait) exits 2 naming its pid; the run then finishes,
     each task once."""

@@ -16,6 +16,8 @@ from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
 
+pytestmark = [pytest.mark.functional]
+
 RACE = """
 name: race
 tasks:
