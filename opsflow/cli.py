@@ -38,7 +38,9 @@ from opsflow.errors import (
     InvalidState,
     OpsflowError,
     PluginNotFound,
+    RunOwned,
 )
+from opsflow.cli_interrupt import INTERRUPTED, Interrupts
 from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
@@ -51,7 +53,7 @@ STATE_ENV = "OPSFLOW_STATE"
 
 #: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
 INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
-                InvalidState)
+                InvalidState, RunOwned)
 
 
 def default_state_url() -> str:
@@ -211,12 +213,27 @@ def _finish(record: RunRecord, as_json: bool) -> None:
 def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord], create: bool = True) -> None:
     console = Console(stderr=True)
     if as_json or not console.is_terminal:
-        with Runner(state_url, observer=_PlainObserver(), create=create) as runner:
+        with Runner(state_url, observer=_PlainObserver(), create=create) as runner, Interrupts(runner) as interrupts:
             record = operation(runner)
     else:
-        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer, create=create) as runner:
+        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer, create=create) as runner, \
+                Interrupts(runner) as interrupts:
             record = operation(runner)
+    if interrupts.count:
+        _interrupted(record, as_json)
     _finish(record, as_json)
+
+
+def _interrupted(record: RunRecord, as_json: bool) -> NoReturn:
+    """After Ctrl-C: say where the run stopped and how to continue it; exit 130."""
+    if as_json:
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+    else:
+        click.echo(f"run {record.run_id} {record.state.value}")
+    if record.state not in (RunState.SUCCEEDED, RunState.REVERTED):
+        click.echo(f"interrupted; `opsflow resume {record.run_id}` continues it "
+                   f"(or `opsflow revert {record.run_id}` undoes it)", err=True)
+    sys.exit(INTERRUPTED)
 
 
 def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
@@ -273,8 +290,10 @@ def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) ->
     """Undo every completed task of a stopped run, in reverse order."""
     if zookeeper:
         return cli_jobs.operate("revert", zookeeper, run_id)
-    with Runner(state_url, observer=_PlainObserver(), create=False) as runner:
+    with Runner(state_url, observer=_PlainObserver(), create=False) as runner, Interrupts(runner) as interrupts:
         record = runner.revert(run_id)
+    if interrupts.count:
+        _interrupted(record, as_json)
     if as_json:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:
@@ -331,11 +350,15 @@ def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url:
     """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
     with Runner(state_url, create=False) as runner:
         records = [r for r in runner.runs() if with_children or r.parent is None]
+        leases = runner.leases()
     for damaged in records:
         if damaged.damage is not None:
             click.echo(f"opsflow: run {damaged.run_id} is damaged: {damaged.damage}", err=True)
     names = ["id", "name", "state", "tasks done", "created"]
     rows = [[r.run_id, r.name, r.state.value, cli_children.done(r), _record_fields(r)["created"]] for r in records]
+    names.append("owner")  # pid@host (live) while a process drives it, (lapsed) once that one died
+    for row, r in zip(rows, records):
+        row.append(leases[r.run_id].owner if r.run_id in leases else None)
     if with_children:
         names.append("parent")
         for row, r in zip(rows, records):

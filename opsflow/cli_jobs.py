@@ -91,6 +91,8 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "submitted": _when(job.entry.submitted),
         "run state": job.record.state.value if job.record else None,
         "parent": job.record.parent.run_id if job.record and job.record.parent else None,
+        "owner": job.lease.owner if job.lease is not None else None,
+        "reason": job.reason,
     }
 
 
@@ -128,6 +130,9 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
                    "The server's floor is 2 x tickTime.")
 @click.option("--clock-file", type=click.Path(dir_okay=False),
               help="Add the number of seconds in this file to the clock (rehearse long waits).")
+@click.option("--outage-bound", type=click.FloatRange(min=0), default=None,
+              help="Seconds a ZooKeeper outage only pauses the runs (no task starts meanwhile); past it their "
+                   "jobs are let go for any conductor to continue. Default: the session timeout.")
 @click.option("--retain-for", "retain_for", default="7d", show_default=True, metavar="DURATION",
               help="Prune finished runs' task detail this long after they end (a summary stays).")
 @click.option("--retain-count", "retain_count", type=click.IntRange(0), default=retention.DEFAULT_KEEP,
@@ -135,10 +140,11 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
 @click.option("--prune-every", "prune_every", default="10m", show_default=True, metavar="DURATION",
               help="How often to prune (0: never; conductors take turns).")
 def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
-              clock_file: str | None, retain_for: str, retain_count: int, prune_every: str) -> None:
+              clock_file: str | None, outage_bound: float | None, retain_for: str, retain_count: int,
+              prune_every: str) -> None:
     """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
     daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
-                       clock=OffsetFileClock(clock_file) if clock_file else None,
+                       clock=OffsetFileClock(clock_file) if clock_file else None, outage_bound=outage_bound,
                        retain=retention.Policy(retention.parse_duration(retain_for), retain_count),
                        prune_every=retention.parse_duration(prune_every))
 
@@ -179,7 +185,7 @@ def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str 
         return cli_api.remote_list(api, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
-    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
+    names = ["id", "name", "state", "tasks done", "claimed by", "owner", "due", "submitted", "parent"]
     rows = [[_fields(job)[n] for n in names] for job in found]
     click.echo(output.render_many(names, rows, fmt, columns))
 

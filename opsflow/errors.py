@@ -19,6 +19,8 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- BackendUnavailable         the state backend (SQLite file, ZooKeeper) cannot be reached
      |    +-- StorageUnavailable    ... raised inside a backend (also TaskFlow's StorageFailure)
      +-- ClaimConflict              another conductor holds the job
+ +-- RunOwned               [2] another live process (or conductor) owns the run's lease
+ +-- LeaseLost                  this process lost a run's lease: another owner took it over
      +-- DamagedRecord              a stored run's row or node cannot be read back (names which)
      +-- ActionFailed               a task's action failed (raised inside tasks; names the task)
      |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
@@ -69,10 +71,12 @@ __all__ = [
     "InjectedFailure",
     "InvalidInput",
     "InvalidState",
+    "LeaseLost",
     "ObjectStoreError",
     "OpsflowError",
     "PlanError",
     "PluginNotFound",
+    "RunOwned",
     "StateNotFound",
     "StorageUnavailable",
     "TaskTimeout",
@@ -277,6 +281,37 @@ class ChecksumMismatch(TransferFailed):
     """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
 
 
+class RunOwned(OpsflowError):
+    """Another live process holds the run's lease: taking it (run, resume, revert) is refused.
+
+    ``owner`` names it (``pid@host`` or the conductor's name), ``expires`` is when its lease lapses
+    unless renewed (epoch seconds; None while its ZooKeeper session lives).
+    """
+
+    def __init__(self, run_id: str, owner: str, expires: float | None, *, session_timeout: float | None = None) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        self.expires = expires
+        if expires is not None:
+            when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat(timespec="seconds")
+            lapse = f"its lease lapses at {when} unless renewed"
+        else:
+            within = f" within {session_timeout:g} s" if session_timeout is not None else ""
+            lapse = f"its lease lapses{within} after its ZooKeeper session ends"
+        super().__init__(f"run {run_id} is owned by {owner}, which is alive; {lapse}. Wait for it to end "
+                         f"(`opsflow flows show {run_id}`), or stop that process first")
+
+
+class LeaseLost(OpsflowError):
+    """This process no longer owns the run: another took its lease over, so nothing more may be written.
+
+    Not a ``StorageFailure``: TaskFlow retries those, and a lost lease never comes back.
+    """
+
+    def __init__(self, run_id: str, detail: str = "") -> None:
+        self.run_id = run_id
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"run {run_id}: this process lost its lease{extra}; another owner continues the run")
 class StateNotFound(ConfigError):
     """A command that only reads or continues runs was given an SQLite state file that does not exist."""
 

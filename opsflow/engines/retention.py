@@ -33,7 +33,7 @@ from kazoo import exceptions as k_exc
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base as tf_base
 
-from opsflow.engines import records, signals
+from opsflow.engines import lease, records, signals
 from opsflow.engines.children.listing import batches_of
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
@@ -168,6 +168,8 @@ def _destroy_run(backend: tf_base.Backend, where: str, run_id: str, board: JobBo
         except tf_exc.NotFound:
             pass
     signals.drop(backend, run_id)
+    if isinstance(backend, lease.LeaseStore):
+        backend.drop_lease(run_id)
     if board is not None:
         board.clear_hold(run_id)
 

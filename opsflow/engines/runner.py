@@ -5,6 +5,10 @@ The same code path serves a fresh run, ``opsflow resume`` after a crash (kill -9
 lets TaskFlow's engine continue from the stored atom states, so completed tasks never run again.
 Reverting a stopped run is a resume in which every task still to run fails before acting: the
 ordinary failure path then undoes the completed tasks in reverse order.
+
+Each of them first takes the run's lease (:mod:`opsflow.engines.lease`): a second process is
+refused with :class:`~opsflow.errors.RunOwned`, and one whose lease was taken over can neither
+start a task nor write the run's state (:class:`~opsflow.errors.LeaseLost`).
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ import contextlib
 import dataclasses
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import futurist
 import taskflow.engines
-from taskflow import states as tf_states
+from taskflow import exceptions as tf_exc, states as tf_states
+from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
@@ -32,9 +36,11 @@ from opsflow.engines.children import listing
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
+from opsflow.engines.lease import Holder, Lease, LeaseRecord
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import DamagedRecord, FlowNotFound, InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import (BackendUnavailable, DamagedRecord, FlowNotFound, InvalidInput, InvalidState, LeaseLost,
+                            OpsflowError, StorageUnavailable, WaitPending)
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -45,6 +51,9 @@ LOG = logging.getLogger(__name__)
 
 #: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
 _ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
+
+#: Atom states that show a flow-wide revert under way.
+_UNDOING = frozenset({tf_states.REVERTED, tf_states.REVERTING, tf_states.REVERT_FAILURE})
 
 #: Run states nothing can change any more.
 _ENDED = frozenset({RunState.SUCCEEDED, RunState.REVERTED, RunState.FAILED})
@@ -68,6 +77,22 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
                 return None  # an expression: known only while the run runs
             names.add(value)
     return names
+
+
+def _store_failed(exc: BaseException) -> bool:
+    """True when the store failing (unreachable, or the lease gone) is what stopped an engine.
+
+    TaskFlow hands such errors back as Failure objects inside a WrappedFailure, or as the cause.
+    """
+    kinds = (tf_exc.StorageFailure, BackendUnavailable, LeaseLost)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        if isinstance(seen, tf_exc.WrappedFailure) and any(failure.check(*kinds) for failure in seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
@@ -122,11 +147,20 @@ class Runner:
         clock: Clock | None = None,
         max_workers: int = 8,
         observer: Observer | None = None,
+        owner: str | None = None,
+        outage_bound: float | None = None,
         create: bool = True,
     ) -> None:
         """``create``: make the SQLite state file if it does not exist (else StateNotFound when used)."""
         self.state_url = state_url
+        #: Who takes the leases of the runs this runner drives (a conductor's name, or this process).
+        self.holder = Holder.this_process(owner)
+        #: How long the store may be unreachable before a run stops starting tasks for good (seconds;
+        #: None: one lease lifetime).
+        self.outage_bound = outage_bound
         self._backend: tf_base.Backend = persistence.fetch(state_url, create=create)
+        if outage_bound is not None and hasattr(self._backend, "patience"):
+            self._backend.patience = outage_bound  # a write waits out a shorter outage too
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers
@@ -134,6 +168,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Set by :meth:`interrupt`: no task starts any more, and no wait is held.
+        self._halt = threading.Event()
         #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
         self.children: ChildRuns = LocalChildren(self, self._backend)
 
@@ -183,15 +219,26 @@ class Runner:
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 
     def resume(
-        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True
+        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True,
+        lease: Lease | None = None,
     ) -> RunRecord:
-        """Continue a stored run from where it stopped; completed tasks are not run again."""
+        """Continue a stored run from where it stopped; completed tasks are not run again.
+
+        Takes the run's lease for the time (RunOwned if another live process has it), unless the
+        caller holds it already (``lease``, from :meth:`leased`).
+        """
+        self.record(run_id)  # FlowNotFound before anything is taken
+        with self.leased(run_id, lease) as lease:
+            return self._resume(run_id, lease, failure_points, hold_waits)
+
+    def _resume(self, run_id: str, lease: Lease | None, failure_points: tuple[FailurePoint, ...],
+                hold_waits: bool) -> RunRecord:
         record = self.record(run_id)
         if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
             raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
         while True:
-            record = self._drive(run_id, failure_points, pause=None)
-            if record.state is not RunState.WAITING or not hold_waits:
+            record = self._drive(run_id, failure_points, pause=None, lease=lease)
+            if record.state is not RunState.WAITING or not hold_waits or self._halt.is_set():
                 return record
             local = self.children if isinstance(self.children, LocalChildren) else None
             driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
@@ -200,16 +247,19 @@ class Runner:
             if driven is Driven.NOTHING:
                 self._sleep_until_due(record)
 
-    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+    def revert(self, run_id: str, *, succeeded: bool = False, lease: Lease | None = None) -> RunRecord:
         """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
 
         ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
         children.
         """
-        record = self.record(run_id)
-        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
-            raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
+        self.record(run_id)
+        with self.leased(run_id, lease) as lease:
+            record = self.record(run_id)
+            if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
+                raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
+            return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED,
+                               lease=lease)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
@@ -245,7 +295,23 @@ class Runner:
         with self._engines_lock:
             engines = [engine for engine, run in self._engines.items() if run_id in (None, run)]
         for engine in engines:
-            engine.suspend()
+            try:
+                engine.suspend()
+            except Exception as exc:  # its lease is lost or the store is away: it stops at its next write
+                LOG.info("run %s: suspension not recorded (%s)", self._engines.get(engine), exc)
+
+    def interrupt(self) -> None:
+        """Stop for good (Ctrl-C): start no more tasks, let those in flight finish and be recorded, suspend.
+
+        Safe from any thread (not from a signal handler itself: it writes the runs' state).
+        """
+        self._halt.set()
+        self.suspend()
+
+    def running(self) -> list[str]:
+        """Ids of the runs whose engines run now."""
+        with self._engines_lock:
+            return list(self._engines.values())
 
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run (only its summary, without tasks, once it is pruned)."""
@@ -265,6 +331,14 @@ class Runner:
         """
         return retention.prune(self._backend, self.state_url, self.runs(), policy, self._clock.now(),
                                dry_run=dry_run, board=board)
+
+    def leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases of these runs (or all), by run id: who owns each, alive or lapsed."""
+        read = getattr(self._backend, "read_leases", None)
+        if read is None:
+            return {}
+        found: dict[str, LeaseRecord] = read(run_ids)
+        return found
 
     def use_jobboard(self, board: JobBoard) -> BoardChildren:
         """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
@@ -298,15 +372,40 @@ class Runner:
 
     # -- engine -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def leased(self, run_id: str, held: Lease | None = None) -> Iterator[Lease | None]:
+        """Hold the run's lease for the body (RunOwned if another live process has it); with ``held``,
+        use that one and leave it held.
+
+        A backend without leases (TaskFlow's in-memory one, for tests) runs unleased.
+        """
+        if held is not None:
+            yield held
+            return
+        if not hasattr(self._backend, "take_lease"):
+            yield None
+            return
+        ttl = getattr(self._backend, "lease_ttl", None)
+        lease = Lease(self._backend, run_id, self.holder, ttl).take()
+        try:
+            yield lease
+        finally:
+            lease.release()
+
     def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
-               undo: bool = False) -> RunRecord:
+               undo: bool = False, lease: Lease | None = None) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
             definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
         histories = {atom.name: len(atom.results) for atom in detail if isinstance(atom, models.RetryDetail)}
+        interrupted = frozenset(atom.name for atom in detail
+                                if isinstance(atom, models.TaskDetail) and atom.state == tf_states.RUNNING)
         options = RunOptions(
-            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
+            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories,
+            interrupted=interrupted,
+            started={atom.name for atom in detail if isinstance(atom, models.TaskDetail)
+                     and atom.state not in (tf_states.PENDING, None)},
         )
         compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
@@ -344,10 +443,18 @@ class Runner:
         observer = self._observer if RunMeta.of(detail.meta).parent is None else None
         if observer is not None:
             observer.started(run_id, compiled.task_count)
+        bound = self.outage_bound if self.outage_bound is not None else (lease.ttl if lease else 0.0)
+        engine.start_gate = lambda: not self._halt.is_set() and (lease is None or lease.wait_startable(bound))
         with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
-                engine.run()
+                self._run_engine(engine, options)
             except Exception as exc:
+                if lease is not None and lease.lost:
+                    raise LeaseLost(run_id, "taken over while it ran") from exc
+                if isinstance(exc, LeaseLost):
+                    raise
+                if _store_failed(exc):
+                    raise StorageUnavailable(f"run {run_id} stopped: its state could not be stored: {exc}") from exc
                 if storage.get_flow_state() not in _ENDED_BY_FAILURE:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
@@ -355,6 +462,38 @@ class Runner:
             storage.update_flow_metadata(
                 dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
+
+    #: Engine passes a run may take to finish a revert TaskFlow stopped half way (see _run_engine).
+    REVERT_PASSES = 3
+
+    def _run_engine(self, engine: Any, options: RunOptions) -> None:
+        """Run the engine; if it stopped half way through reverting everything, finish the revert.
+
+        TaskFlow's parallel engine can end a flow-wide revert early: when a retried task's rewind
+        and another task's failure cross, atoms are left with an intention to execute while the
+        rest is undone, and the engine gives up with "Flow transition from 'RUNNING' to
+        'SUSPENDED' is not allowed", the run stored RUNNING and half undone. Marking every atom
+        for revert and running the engine again completes the revert; tasks that never started
+        are skipped by their revert.
+        """
+        for attempt in range(self.REVERT_PASSES):
+            try:
+                engine.run()
+                return
+            except tf_exc.InvalidState as exc:
+                storage = engine.storage
+                atoms = [node for node, kind in engine.compilation.execution_graph.nodes(data="kind")
+                         if kind in tf_compiler.ATOMS]
+                undoing = options.reverting_all.is_set() or any(
+                    storage.get_atom_state(atom.name) in _UNDOING for atom in atoms)
+                if storage.get_flow_state() != tf_states.RUNNING or not undoing or attempt + 1 == self.REVERT_PASSES:
+                    raise
+                options.reverting_all.set()
+                LOG.info("run %s: the engine stopped half way through its revert (%s); finishing it",
+                         options.run_id, exc)
+                for atom in atoms:
+                    if storage.get_atom_intention(atom.name) != tf_states.REVERT:
+                        storage.set_atom_intention(atom.name, tf_states.REVERT)
 
     @contextlib.contextmanager
     def _tracked(self, engine: Any, run_id: str) -> Iterator[None]:
@@ -406,14 +545,14 @@ class Runner:
         dues = [due for due in record.waits.values() if due is not None]
         while True:
             now = self._clock.now()
-            if dues and now >= min(dues):
+            if (dues and now >= min(dues)) or self._halt.is_set():
                 return
             # Not "a signal newer than when we began holding": one sent between the run's last look
             # and ours would be older than that, and the run would sleep through it.
             if self._awaited_signal_delivered(record.run_id):
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
-            time.sleep(pause)
+            self._halt.wait(pause)
 
     def _awaited_signal_delivered(self, run_id: str) -> bool:
         """True when a signal one of the run's pending waits takes has been delivered."""

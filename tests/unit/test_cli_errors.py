@@ -26,7 +26,7 @@ def test_unknown_column_is_one_line_exit_2(capsys, state) -> None:
         runner.runs()  # the state file exists: the column is the mistake
     code, out, err = opsflow(capsys, "flows", "list", "-c", "nope", "--state", state)
     assert (code, out) == (2, "")
-    assert err.strip().splitlines() == ["opsflow: no column 'nope'; columns are: id, name, state, tasks done, created"]
+    assert err.strip().splitlines() == ["opsflow: no column 'nope'; columns are: id, name, state, tasks done, created, owner"]
 
 
 def test_bad_state_url_is_a_configuration_error_exit_2(capsys) -> None:
