@@ -208,7 +208,7 @@ class ActionAtom(task.Task):  # type: ignore[misc]
         action = self._make(None, symbols)
         args = self._scope.evaluate(self._args, symbols)
         self._options.started.add(self.name)
-        LOG.info("%s: executing (try %d)", self.name, action.context.attempt)
+        LOG.info("%s: executing (try %d, run %s)", self.name, action.context.attempt, action.context.run_id)
         result = action.execute(**args)
         if self._timeout is not None and time.monotonic() > action.context.deadline:
             raise TaskTimeout(f"{self.name}: took longer than its timeout of {self._timeout} s")
