@@ -238,11 +238,13 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         return ttl
 
     def release_lease(self, run_id: str, token: int) -> None:
-        """Give the lease up (the token stays, so the next owner's is higher) and stop fencing."""
+        """Give the lease up (the token stays, so the next owner's is higher).
+
+        The fence stays: an engine thread may still write after its owner let the run go, and once
+        another process has taken the run those writes must be refused, not land over its state.
+        """
         with self.transaction() as db:
             db.execute("UPDATE leases SET holder = NULL, expires = 0 WHERE run_id = ? AND token = ?", (run_id, token))
-            db.execute("DELETE FROM temp.fences WHERE run_id = ?", (run_id,))
-            self._fences.pop(run_id, None)
 
     def read_lease(self, run_id: str) -> LeaseRecord | None:
         """The run's stored lease, if it ever had one."""

@@ -38,6 +38,7 @@ Configuration: ``{"hosts": "127.0.0.1:2181,...", "path": "/opsflow", "timeout": 
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
@@ -87,6 +88,9 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self._lost: set[str] = set()
         #: atom uuid -> run (flow detail) uuid, for fencing atom writes.
         self.atom_runs: dict[str, str] = {}
+        #: Runs given up (released or lost), oldest first: their writes stay refused until leased again,
+        #: since an engine thread can still write after its owner let the run go.
+        self._given_up: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.leases_path = f"{self.root}/leases"
         #: An ZooKeeper lease lives as long as the holder's session: one session timeout.
         self.lease_ttl = self.timeout
@@ -154,6 +158,9 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     # -- leases (opsflow.engines.lease.LeaseStore) -----------------------------------------------
 
+    #: How many given-up runs keep their writes refused (their engine threads end long before).
+    GIVEN_UP_REMEMBERED = 1000
+
     def fence_of(self, run_id: str | None) -> Fence | None:
         """The condition on writes of this run, if this backend leased it; LeaseLost once lost."""
         if run_id is None:
@@ -204,6 +211,7 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
             raise RunOwned(run_id, current.holder.describe() if current and current.holder else "another process",
                            None, session_timeout=self.timeout)
         self._lost.discard(run_id)
+        self._given_up.pop(run_id, None)
         self._fences[run_id] = (path, version)
         return token, self.timeout
 
@@ -225,11 +233,9 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def release_lease(self, run_id: str, token: int) -> None:
         """Give the lease up if it is still ours, and stop fencing the run's writes."""
-        fence = self._fences.pop(run_id, None)
+        fence = self._fences.get(run_id)
         lost = run_id in self._lost
-        self._lost.discard(run_id)
-        for atom in [atom for atom, run in self.atom_runs.items() if run == run_id]:
-            del self.atom_runs[atom]  # a conductor drives runs for months: keep only the current ones
+        self._give_up(run_id)
         if fence is None or lost:
             return
         session = self.session()
@@ -239,6 +245,19 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         txn.set_data(path, self._lease_payload(None, token))
         txn.delete(f"{path}/owner")
         session.call(f"lease of run {run_id}", txn.commit_async)  # failed check: not ours to release
+
+    def _give_up(self, run_id: str) -> None:
+        """Refuse the run's writes from now on (fence_of raises), remembering the newest runs only."""
+        self._lost.add(run_id)
+        self._given_up[run_id] = None
+        self._given_up.move_to_end(run_id)
+        if len(self._given_up) > self.GIVEN_UP_REMEMBERED:
+            # a conductor drives runs for months: forget the oldest, whose engines are long gone
+            old, _ = self._given_up.popitem(last=False)
+            self._lost.discard(old)
+            self._fences.pop(old, None)
+            for atom in [atom for atom, run in self.atom_runs.items() if run == old]:
+                del self.atom_runs[atom]
 
     def read_lease(self, run_id: str) -> LeaseRecord | None:
         """The run's stored lease, if it ever had one."""
