@@ -22,8 +22,10 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_sched, output, registry
+from opsflow import (cli_api, cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_reclaim, cli_sched,
+                     output, registry)
 from opsflow.devcloud import cli as devcloud_cli
+from opsflow.engines import retention
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
@@ -36,7 +38,9 @@ from opsflow.errors import (
     InvalidState,
     OpsflowError,
     PluginNotFound,
+    RunOwned,
 )
+from opsflow.cli_interrupt import INTERRUPTED, Interrupts
 from opsflow.flows import arguments, inputs as flow_inputs, loader, render
 from opsflow.flows.model import OnFailure
 
@@ -49,7 +53,7 @@ STATE_ENV = "OPSFLOW_STATE"
 
 #: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
 INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
-                InvalidState)
+                InvalidState, RunOwned)
 
 
 def default_state_url() -> str:
@@ -206,15 +210,30 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord]) -> None:
+def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord], create: bool = True) -> None:
     console = Console(stderr=True)
     if as_json or not console.is_terminal:
-        with Runner(state_url, observer=_PlainObserver()) as runner:
+        with Runner(state_url, observer=_PlainObserver(), create=create) as runner, Interrupts(runner) as interrupts:
             record = operation(runner)
     else:
-        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer) as runner:
+        with _ProgressObserver(console) as observer, Runner(state_url, observer=observer, create=create) as runner, \
+                Interrupts(runner) as interrupts:
             record = operation(runner)
+    if interrupts.count:
+        _interrupted(record, as_json)
     _finish(record, as_json)
+
+
+def _interrupted(record: RunRecord, as_json: bool) -> NoReturn:
+    """After Ctrl-C: say where the run stopped and how to continue it; exit 130."""
+    if as_json:
+        click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
+    else:
+        click.echo(f"run {record.run_id} {record.state.value}")
+    if record.state not in (RunState.SUCCEEDED, RunState.REVERTED):
+        click.echo(f"interrupted; `opsflow resume {record.run_id}` continues it "
+                   f"(or `opsflow revert {record.run_id}` undoes it)", err=True)
+    sys.exit(INTERRUPTED)
 
 
 def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
@@ -259,7 +278,7 @@ def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper:
     """Continue a stopped run; completed tasks are not run again."""
     if zookeeper:
         return cli_jobs.operate("resume", zookeeper, run_id)
-    _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait))
+    _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait), create=False)
 
 
 @main.command()
@@ -271,8 +290,10 @@ def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) ->
     """Undo every completed task of a stopped run, in reverse order."""
     if zookeeper:
         return cli_jobs.operate("revert", zookeeper, run_id)
-    with Runner(state_url, observer=_PlainObserver()) as runner:
+    with Runner(state_url, observer=_PlainObserver(), create=False) as runner, Interrupts(runner) as interrupts:
         record = runner.revert(run_id)
+    if interrupts.count:
+        _interrupted(record, as_json)
     if as_json:
         click.echo(json.dumps(_record_fields(record, with_tasks=True), indent=2, default=str))
     else:
@@ -290,7 +311,7 @@ def signal(run_id: str, name: str, state_url: str, zookeeper: str | None) -> Non
     """Deliver a signal to a run (ends a core.wait waiting for it)."""
     if zookeeper:
         return cli_jobs.operate("signal", zookeeper, run_id, name)
-    with Runner(state_url) as runner:
+    with Runner(state_url, create=False) as runner:
         runner.signal(run_id, name)
     click.echo(f"signal {name!r} delivered to run {run_id}")
 
@@ -327,10 +348,17 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
 @_state_option
 def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url: str) -> None:
     """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
-    with Runner(state_url) as runner:
+    with Runner(state_url, create=False) as runner:
         records = [r for r in runner.runs() if with_children or r.parent is None]
+        leases = runner.leases()
+    for damaged in records:
+        if damaged.damage is not None:
+            click.echo(f"opsflow: run {damaged.run_id} is damaged: {damaged.damage}", err=True)
     names = ["id", "name", "state", "tasks done", "created"]
     rows = [[r.run_id, r.name, r.state.value, cli_children.done(r), _record_fields(r)["created"]] for r in records]
+    names.append("owner")  # pid@host (live) while a process drives it, (lapsed) once that one died
+    for row, r in zip(rows, records):
+        row.append(leases[r.run_id].owner if r.run_id in leases else None)
     if with_children:
         names.append("parent")
         for row, r in zip(rows, records):
@@ -344,7 +372,7 @@ def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url:
 @_state_option
 def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) -> None:
     """Show one run: every task's state, duration and error."""
-    with Runner(state_url) as runner:
+    with Runner(state_url, create=False) as runner:
         record = runner.record(run_id)
         children = runner.children_of(record.run_id)
     child_rows = cli_children.child_rows(children)
@@ -360,6 +388,35 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
     if child_rows:
         click.echo(output.render_many(cli_children.CHILD_COLUMNS, child_rows, fmt))
 
+
+@flows.command("prune")
+@click.option("--older-than", "older_than", metavar="DURATION",
+              help="Prune finished runs that ended longer ago than this (90s, 30m, 12h, 7d, 2w).")
+@click.option("--keep", type=click.IntRange(0), metavar="N", help="Keep the newest N finished runs whole.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be pruned.")
+@_format_options
+@_state_option
+@cli_jobs.zookeeper_option("Prune the distributed mode's runs, and their job nodes and holds, on this jobboard")
+def flows_prune(older_than: str | None, keep: int | None, dry_run: bool, fmt: str, columns: Sequence[str],
+                state_url: str, zookeeper: str | None) -> None:
+    """Drop the per-task detail of finished runs (succeeded, reverted), keeping a summary of each.
+
+    Without --older-than and --keep the defaults apply: older than 7d, or beyond the newest 1000.
+    Failed runs are never pruned; child runs go with their parent.
+    """
+    if older_than is None and keep is None:
+        policy = retention.Policy()
+    else:
+        policy = retention.Policy(retention.parse_duration(older_than) if older_than is not None else None, keep)
+    if zookeeper:
+        with cli_jobs.connected(zookeeper) as (board, runner):
+            pruned = runner.prune(policy, dry_run=dry_run, board=board)
+    else:
+        with Runner(state_url, create=False) as runner:
+            pruned = runner.prune(policy, dry_run=dry_run)
+    rows = [[r.run_id, r.name, r.state.value, _record_fields(r)["created"]] for r in pruned]
+    click.echo(output.render_many(["id", "name", "state", "created"], rows, fmt, columns))
+    click.echo(f"{'would prune' if dry_run else 'pruned'} {len(pruned)} finished runs", err=True)
 
 
 # -- actions ----------------------------------------------------------------------------------
@@ -411,6 +468,9 @@ def _register_optional_commands() -> None:
     for command in (*cli_hibernate.COMMANDS, *cli_auth.COMMANDS):
         main.add_command(command)
     main.add_command(cli_sched.sched)
+    for command in cli_api.COMMANDS:
+        main.add_command(command)
+    main.add_command(cli_reclaim.reclaim)
 
 
 _register_optional_commands()

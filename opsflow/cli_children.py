@@ -14,7 +14,9 @@ CHILD_COLUMNS = ["child run", "task", "item", "state", "tasks done"]
 
 
 def done(record: RunRecord) -> str:
-    """``finished/all`` tasks of a run."""
+    """``finished/all`` tasks of a run (``pruned`` once retention dropped its tasks)."""
+    if record.pruned_at is not None:
+        return "pruned"
     return f"{sum(t.state == 'SUCCESS' for t in record.steps)}/{len(record.steps)}"
 
 

@@ -23,6 +23,7 @@ import click
 
 from opsflow import cli_children, jobs, output
 from opsflow.conductor import Conductor, OffsetFileClock
+from opsflow.engines import retention
 from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
 from opsflow.engines.runner import Runner
 from opsflow.errors import FlowNotFound
@@ -67,6 +68,10 @@ def _connected(zookeeper: str | None) -> Iterator[tuple[JobBoard, Runner]]:
         yield board, runner
 
 
+#: The board and a runner on its state, for commands of other modules (``flows prune --zookeeper``).
+connected = _connected
+
+
 def _when(moment: float | None) -> str | None:
     if moment is None:
         return None
@@ -86,6 +91,8 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "submitted": _when(job.entry.submitted),
         "run state": job.record.state.value if job.record else None,
         "parent": job.record.parent.run_id if job.record and job.record.parent else None,
+        "owner": job.lease.owner if job.lease is not None else None,
+        "reason": job.reason,
     }
 
 
@@ -123,11 +130,23 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
                    "The server's floor is 2 x tickTime.")
 @click.option("--clock-file", type=click.Path(dir_okay=False),
               help="Add the number of seconds in this file to the clock (rehearse long waits).")
+@click.option("--outage-bound", type=click.FloatRange(min=0), default=None,
+              help="Seconds a ZooKeeper outage only pauses the runs (no task starts meanwhile); past it their "
+                   "jobs are let go for any conductor to continue. Default: the session timeout.")
+@click.option("--retain-for", "retain_for", default="7d", show_default=True, metavar="DURATION",
+              help="Prune finished runs' task detail this long after they end (a summary stays).")
+@click.option("--retain-count", "retain_count", type=click.IntRange(0), default=retention.DEFAULT_KEEP,
+              show_default=True, help="Keep at most this many finished runs whole.")
+@click.option("--prune-every", "prune_every", default="10m", show_default=True, metavar="DURATION",
+              help="How often to prune (0: never; conductors take turns).")
 def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
-              clock_file: str | None) -> None:
+              clock_file: str | None, outage_bound: float | None, retain_for: str, retain_count: int,
+              prune_every: str) -> None:
     """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
     daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
-                       clock=OffsetFileClock(clock_file) if clock_file else None)
+                       clock=OffsetFileClock(clock_file) if clock_file else None, outage_bound=outage_bound,
+                       retain=retention.Policy(retention.parse_duration(retain_for), retain_count),
+                       prune_every=retention.parse_duration(prune_every))
 
     def on_signal(signum: int, _frame: Any) -> None:
         # Event.set takes a lock the interrupted main thread may hold: set it from another thread.
@@ -146,15 +165,27 @@ def jobs_group() -> None:
     """Jobs on the ZooKeeper jobboard (submitted with `opsflow submit`)."""
 
 
+def _api_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    from opsflow.api.remote import API_ENV
+
+    return click.option("--api", "api", envvar=API_ENV, metavar="URL|catalog",
+                        help=f"Ask opsflow's API instead of ZooKeeper (as the OS_CLOUD user; default ${API_ENV}).")(func)
+
+
 @jobs_group.command("list")
 @_format_options
 @_zookeeper_option
-def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+@_api_option
+def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
     """List the jobs on the board with their state, progress and claim holder, oldest first (a child run's job
     names its parent run)."""
+    if api:
+        from opsflow import cli_api
+
+        return cli_api.remote_list(api, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
-    names = ["id", "name", "state", "tasks done", "claimed by", "due", "submitted", "parent"]
+    names = ["id", "name", "state", "tasks done", "claimed by", "owner", "due", "submitted", "parent"]
     rows = [[_fields(job)[n] for n in names] for job in found]
     click.echo(output.render_many(names, rows, fmt, columns))
 
@@ -163,8 +194,13 @@ def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
 @click.argument("job_id")
 @_format_options
 @_zookeeper_option
-def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+@_api_option
+def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
     """Show one job: state, claim holder, and every task's state, duration and error."""
+    if api:
+        from opsflow import cli_api
+
+        return cli_api.remote_show(api, job_id, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         try:
             job = jobs.view(board, runner, job_id)

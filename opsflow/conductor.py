@@ -23,6 +23,14 @@ those in flight (at-least-once, which every action tolerates).
 
 SIGTERM (:meth:`Conductor.stop`): stop claiming, suspend every run once its tasks in flight finish,
 give the claims back, return.
+
+Ownership: a claimed job's run is driven under the run's lease (:mod:`opsflow.engines.lease`), held
+until the job is settled, and the hold a conductor sets is fenced by it too. While the ZooKeeper
+connection is SUSPENDED no task starts (the engines' start gate); an outage shorter than
+``outage_bound`` is only a pause, a longer one makes the conductor let its jobs go (abandon: no
+``failed`` hold). A job is held ``failed`` only for a failure of the job itself, with the reason in
+the hold (``opsflow jobs show``). A conductor that lost a run (SIGSTOPped past its session, say)
+cannot write over the new owner's state: every write is fenced (LeaseLost), and it lets go.
 """
 
 from __future__ import annotations
@@ -36,16 +44,30 @@ from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 
+from taskflow import exceptions as tf_exc
+
+from opsflow.engines import retention
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.jobboard import Address, Hold, HoldKind, JobBoard, JobEntry, iter_due
+from opsflow.engines.lease import Lease
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import BackendUnavailable, ClaimConflict, InvalidState
+from opsflow.errors import BackendUnavailable, ClaimConflict, InvalidState, LeaseLost, RunOwned
 from opsflow.tasks.base import Clock, SystemClock
 
 __all__ = ["Conductor", "OffsetFileClock"]
 
 LOG = logging.getLogger(__name__)
+
+
+def _store_trouble(exc: BaseException) -> bool:
+    """True when the store being unreachable is what ended a run (anywhere in the chain of causes)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (BackendUnavailable, LeaseLost, tf_exc.StorageFailure)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class OffsetFileClock:
@@ -86,6 +108,9 @@ class Conductor:
         max_jobs: int = 4,
         workers: int = 8,
         clock: Clock | None = None,
+        outage_bound: float | None = None,
+        retain: retention.Policy | None = retention.Policy(),
+        prune_every: float = retention.DEFAULT_EVERY,
     ) -> None:
         if max_jobs < 1 or workers < 1:
             raise ValueError(f"a conductor needs at least one job slot and one worker, not {max_jobs}/{workers}")
@@ -94,6 +119,10 @@ class Conductor:
         self.max_jobs = max_jobs
         self.workers = workers
         self.clock: Clock = clock or SystemClock()
+        #: Seconds of ZooKeeper outage that only pause the runs; past it their jobs are let go.
+        self.outage_bound = outage_bound if outage_bound is not None else address.timeout
+        #: Set while the jobboard's connection is SUSPENDED: claim nothing.
+        self._cut_off = threading.Event()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._active: dict[str, JobEntry] = {}
@@ -107,6 +136,9 @@ class Conductor:
         self.completed = 0
         #: What this conductor last wrote to its node (None: write again, e.g. after a lost session).
         self._published: dict[str, object] | None = None
+        #: Which finished runs lose their detail, and how often this conductor looks (None or 0: never).
+        self.retain = retain
+        self.prune_every = prune_every if retain is not None else 0.0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -118,12 +150,17 @@ class Conductor:
     def run(self) -> None:
         """Claim and run jobs until :meth:`stop`; then suspend runs in flight and release their claims."""
         board = self._board = JobBoard(self.address)
-        runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers)
+        runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers,
+                                       owner=self.name, outage_bound=self.outage_bound)
         self._children = runner.use_jobboard(board)  # child runs become jobs every conductor shares
         pool = futures.ThreadPoolExecutor(self.max_jobs, thread_name_prefix="opsflow-job")
+        retain = self.retain or retention.Policy()
+        pruner = retention.Pruner(lambda: runner.prune(retain, board=board), board, self.prune_every)
+        pruner.start()
         try:
             board.watch(self._wake.set)
             board.on_session_lost(self._session_lost)
+            board.on_connection(self._connection_changed)
             self._publish()
             LOG.info("conductor %s serving %s (%d jobs, %d workers)", self.name, self.address, self.max_jobs,
                      self.workers)
@@ -138,9 +175,20 @@ class Conductor:
             pool.shutdown(wait=True)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            pruner.stop()
             runner.close()
             board.close()
             LOG.info("conductor %s stopped", self.name)
+
+    def _connection_changed(self, suspended: bool) -> None:
+        if suspended:
+            if not self._cut_off.is_set():
+                LOG.warning("conductor %s: ZooKeeper connection suspended; starting no task until it is back",
+                            self.name)
+            self._cut_off.set()
+        else:
+            self._cut_off.clear()
+            self._wake.set()
 
     def _session_lost(self) -> None:
         if self._stopping.is_set() and not self._active:
@@ -156,6 +204,8 @@ class Conductor:
     def _claim_some(self, pool: futures.Executor) -> float:
         """Claim what this conductor has room for; return how long to sleep before looking again."""
         assert self._board is not None
+        if self._cut_off.is_set():
+            return self.POLL
         try:
             free = self.max_jobs - len(self._active)
             holds = self._board.holds()
@@ -220,16 +270,28 @@ class Conductor:
                 self._persist(lambda: board.trash(entry, self.name))
                 return
             signals_before = set(self._runner.signals(entry.run_id))
-            record = self._drive(entry, hold)
-            self._settle(entry, record, signals_before)
+            with self._runner.leased(entry.run_id) as lease:
+                record = self._drive(entry, hold, lease)
+                self._settle(entry, record, signals_before, lease.fence if lease is not None else None)
+        except RunOwned as exc:
+            # Its previous owner's session has not lapsed yet (or an operator runs it by hand).
+            LOG.info("job %s: not ours yet on conductor %s: %s", entry.run_id, self.name, exc)
+            self._let_go(entry)
+        except LeaseLost as exc:
+            LOG.warning("job %s: conductor %s lost it to another owner: %s", entry.run_id, self.name, exc)
+            self._let_go(entry)
         except BackendUnavailable as exc:
             # ZooKeeper trouble: our claim lapses with the session if it has not already; let go.
             LOG.warning("job %s interrupted on conductor %s: %s", entry.run_id, self.name, exc)
             self._let_go(entry)
-        except Exception:  # a job that cannot be driven at all must not be retried forever
+        except Exception as exc:  # a job that cannot be driven at all must not be retried forever
+            if _store_trouble(exc):
+                LOG.warning("job %s interrupted on conductor %s by the store: %s", entry.run_id, self.name, exc)
+                self._let_go(entry)
+                return
             LOG.exception("job %s could not be run; holding it for an operator", entry.run_id)
             try:
-                self._board.set_hold(Hold(entry.run_id, HoldKind.FAILED))
+                self._board.set_hold(Hold(entry.run_id, HoldKind.FAILED), reason=f"could not be run: {exc}")
             finally:
                 self._let_go(entry)
         finally:
@@ -239,19 +301,20 @@ class Conductor:
             self._publish()
             self._wake.set()
 
-    def _drive(self, entry: JobEntry, hold: Hold | None) -> RunRecord:
+    def _drive(self, entry: JobEntry, hold: Hold | None, lease: Lease | None) -> RunRecord:
         assert self._runner is not None
         try:
             if hold is not None and hold.kind is HoldKind.REVERT:
                 LOG.info("conductor %s reverting job %s", self.name, entry.run_id)
                 self._reverting.add(entry.run_id)
-                return self._runner.revert(entry.run_id)
-            return self._runner.resume(entry.run_id, hold_waits=False)
+                return self._runner.revert(entry.run_id, lease=lease)
+            return self._runner.resume(entry.run_id, hold_waits=False, lease=lease)
         except InvalidState:
             # It had finished, but its conductor died before consuming the job.
             return self._runner.record(entry.run_id)
 
-    def _settle(self, entry: JobEntry, record: RunRecord, signals_before: set[str]) -> None:
+    def _settle(self, entry: JobEntry, record: RunRecord, signals_before: set[str],
+                fence: tuple[str, int] | None) -> None:
         assert self._board is not None and self._runner is not None
         state = record.state
         LOG.info("job %s %s on conductor %s", entry.run_id, state.value, self.name)
@@ -263,10 +326,12 @@ class Conductor:
             self.completed += 1
             return
         if state in (RunState.PAUSED, RunState.FAILED):
-            self._persist(lambda: board.set_hold(Hold(entry.run_id, HoldKind(state.value))))
+            reason = "; ".join(f"{t.path}: {t.error}" for t in record.steps if t.error and t.state != "SUCCESS")
+            self._persist(lambda: board.set_hold(Hold(entry.run_id, HoldKind(state.value)), reason, fence))
         elif state is RunState.WAITING:
             dues = [due for due in record.waits.values() if due is not None]
-            self._persist(lambda: board.set_hold(Hold(entry.run_id, HoldKind.WAITING, min(dues) if dues else None)))
+            wait = Hold(entry.run_id, HoldKind.WAITING, min(dues) if dues else None)
+            self._persist(lambda: board.set_hold(wait, fence=fence))
             self._persist(lambda: children.held_waiting(record))  # its children may all have ended meanwhile
             # A signal delivered while the run was getting to its wait found no hold to lift.
             if set(runner.signals(entry.run_id)) - signals_before:
@@ -296,5 +361,6 @@ class Conductor:
         board = self._board
         try:
             self._persist(lambda: board.abandon(entry, self.name))
-        except BackendUnavailable as exc:  # the session (and with it the claim) is gone already
-            LOG.info("job %s: claim not given back (%s); it lapses with the session", entry.run_id, exc)
+        except (BackendUnavailable, tf_exc.NotFound, tf_exc.JobFailure) as exc:
+            # The session (and with it the claim) is gone already, or another conductor has it now.
+            LOG.info("job %s: claim not given back (%s); it lapsed with the session", entry.run_id, exc)

@@ -12,12 +12,16 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
      |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a cloud or host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
+     |    +-- StateNotFound     [2] ... the SQLite state file named does not exist (and may not be created)
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
      +-- FlowNotFound           [2] no stored flow or job has the given id
      +-- InvalidState           [2] the operation does not fit the flow's or job's current state
      +-- BackendUnavailable         the state backend (SQLite file, ZooKeeper) cannot be reached
      |    +-- StorageUnavailable    ... raised inside a backend (also TaskFlow's StorageFailure)
      +-- ClaimConflict              another conductor holds the job
+ +-- RunOwned               [2] another live process (or conductor) owns the run's lease
+ +-- LeaseLost                  this process lost a run's lease: another owner took it over
+     +-- DamagedRecord              a stored run's row or node cannot be read back (names which)
      +-- ActionFailed               a task's action failed (raised inside tasks; names the task)
      |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
      |    |    +-- FailedBeforeActing   ... before the action ran, so its revert is skipped
@@ -58,6 +62,7 @@ __all__ = [
     "CloudNotFound",
     "CloudUnreachable",
     "ConfigError",
+    "DamagedRecord",
     "DefinitionError",
     "ExpressionError",
     "FailedBeforeActing",
@@ -66,10 +71,13 @@ __all__ = [
     "InjectedFailure",
     "InvalidInput",
     "InvalidState",
+    "LeaseLost",
     "ObjectStoreError",
     "OpsflowError",
     "PlanError",
     "PluginNotFound",
+    "RunOwned",
+    "StateNotFound",
     "StorageUnavailable",
     "TaskTimeout",
     "TransferFailed",
@@ -84,14 +92,18 @@ class OpsflowError(Exception):
 
 
 class DefinitionError(OpsflowError):
-    """A flow definition cannot be loaded; the message starts with ``file:line:col:``."""
+    """A flow definition cannot be loaded; the message starts with ``file:line:col:``.
+
+    Line 0 means no position (a file that cannot be read): then it starts with ``file:`` alone,
+    never with a made-up ``:0:0``.
+    """
 
     def __init__(self, message: str, *, source: str = "<string>", line: int = 0, column: int = 0) -> None:
         self.source = source
         self.line = line
         self.column = column
         self.reason = message
-        super().__init__(f"{source}:{line}:{column}: {message}")
+        super().__init__(f"{source}:{line}:{column}: {message}" if line > 0 else f"{source}: {message}")
 
 
 class ExpressionError(OpsflowError):
@@ -267,3 +279,55 @@ class TransferFailed(ActionFailed):
 
 class ChecksumMismatch(TransferFailed):
     """Both ends were read, and their disks differ: the copy must not be trusted (nor its source deleted)."""
+
+
+class RunOwned(OpsflowError):
+    """Another live process holds the run's lease: taking it (run, resume, revert) is refused.
+
+    ``owner`` names it (``pid@host`` or the conductor's name), ``expires`` is when its lease lapses
+    unless renewed (epoch seconds; None while its ZooKeeper session lives).
+    """
+
+    def __init__(self, run_id: str, owner: str, expires: float | None, *, session_timeout: float | None = None) -> None:
+        self.run_id = run_id
+        self.owner = owner
+        self.expires = expires
+        if expires is not None:
+            when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat(timespec="seconds")
+            lapse = f"its lease lapses at {when} unless renewed"
+        else:
+            within = f" within {session_timeout:g} s" if session_timeout is not None else ""
+            lapse = f"its lease lapses{within} after its ZooKeeper session ends"
+        super().__init__(f"run {run_id} is owned by {owner}, which is alive; {lapse}. Wait for it to end "
+                         f"(`opsflow flows show {run_id}`), or stop that process first")
+
+
+class LeaseLost(OpsflowError):
+    """This process no longer owns the run: another took its lease over, so nothing more may be written.
+
+    Not a ``StorageFailure``: TaskFlow retries those, and a lost lease never comes back.
+    """
+
+    def __init__(self, run_id: str, detail: str = "") -> None:
+        self.run_id = run_id
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"run {run_id}: this process lost its lease{extra}; another owner continues the run")
+class StateNotFound(ConfigError):
+    """A command that only reads or continues runs was given an SQLite state file that does not exist."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"no SQLite state file at {path}: nothing has run with this state, or the path is "
+                         f"mistyped; check --state or $OPSFLOW_STATE (`opsflow run` creates the file)")
+
+
+class DamagedRecord(OpsflowError):
+    """A stored run cannot be read back: one of its rows or nodes is corrupted."""
+
+    def __init__(self, run_id: str, where: str, reason: str) -> None:
+        self.run_id = run_id
+        #: The row (table and uuid, and the file) or node (its path) that does not decode.
+        self.where = where
+        self.reason = reason
+        super().__init__(f"run {run_id} is damaged: {where} cannot be read ({reason}); the other runs are "
+                         f"unaffected: restore that record from a backup, or delete the run's records by hand")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opsflow.engines.jobboard import Hold, HoldKind, JobBoard, JobEntry
+from opsflow.engines.lease import LeaseRecord
 from opsflow.engines.records import RunRecord
 from opsflow.engines.runner import Runner
 from opsflow.errors import ClaimConflict, InvalidState
@@ -47,6 +48,10 @@ class JobView:
     owner: str | None
     #: The run's stored state (None if it could not be read).
     record: RunRecord | None
+    #: The run's lease: who drives it, and whether that process lives (None: never leased).
+    lease: LeaseRecord | None = None
+    #: Why the job is held, as its conductor said (a failed job's error).
+    reason: str | None = None
 
     @property
     def state(self) -> str:
@@ -74,24 +79,32 @@ def submit(board: JobBoard, runner: Runner, definition: FlowDefinition, values: 
 
 
 def view(board: JobBoard, runner: Runner, ref: str) -> JobView:
-    """One job by run id (or unique prefix)."""
-    return _view(board, runner, board.find(ref), board.holds())
+    """One job by run id (or unique prefix), with the reason it is held."""
+    entry = board.find(ref)
+    holds = board.holds()
+    job = _view(board, runner, entry, holds, runner.leases([entry.run_id]))
+    if job.hold is not None:
+        job = dataclasses.replace(job, reason=board.hold_reason(entry.run_id))
+    return job
 
 
 def views(board: JobBoard, runner: Runner) -> list[JobView]:
     """Every job on the board, oldest first."""
     holds = board.holds()
-    return [_view(board, runner, entry, holds) for entry in board.entries()]
+    entries = board.entries()
+    leases = runner.leases([entry.run_id for entry in entries])
+    return [_view(board, runner, entry, holds, leases) for entry in entries]
 
 
-def _view(board: JobBoard, runner: Runner, entry: JobEntry, holds: Mapping[str, Hold]) -> JobView:
+def _view(board: JobBoard, runner: Runner, entry: JobEntry, holds: Mapping[str, Hold],
+          leases: Mapping[str, LeaseRecord]) -> JobView:
     owner = board.owner(entry) if entry.claimed else None
     try:
         record: RunRecord | None = runner.record(entry.run_id)
     except Exception as exc:  # a job whose run is unreadable is still worth listing
         LOG.warning("job %s: cannot read its run: %s", entry.run_id, exc)
         record = None
-    return JobView(entry, holds.get(entry.run_id), owner, record)
+    return JobView(entry, holds.get(entry.run_id), owner, record, leases.get(entry.run_id))
 
 
 def resume(board: JobBoard, runner: Runner, ref: str) -> JobView:

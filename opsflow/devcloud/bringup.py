@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import keystoneauth1.exceptions
+import openstack
+
 from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
+from opsflow.devcloud import opsflow_api
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
@@ -75,6 +79,10 @@ def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict
             # gunicorn closes idle keep-alive connections after 2 s by default, racing clients that
             # poll every 2 s ("Remote end closed connection without response")
             "--keep-alive", "75",
+            # nova asks neutron for the ports of 150 servers per request when it lists servers: a
+            # 5.8 KB request line that gunicorn's default 4094-byte limit refuses (nova then answers
+            # 500 to any listing of more than ~100 servers); 8190 is gunicorn's largest bound
+            "--limit-request-line", "8190",
             "--name", name, "opsflow.devcloud.wsgi:application"]
     return procs.Proc(name=name, region=region, argv=argv, port=port,
                       env={"OPSFLOW_WSGI_APP": _WSGI[app], **env},
@@ -111,6 +119,7 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                        ready_text="simulated hypervisor(s) started", timeout=300),
             hostaccess.process(region),
         ]
+    out += opsflow_api.processes(layout)
     return out
 
 
@@ -154,6 +163,8 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = wsgi + neutron
         elif proc.name == "keystone" or proc.name.endswith("-nova-api"):
             out[proc.name] = wsgi + keys
+        elif proc.name in opsflow_api.NAMES:
+            out[proc.name] = digest(["api/*.py", "api/static/*", "engines/**/*.py", "jobs.py", "conductor.py"]) + keys
         else:
             out[proc.name] = wsgi
         out[proc.name] += " " + hashlib.sha256("\0".join(proc.argv).encode()).hexdigest()
@@ -277,6 +288,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     started = time.monotonic()
     venv = services_venv.ensure(layout.home)
     files = configs.all_files(layout, sim, _pastes(venv))
+    files.update(opsflow_api.files(layout))
     conf_fp = _config_fingerprint(venv, files, sim)
     processes = plan(layout, venv, sim)
     code_fp = _code_fingerprints(processes)
@@ -297,6 +309,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
                    if old_code.get(p.name) != code_fp[p.name] or not healthy[p.name]]
         _stop_all(layout, [p.name for p in restart])
         hostaccess.prepare(layout)
+        opsflow_api.prepare(layout)
         _start_phases(layout, venv, sim, restart)
         seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
         swift.start()  # restarts only what is down or reconfigured
@@ -356,6 +369,8 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     _wait_all(layout, launched)
     LOG.info("every API and control service answers (%.0f s)", time.monotonic() - started)
     _start(layout, [p for p in processes if p.name.endswith(("-compute", "-sshd"))])
+    opsflow_api.prepare(layout)
+    _start(layout, [p for p in processes if p.name in opsflow_api.NAMES])
     _finish(layout, venv, sim, conf_fp, code_fp)
     return f"the simulated cloud is up from nothing in {time.monotonic() - started:.1f} s"
 
@@ -396,6 +411,7 @@ def down(layout: lay.Layout) -> str:
     names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
                                       "compute", "sshd")]
+    names += opsflow_api.NAMES
     stopped = _stop_all(layout, names)
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
@@ -425,4 +441,26 @@ def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
     for name, port, pid, ok in objectstore.rows(swift):
         health = "down" if pid is None else "ok" if ok else "unhealthy"
         rows.append(Row(name, "-", port, pid, health, objectstore.log_path(swift, name)))
+    healthy = {r.name for r in rows if r.health == "ok"}
+    rows += [_computes_up(layout, region.name, sim, asked=f"{region.name}-nova-api" in healthy)
+             for region in layout.regions()]
     return rows
+
+
+def _computes_up(layout: lay.Layout, region: str, sim: configs.SimSettings, *, asked: bool) -> Row:
+    """Whether nova sees every simulated hypervisor of ``region`` up: live processes are not enough.
+
+    A compute process can run while its services never registered, or stopped heartbeating; only
+    nova's own service list (state ``up``, enabled) says the hypervisors are usable.
+    """
+    name = f"{region}-nova-computes"
+    log = layout.logs / f"{region}-compute.log"
+    prefix = layout.region(region).host_prefix
+    if not asked:  # no nova API of ours to ask (maybe another cloud's answers on the port)
+        return Row(name, region, 0, None, "down", log)
+    try:
+        services = list(seed.admin_connection(layout, region).compute.services(binary="nova-compute"))
+    except (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException) as exc:
+        return Row(name, region, 0, None, f"unknown (nova: {type(exc).__name__})", log)
+    up = sum(1 for s in services if s.host.startswith(prefix) and s.state == "up" and s.status == "enabled")
+    return Row(name, region, 0, None, "ok" if up >= sim.computes else f"{up}/{sim.computes} up", log)

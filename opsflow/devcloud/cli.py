@@ -8,16 +8,19 @@ import sys
 
 import click
 
-from opsflow.devcloud import bringup, configs, procs, scheduler_modes
+from opsflow.devcloud import bringup, configs, procs, profiles, scheduler_modes
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.layout import Layout
+from opsflow.errors import ConfigError, DefinitionError
 
 __all__ = ["devcloud"]
 
 
-def _sim(computes: int, boot_failure_rate: float, scheduler: str = "devcloud") -> configs.SimSettings:
+def _sim(computes: int, boot_failure_rate: float, scheduler: str = "devcloud", report_interval: int = 10,
+         service_down_time: int = 25) -> configs.SimSettings:
     return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate,
-                               scheduler=scheduler_modes.SchedulerMode(scheduler))
+                               scheduler=scheduler_modes.SchedulerMode(scheduler),
+                               report_interval=report_interval, service_down_time=service_down_time)
 
 
 _computes = click.option("--computes", default=2, show_default=True, type=click.IntRange(1, 2000),
@@ -46,13 +49,23 @@ def devcloud(ctx: click.Context, debug: bool) -> None:
 @_computes
 @_failure
 @_scheduler
+@click.option("--report-interval", default=10, show_default=True, type=click.IntRange(1),
+              help="Seconds between each simulated hypervisor's heartbeats (nova's report_interval).")
+@click.option("--service-down-time", default=25, show_default=True, type=click.IntRange(1),
+              help="Seconds without a heartbeat before nova calls a hypervisor down.")
 @click.option("--fresh", is_flag=True, help="Rebuild from nothing even if it is up.")
 @click.pass_context
-def up(ctx: click.Context, computes: int, boot_failure_rate: float, scheduler: str, fresh: bool) -> None:
+def up(ctx: click.Context, computes: int, boot_failure_rate: float, scheduler: str, report_interval: int,
+       service_down_time: int, fresh: bool) -> None:
     """Bring the simulated cloud up (quick and harmless when it already is)."""
+    if service_down_time <= report_interval:
+        raise click.BadParameter(f"{service_down_time} s is not longer than the heartbeat interval "
+                                 f"({report_interval} s): every hypervisor would flap; give at least "
+                                 f"{2 * report_interval + 1}", param_hint="--service-down-time")
     layout = Layout.default()
     try:
-        said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler), fresh=fresh)
+        said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler, report_interval, service_down_time),
+                          fresh=fresh)
     except BringUpFailed as exc:
         if ctx.obj["debug"]:
             raise
@@ -102,3 +115,28 @@ def logs(service: str | None, lines: int) -> None:
         click.echo(f"no log for {service!r} in {layout.logs} (known: {known})", err=True)
         sys.exit(1)
     click.echo(procs.log_tail(path, lines))
+
+
+@devcloud.group()
+def profile() -> None:
+    """Behaviour profiles: latencies, failures, slow disks and flapping heartbeats per host group."""
+
+
+@profile.command("apply")
+@click.argument("path", type=click.Path(dir_okay=False))
+def profile_apply(path: str) -> None:
+    """Check the profile in PATH and make every simulated hypervisor follow it from now on."""
+    try:
+        loaded = profiles.load_file(path)
+    except (DefinitionError, ConfigError) as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    for target in profiles.apply(Layout.default(), loaded):
+        click.echo(f"applied {path} -> {target}")
+
+
+@profile.command("clear")
+def profile_clear() -> None:
+    """Back to the configured timings everywhere."""
+    profiles.clear(Layout.default())
+    click.echo("behaviour profile cleared")

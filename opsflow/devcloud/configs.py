@@ -35,6 +35,10 @@ class SimSettings:
     destroy_seconds: float = 0.2
     snapshot_seconds: float = 0.3
     boot_failure_rate: float = 0.0
+    #: Seconds between a compute service's heartbeats (nova's ``report_interval``).
+    report_interval: int = 10
+    #: Seconds without a heartbeat before nova calls a compute service down (``service_down_time``).
+    service_down_time: int = 25
     #: How nova-scheduler places (``opsflow devcloud up --scheduler``); switching restarts only it.
     scheduler: scheduler_modes.SchedulerMode = scheduler_modes.SchedulerMode.DEVCLOUD
 
@@ -110,7 +114,7 @@ def placement(layout: lay.Layout, region: lay.RegionLayout) -> dict[Path, str]:
     })}
 
 
-def _nova_common(layout: lay.Layout, region: lay.RegionLayout) -> dict[str, dict[str, object]]:
+def _nova_common(layout: lay.Layout, region: lay.RegionLayout, sim: SimSettings) -> dict[str, dict[str, object]]:
     nova_dir = region.root / "nova"
     return {
         "DEFAULT": {
@@ -121,8 +125,8 @@ def _nova_common(layout: lay.Layout, region: lay.RegionLayout) -> dict[str, dict
             "state_path": nova_dir / "state",
             # the compute API's own services (no metadata API, no consoles)
             "enabled_apis": "osapi_compute",
-            # a simulated host that stops reporting (heartbeat every 10 s) shows "down" within 25 s
-            "service_down_time": 25,
+            # a simulated host that stops reporting shows "down" this long after its last heartbeat
+            "service_down_time": sim.service_down_time,
         },
         "oslo_concurrency": {"lock_path": nova_dir / "locks"},
         "oslo_messaging_notifications": {"driver": "noop"},
@@ -137,9 +141,9 @@ def _nova_common(layout: lay.Layout, region: lay.RegionLayout) -> dict[str, dict
     }
 
 
-def nova(layout: lay.Layout, region: lay.RegionLayout, paste: str) -> dict[Path, str]:
+def nova(layout: lay.Layout, region: lay.RegionLayout, paste: str, sim: SimSettings) -> dict[Path, str]:
     """Nova API, conductor and scheduler of one region (nova.conf + api-paste.ini)."""
-    sections = _nova_common(layout, region)
+    sections = _nova_common(layout, region, sim)
     sections["api"] = {"auth_strategy": "keystone"}
     sections["api_database"] = {"connection": _db(region.database("nova_api"))}
     # map_cell0 derives the cell0 database name by appending "_cell0" to this one
@@ -163,10 +167,10 @@ def nova(layout: lay.Layout, region: lay.RegionLayout, paste: str) -> dict[Path,
 
 def nova_compute(layout: lay.Layout, region: lay.RegionLayout, sim: SimSettings) -> dict[Path, str]:
     """The simulated hypervisors of one region: no database sections (computes have no DB access)."""
-    sections = _nova_common(layout, region)
+    sections = _nova_common(layout, region, sim)
     sections["DEFAULT"].update({
         "compute_driver": "opsflow_sim.SimDriver",
-        "report_interval": 10,
+        "report_interval": sim.report_interval,
         "update_resources_interval": 60,
         "heal_instance_info_cache_interval": -1,
         "instance_usage_audit": False,
@@ -247,7 +251,7 @@ def all_files(layout: lay.Layout, sim: SimSettings, pastes: Mapping[str, str]) -
     files = keystone(layout)
     for region in layout.regions():
         files.update(placement(layout, region))
-        files.update(nova(layout, region, auth.nova_paste(pastes["nova"], layout)))
+        files.update(nova(layout, region, auth.nova_paste(pastes["nova"], layout), sim))
         files.update(scheduler_modes.files(layout, region))
         files.update(nova_compute(layout, region, sim))
         files.update(neutron(layout, region, pastes["neutron"]))

@@ -2,14 +2,14 @@
 
 Each process runs in its own session (so stopping it stops its children, e.g. gunicorn's worker),
 writes stdout and stderr to ``<logs>/<name>.log`` and is remembered in ``<run>/<name>.pid`` as
-``pid start-time``: the start time (from /proc) guards against a recycled pid, since CI and later
-sessions start with our old pid files but none of our processes.
+``pid start-time``: the start time guards against a recycled pid, since CI and later sessions
+start with our old pid files but none of our processes. Spawning, pid files and stopping are
+:mod:`opsflow.services.supervisor`'s, shared with ZooKeeper and Swift.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 import urllib.error
 import urllib.request
@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsflow.devcloud.errors import BringUpFailed
+from opsflow.services import supervisor
 
 __all__ = ["Proc", "alive_pid", "http_ok", "log_tail", "start", "stop", "wait_healthy", "wait_log"]
 
 #: Seconds a process gets to exit on SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
-#: Pids this process spawned and has not reaped yet.
-_SPAWNED: set[int] = set()
 
 
 @dataclass(frozen=True)
@@ -49,29 +48,9 @@ class Proc:
     timeout: float = 120.0
 
 
-def _start_time(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    # field 22 (starttime); the command name (field 2) may contain spaces, so split after ")"
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
 def alive_pid(run_dir: Path, name: str) -> int | None:
     """The pid of ``name`` if the process recorded in its pid file is still the one we started."""
-    try:
-        pid_text, started = (run_dir / f"{name}.pid").read_text().split()
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return None
-    if _start_time(pid) != started:
-        return None
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
-    return None if state == "Z" else pid
+    return supervisor.read_pid_file(run_dir / f"{name}.pid")
 
 
 def start(proc: Proc, run_dir: Path, log_dir: Path) -> int:
@@ -79,19 +58,10 @@ def start(proc: Proc, run_dir: Path, log_dir: Path) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{proc.name}.log"
-    env = {**os.environ, **proc.env}
     with open(log, "ab") as out:
         out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {proc.name}\n".encode())
-        out.flush()
-        # posix_spawn rather than Popen: the child outlives us by design, and a Popen object would
-        # be reported as a leaked, still-running subprocess when it is garbage-collected
-        pid = os.posix_spawnp(proc.argv[0], list(proc.argv), env, setsid=True, file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-            (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
-        ])
-    _SPAWNED.add(pid)
-    (run_dir / f"{proc.name}.pid").write_text(f"{pid} {_start_time(pid)}\n")
+    pid = supervisor.spawn(proc.argv, log, env={**os.environ, **proc.env})
+    supervisor.write_pid_file(run_dir / f"{proc.name}.pid", pid)
     return pid
 
 
@@ -100,44 +70,10 @@ def stop(run_dir: Path, name: str) -> bool:
     pid = alive_pid(run_dir, name)
     (run_dir / f"{name}.pid").unlink(missing_ok=True)
     if pid is None:
-        _reap()
+        supervisor.reap()
         return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + STOP_GRACE
-    while time.monotonic() < deadline:
-        if _start_time(pid) == "" or _zombie(pid):
-            break
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _reap()
+    supervisor.stop(pid, STOP_GRACE, group=True)
     return True
-
-
-def _reap() -> None:
-    """Collect the exit status of the processes we spawned that have ended (no zombies left).
-
-    Only our own pids: waiting on any child would steal the status of a concurrent ``subprocess``.
-    """
-    for pid in list(_SPAWNED):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _SPAWNED.discard(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:

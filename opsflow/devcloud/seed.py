@@ -124,6 +124,9 @@ def seed_catalog(layout: lay.Layout, object_store_url: str = "") -> None:
             if (interface, region_name) not in have:
                 conn.identity.create_endpoint(service_id=svc.id, interface=interface, url=url,
                                               region_id=region_name)
+    from opsflow.devcloud import opsflow_api
+
+    opsflow_api.seed_catalog(layout, conn, find, _grant)
     conn.close()
 
 

@@ -288,10 +288,11 @@ class SwiftCluster:
         """Pid of the process if its pid file names a live process of ours; drops a stale pid file."""
         pid_file = self.layout.pid_file(name)
         try:
-            pid = int(pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            pid = int(pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
             return None
-        if proc.alive(pid) and self._is_ours(name, pid):
+        # The pid file's start time must match too: a recycled pid is not our server.
+        if proc.read_pid_file(pid_file) == pid and self._is_ours(name, pid):
             return pid
         proc.exit_status(pid)
         LOG.info("removing stale pid file %s (pid %d is gone)", pid_file, pid)
@@ -329,7 +330,7 @@ class SwiftCluster:
                 self.layout.log_file(name),
             )
         pid = proc.spawn(self._argv(name), self.layout.log_file(name))
-        proc.write_atomic(self.layout.pid_file(name), f"{pid}\n")
+        proc.write_pid_file(self.layout.pid_file(name), pid)
         LOG.info("started Swift's %s%s as pid %d", name, f" on 127.0.0.1:{port}" if port else "", pid)
         return pid
 

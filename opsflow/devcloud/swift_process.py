@@ -2,17 +2,20 @@
 
 The servers outlive whoever started them (``opsflow devcloud up`` exits, a test session ends), so
 they are found again through pid files and ``/proc`` rather than through objects of this process.
+Spawning, liveness, pid files and stopping are :mod:`opsflow.services.supervisor`'s, shared with
+ZooKeeper and the cloud's other services; what is Swift's own (finding strays by their config,
+probes) stays here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
-import signal
 import socket
 import time
 from pathlib import Path
+
+from opsflow.services import supervisor
 
 __all__ = [
     "alive",
@@ -22,17 +25,17 @@ __all__ = [
     "healthcheck_answers",
     "memcached_answers",
     "port_in_use",
+    "read_pid_file",
     "spawn",
     "tail",
     "terminate",
     "write_atomic",
+    "write_pid_file",
 ]
 
 #: Written to a log before each start, so an error quotes only the latest run's lines.
 START_MARK = "--- opsflow starting "
 
-#: Exit codes of our children reaped by :func:`alive`, kept for the error that reports them.
-_EXIT_STATUS: dict[int, int] = {}
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -45,47 +48,33 @@ def write_atomic(path: Path, text: str) -> None:
 def spawn(argv: list[str], log_file: Path) -> int:
     """Start ``argv`` detached (own session, stdin /dev/null, stdout and stderr appended to the log).
 
-    ``posix_spawn`` rather than ``subprocess.Popen``: a ``Popen`` collected while its child still
-    runs raises ResourceWarning, which pytest (``filterwarnings = error``) turns into a failure.
+    Through :func:`opsflow.services.supervisor.spawn`, without this interpreter's ``PYTHONPATH``
+    and ``PYTHONHOME`` (Swift runs in the services virtualenv).
     """
     with log_file.open("a") as log:
         log.write(f"{START_MARK}{' '.join(argv)} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    return os.posix_spawn(
-        argv[0], argv, env,
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(log_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ],
-        setsid=True,
-    )
+    return supervisor.spawn(argv, log_file, env=env)
 
 
 def alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie counts as dead and is reaped when it is our child."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    if state != "Z":
-        return True
-    # Our child stays a zombie until we reap it, so its exit status is still there to keep. Its
-    # main thread turns zombie before the other threads are gone, and they hold its sockets: it
-    # is dead only once waitpid can reap it.
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return False  # someone else's zombie
-    if not done:
-        return True
-    _EXIT_STATUS[pid] = os.waitstatus_to_exitcode(status)
-    return False
+    return supervisor.alive(pid)
 
 
 def exit_status(pid: int) -> int | None:
     """The exit code of a child that :func:`alive` reaped, once; None if unknown."""
-    return _EXIT_STATUS.pop(pid, None)
+    return supervisor.exit_status(pid)
+
+
+def write_pid_file(path: Path, pid: int) -> None:
+    """Record ``pid`` with its start time, so a recycled pid is never taken for the server."""
+    supervisor.write_pid_file(path, pid)
+
+
+def read_pid_file(path: Path) -> int | None:
+    """The pid recorded in ``path`` if that very process still runs (see the supervisor)."""
+    return supervisor.read_pid_file(path)
 
 
 def cmdline(pid: int, *, settle: bool = True) -> list[str]:
@@ -118,16 +107,7 @@ def find_by_arg(arg: str) -> list[int]:
 
 def terminate(pid: int, grace: float) -> bool:
     """SIGTERM ``pid``, SIGKILL it after ``grace`` seconds; False if it still lives after that."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not alive(pid):
-            _EXIT_STATUS.pop(pid, None)
-            return True
-    return False
+    return supervisor.stop(pid, grace)
 
 
 def port_in_use(port: int, grace: float = 1.0) -> bool:

@@ -87,6 +87,21 @@ class RunOptions:
     resumed_histories: Mapping[str, int] = dataclasses.field(default_factory=dict)
     #: Stores and starts child runs (an ``opsflow.engines.children.ChildRuns``); set by the runner.
     children: Any = None
+    #: Tasks stored RUNNING when this engine run began: their owner stopped (killed, lost the run)
+    #: while they acted. A revert undoes them too -- their revert finds what the attempt made by
+    #: its tag -- while a task that never started is never reverted.
+    interrupted: frozenset[str] = frozenset()
+    #: Set once any retry decided to revert everything. From then on every retry's answer is to
+    #: revert everything too: TaskFlow would otherwise rewind a retried task's scope to run again
+    #: *after* the flow-wide revert marked it for revert, leaving those atoms pending to execute
+    #: while everything else is undone -- the run then stops half undone, still RUNNING ("Flow
+    #: transition from RUNNING to SUSPENDED is not allowed"), and tasks that never started get
+    #: reverted on the way.
+    reverting_all: threading.Event = dataclasses.field(default_factory=threading.Event)
+    #: Tasks that ever started acting (stored as started when the engine run began, or executed
+    #: since). Only those are reverted: undoing a task that never ran could undo what another
+    #: attempt of the same tag owns.
+    started: set[str] = dataclasses.field(default_factory=set)
 
     def fails(self, path: str, when: str) -> bool:
         """True when an injected failure applies."""
@@ -186,10 +201,14 @@ class ActionAtom(task.Task):  # type: ignore[misc]
     def execute(self, **symbols: Any) -> Any:
         """Evaluate the arguments, run the action, then apply timeout and injected failures."""
         if self._options.fails(self.name, "before"):
+            if self.name in self._options.interrupted:
+                # It may have made something before its owner stopped: fail so that it is reverted.
+                raise InjectedFailure(f"{self.name}: was running when its run stopped; undoing that attempt")
             raise FailedBeforeActing(f"{self.name}: failure injected before the action")
         action = self._make(None, symbols)
         args = self._scope.evaluate(self._args, symbols)
-        LOG.info("%s: executing (try %d)", self.name, action.context.attempt)
+        self._options.started.add(self.name)
+        LOG.info("%s: executing (try %d, run %s)", self.name, action.context.attempt, action.context.run_id)
         result = action.execute(**args)
         if self._timeout is not None and time.monotonic() > action.context.deadline:
             raise TaskTimeout(f"{self.name}: took longer than its timeout of {self._timeout} s")
@@ -201,6 +220,9 @@ class ActionAtom(task.Task):  # type: ignore[misc]
         """Undo the task: its own revert(), its compensating action, or nothing if irreversible."""
         spec = self._revert_spec
         if isinstance(result, tf_failure.Failure) and result.check(FailedBeforeActing):
+            return
+        if self.name not in self._options.started and self.name not in self._options.interrupted:
+            LOG.debug("%s never started: nothing to revert", self.name)
             return
         if spec.irreversible:
             LOG.warning("%s is irreversible: its effects stay in place", self.name)
@@ -277,6 +299,8 @@ class PolicyRetry(retry.Retry):  # type: ignore[misc]
     def on_failure(self, history: Any, *args: Any, **kwargs: Any) -> retry.Decision:
         """RETRY while the policy allows; pause or revert everything when it is exhausted."""
         last = self._last_failure(history)
+        if self._options.reverting_all.is_set():
+            return retry.REVERT_ALL  # another task's failure already decided the run's fate
         if len(history) and self._options.resumed_histories.get(self.name) == len(history):
             return retry.RETRY
         if last is not None and last.check(WaitPending):
@@ -291,6 +315,7 @@ class PolicyRetry(retry.Retry):  # type: ignore[misc]
             self._options.paused.set()
             self._options.request_suspend()
             return retry.RETRY
+        self._options.reverting_all.set()
         return retry.REVERT_ALL
 
     def execute(self, history: Any, *args: Any, **kwargs: Any) -> int:

@@ -10,19 +10,29 @@ link deciders, which may let atoms further down run when an intermediate one is 
 compiles no deciders, and flows that do are refused here.
 
 Registered as the TaskFlow engine ``opsflow-parallel`` (entry point group ``taskflow.engines``).
+
+The engine also has a **start gate** (:attr:`ParallelEngine.start_gate`): asked before each atom is
+scheduled, it answers from what the process knows -- the run's lease (:mod:`opsflow.engines.lease`)
+still held, the store reachable -- and may block a while (a short outage is a pause). When it says
+no, nothing more is scheduled and the engine suspends once the atoms in flight have finished.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from taskflow import exceptions as tf_exc, flow as tf_flow, states as tf_states
 from taskflow.engines.action_engine import engine as tf_engine, runtime as tf_runtime, selector as tf_selector
 from taskflow.engines.action_engine import compiler as tf_compiler, deciders as tf_deciders, traversal
+from taskflow.engines.action_engine import scheduler as tf_scheduler
 
 from opsflow.engines import pattern_compiler
 
 __all__ = ["ParallelEngine"]
+
+LOG = logging.getLogger(__name__)
 
 #: Execution-graph node kinds that are atoms (tasks and retries).
 _ATOM_KINDS: tuple[str, ...] = tuple(tf_compiler.ATOMS)
@@ -65,6 +75,29 @@ class _NextOnlySelector(tf_selector.Selector):  # type: ignore[misc]
                 yield (candidate, late_decider)
 
 
+class _GatedScheduler(tf_scheduler.Scheduler):  # type: ignore[misc]
+    """Schedules atoms as TaskFlow does, each only once the start gate lets it."""
+
+    def __init__(self, runtime: Any, gate: Callable[[], bool], refused: Callable[[], None]) -> None:
+        super().__init__(runtime)
+        self._gate = gate
+        self._refused = refused
+
+    def schedule(self, atoms: Any) -> Any:
+        futures: set[Any] = set()
+        for atom in atoms:
+            if not self._gate():
+                LOG.warning("not starting %s or anything after it: this process may no longer run the flow",
+                            atom.name)
+                self._refused()
+                return futures, []
+            done, failures = super().schedule([atom])
+            futures |= done
+            if failures:
+                return futures, failures
+        return futures, []
+
+
 class _Runtime(tf_runtime.Runtime):  # type: ignore[misc]
     """Finds each symbol's provider directly when the flow has exactly one provider per symbol.
 
@@ -104,6 +137,20 @@ class _Runtime(tf_runtime.Runtime):  # type: ignore[misc]
             cached = self.__dict__["_opsflow_selector"] = _NextOnlySelector(self)
         return cached
 
+    #: Set by the engine: asked before each atom starts; and what to do when it says no.
+    start_gate: Callable[[], bool] | None = None
+    gate_refused: Callable[[], None] | None = None
+
+    @property
+    def scheduler(self) -> Any:
+        cached = self.__dict__.get("_opsflow_scheduler")
+        if cached is None:
+            gate = self.start_gate
+            refused = self.gate_refused or (lambda: None)
+            cached = tf_scheduler.Scheduler(self) if gate is None else _GatedScheduler(self, gate, refused)
+            self.__dict__["_opsflow_scheduler"] = cached
+        return cached
+
 
 class ParallelEngine(tf_engine.ParallelActionEngine):  # type: ignore[misc]
     """A parallel action engine whose per-atom bookkeeping does not grow with the flow."""
@@ -111,6 +158,14 @@ class ParallelEngine(tf_engine.ParallelActionEngine):  # type: ignore[misc]
     def __init__(self, flow: Any, flow_detail: Any, backend: Any, options: Any) -> None:
         super().__init__(flow, flow_detail, backend, options)
         self._compiler = pattern_compiler.PatternCompiler(flow)
+        #: Asked before each atom is scheduled (may block); None: always go. Set before ``run``.
+        self.start_gate: Callable[[], bool] | None = None
+
+    def _gate_refused(self) -> None:
+        try:
+            self.suspend()
+        except Exception as exc:  # the store refused the write too: the engine ends on its next one
+            LOG.info("could not record the suspension: %s", exc)
 
     def compile(self) -> None:
         """Compile as TaskFlow does, with the linear successor search."""
@@ -133,5 +188,7 @@ class ParallelEngine(tf_engine.ParallelActionEngine):  # type: ignore[misc]
             self._retry_executor,
             options=self._options,
         )
+        self._runtime.start_gate = self.start_gate
+        self._runtime.gate_refused = self._gate_refused
         self._runtime.compile()
         self._compiled = True

@@ -44,11 +44,15 @@ from taskflow.jobs import backends as tf_jobs, base as tf_jobs_base
 from taskflow.jobs.backends import impl_zookeeper as tf_zk_jobs
 from taskflow.persistence import models
 
-from opsflow.errors import BackendUnavailable, ClaimConflict, ConfigError, FlowNotFound
+from opsflow.errors import BackendUnavailable, ClaimConflict, ConfigError, FlowNotFound, LeaseLost
 
 __all__ = ["Address", "Hold", "HoldKind", "JobBoard", "JobEntry"]
 
 LOG = logging.getLogger(__name__)
+
+#: How kazoo retries connecting: every half second at most. Its default backs off up to a minute,
+#: so after a long outage a client would come back only after its session (and claims) expired.
+RECONNECT = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 0.5}
 
 #: Environment variable naming the ZooKeeper hosts (and optional root) of the distributed mode.
 ZOOKEEPER_ENV = "OPSFLOW_ZOOKEEPER"
@@ -168,7 +172,7 @@ class JobBoard:
 
     def __init__(self, address: Address) -> None:
         self.address = address
-        self._client = KazooClient(hosts=address.hosts, timeout=address.timeout)
+        self._client = KazooClient(hosts=address.hosts, timeout=address.timeout, connection_retry=RECONNECT)
         try:
             self._client.start(timeout=max(address.timeout, 5.0))
         except KazooTimeoutError as exc:
@@ -348,20 +352,41 @@ class JobBoard:
         """The hold on one job, if any."""
         return self.holds().get(run_id)
 
-    def set_hold(self, hold: Hold) -> None:
-        """Replace whatever hold the job had by ``hold`` (one transaction)."""
+    def set_hold(self, hold: Hold, reason: str = "", fence: tuple[str, int] | None = None) -> None:
+        """Replace whatever hold the job had by ``hold`` (one transaction).
+
+        ``reason`` (why a job is held ``failed``) is kept as the hold node's data, for ``jobs show``.
+        With a ``fence`` -- the run's lease node and the version its owner took it at -- the hold is
+        set only while that owner still holds the run: a conductor that lost it (SIGSTOPped past
+        its session) cannot replace the new owner's hold by its stale one (LeaseLost).
+        """
         with self._mapped(f"hold job {hold.run_id}"):
             txn = self._client.transaction()
+            if fence is not None:
+                txn.check(*fence)
             for old in self._hold_nodes(hold.run_id):
                 if old != hold.node:
                     txn.delete(f"{self._holds_path}/{old}")
             if hold.node not in self._hold_nodes(hold.run_id):
-                txn.create(f"{self._holds_path}/{hold.node}")
+                txn.create(f"{self._holds_path}/{hold.node}", reason.encode())
             results = self._wait(txn.commit_async())
         failures = [r for r in results if isinstance(r, Exception)]
+        if fence is not None and results and isinstance(results[0], (k_exc.BadVersionError, k_exc.NoNodeError)):
+            raise LeaseLost(hold.run_id, "its hold not set: another owner took the run over")
         if failures:  # an operator changed it meanwhile: try once more on the fresh state
             LOG.info("hold on %s changed concurrently (%s); retrying", hold.run_id, failures[0])
-            self.set_hold(hold)
+            self.set_hold(hold, reason, fence)
+
+    def hold_reason(self, run_id: str) -> str | None:
+        """Why the job is held, as its holder wrote it (a failed job's error), if it said."""
+        with self._mapped(f"read the hold of job {run_id}"):
+            for name in self._hold_nodes(run_id):
+                try:
+                    data, _stat = self._wait(self._client.get_async(f"{self._holds_path}/{name}"))
+                except k_exc.NoNodeError:
+                    continue
+                return data.decode() or None
+        return None
 
     def clear_hold(self, run_id: str) -> None:
         """Remove the job's hold, if any (safe to repeat)."""
@@ -415,6 +440,14 @@ class JobBoard:
         """Call ``changed`` (from a ZooKeeper thread) whenever jobs, claims or holds change."""
         for path in (self._jobs_path, self._holds_path):
             ChildrenWatch(self._client, path, lambda _children: changed())
+
+    def on_connection(self, suspended: Callable[[bool], None]) -> None:
+        """Call ``suspended(True)`` when the connection is SUSPENDED or lost, ``suspended(False)`` once back."""
+
+        def listener(state: KazooState) -> None:
+            suspended(state != KazooState.CONNECTED)
+
+        self._client.add_listener(listener)
 
     def on_session_lost(self, lost: Callable[[], None]) -> None:
         """Call ``lost`` when the session expires: every claim made through this board is gone."""

@@ -21,12 +21,12 @@ from taskflow.types import failure as tf_failure
 
 from opsflow.engines.children.batch import ParentLink
 from opsflow.engines.run_meta import RunMeta, identity
-from opsflow.errors import FlowNotFound, describe_wait
+from opsflow.errors import DamagedRecord, FlowNotFound, OpsflowError, describe_wait
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition
 
-__all__ = ["INTERNAL_MARK", "RunRecord", "RunState", "TaskRecord", "connection", "definition_of", "is_internal",
-           "load_detail", "record_of"]
+__all__ = ["INTERNAL_MARK", "RunRecord", "RunState", "TaskRecord", "connection", "damaged", "definition_of",
+           "is_internal", "load_detail", "record_of", "run_ids"]
 
 #: What the definition compiler puts in the names of its bookkeeping atoms (``copy#retry``,
 #: ``migrate#inputs``); task paths never contain it (task names cannot).
@@ -49,6 +49,8 @@ class RunState(enum.Enum):
     WAITING = "waiting"
     SUSPENDED = "suspended"
     FAILED = "failed"
+    #: A row or node of the run cannot be read back (:class:`~opsflow.errors.DamagedRecord`).
+    DAMAGED = "damaged"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +104,13 @@ class RunRecord:
     parent: ParentLink | None = None
     #: The same waits as an operator reads them: ``waiting until <ISO time> or signal 'go'``.
     waiting: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: When retention pruned the run's per-task detail (:mod:`opsflow.engines.retention`); then
+    #: ``tasks`` and ``inputs`` are empty and only the summary is left.
+    pruned_at: float | None = None
+    #: When it ended, for a pruned run (a stored one's is its tasks' latest finish).
+    ended_at: float | None = None
+    #: For a damaged run (state DAMAGED): which row or node cannot be read, and why.
+    damage: str | None = None
 
     @property
     def steps(self) -> tuple[TaskRecord, ...]:
@@ -141,16 +150,48 @@ def connection(backend: tf_base.Backend) -> Iterator[tf_base.Connection]:
 
 
 def load_detail(backend: tf_base.Backend, run_id: str, where: str) -> tuple[models.LogBook, models.FlowDetail]:
-    """The logbook and flow detail of ``run_id``; FlowNotFound when there is none."""
+    """The logbook and flow detail of ``run_id``; FlowNotFound when there is none, DamagedRecord when unreadable."""
     with connection(backend) as conn:
         try:
             book = conn.get_logbook(run_id)
         except tf_exc.NotFound:
             raise FlowNotFound(run_id, where) from None
+        except (OpsflowError, tf_exc.StorageFailure):
+            raise
+        except Exception as exc:  # whatever a corrupted row or node makes the decoders raise
+            raise _damaged(backend, run_id, where, exc) from exc
     detail = book.find(run_id)
     if detail is None or not RunMeta.present(detail.meta):
         raise FlowNotFound(run_id, where)
+    try:
+        RunMeta.of(detail.meta)
+    except Exception as exc:
+        raise DamagedRecord(run_id, f"the opsflow metadata of flow detail {run_id} in {where}",
+                            f"{type(exc).__name__}: {exc}") from exc
     return book, detail
+
+
+def _damaged(backend: tf_base.Backend, run_id: str, where: str, exc: Exception) -> DamagedRecord:
+    """Name the row or node of ``run_id`` that does not decode (the backend knows its layout)."""
+    locate = getattr(backend, "locate_damage", None)
+    located = locate(run_id) if locate is not None else None
+    spot, reason = located or (f"a record of run {run_id} in {where}", f"{type(exc).__name__}: {exc}")
+    return DamagedRecord(run_id, spot, reason)
+
+
+def run_ids(backend: tf_base.Backend) -> list[str]:
+    """Ids of every stored logbook, read without decoding any (so one damaged record cannot hide the rest)."""
+    listed = getattr(backend, "run_ids", None)
+    if listed is not None:
+        return list(listed())
+    with connection(backend) as conn:
+        return [book.uuid for book in conn.get_logbooks(lazy=True)]
+
+
+def damaged(error: DamagedRecord) -> RunRecord:
+    """A listing's row for a run that cannot be read: its id, state DAMAGED, and what is wrong."""
+    return RunRecord(run_id=error.run_id, name="?", state=RunState.DAMAGED, inputs={}, created=0.0, tasks=(),
+                     waits={}, damage=f"{error.where} cannot be read ({error.reason})")
 
 
 def record_of(detail: models.FlowDetail) -> RunRecord:

@@ -1,7 +1,7 @@
 """What opsflow keeps in a run's flow-detail metadata: one typed owner, one namespace.
 
 A run is one TaskFlow flow detail; everything opsflow needs to rebuild and operate it anywhere —
-the definition texts, the inputs, durable task memory (waits), delivered signals, a pause — lives
+the definition texts, the inputs, durable task memory (waits), a pause — lives
 in its metadata under :data:`META_KEY`, read and written only through :class:`RunMeta`. Other
 modules never index the metadata mapping themselves, so its layout can change in one place.
 """
@@ -53,7 +53,8 @@ class RunMeta:
     created: float
     #: Durable per-task memory: task path -> key -> value (a wait's due time and signal).
     memory: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-    #: Signals delivered to the run, in delivery order.
+    #: Signals delivered to runs stored before signals became facts of their own
+    #: (:mod:`opsflow.engines.signals`); read, never written any more.
     signals: tuple[str, ...] = ()
     #: When the run paused for an operator; None unless it is paused.
     paused_at: float | None = None
@@ -132,12 +133,6 @@ class RunMeta:
         memory = {p: dict(slot) for p, slot in self.memory.items()}
         memory.setdefault(path, {})[key] = value
         return dataclasses.replace(self, memory=memory)
-
-    def with_signal(self, name: str) -> RunMeta:
-        """A copy with ``name`` delivered (once)."""
-        if name in self.signals:
-            return self
-        return dataclasses.replace(self, signals=(*self.signals, name))
 
     def waits(self, done: set[str]) -> dict[str, tuple[float | None, str | None]]:
         """Waits not yet over: task path -> (due time or None, signal or None); ``done`` tasks excluded."""

@@ -5,6 +5,10 @@ The same code path serves a fresh run, ``opsflow resume`` after a crash (kill -9
 lets TaskFlow's engine continue from the stored atom states, so completed tasks never run again.
 Reverting a stopped run is a resume in which every task still to run fails before acting: the
 ordinary failure path then undoes the completed tasks in reverse order.
+
+Each of them first takes the run's lease (:mod:`opsflow.engines.lease`): a second process is
+refused with :class:`~opsflow.errors.RunOwned`, and one whose lease was taken over can neither
+start a task nor write the run's state (:class:`~opsflow.errors.LeaseLost`).
 """
 
 from __future__ import annotations
@@ -13,28 +17,30 @@ import contextlib
 import dataclasses
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import futurist
 import taskflow.engines
-from taskflow import states as tf_states
+from taskflow import exceptions as tf_exc, states as tf_states
+from taskflow.engines.action_engine import compiler as tf_compiler
 from taskflow.persistence import base as tf_base, models
 from taskflow.types import failure as tf_failure
 
 from opsflow import registry
-from opsflow.engines import definition_compiler, persistence, records
+from opsflow.engines import definition_compiler, persistence, records, retention, signals
 from opsflow.engines.atoms import FailurePoint, RunOptions
 from opsflow.engines.children import ChildRuns, ParentLink
 from opsflow.engines.children import listing
 from opsflow.engines.children.board import BoardChildren
 from opsflow.engines.children.local import Driven, LocalChildren
 from opsflow.engines.jobboard import JobBoard
+from opsflow.engines.lease import Holder, Lease, LeaseRecord
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.run_meta import RunMeta
-from opsflow.errors import InvalidInput, InvalidState, OpsflowError, WaitPending
+from opsflow.errors import (BackendUnavailable, DamagedRecord, FlowNotFound, InvalidInput, InvalidState, LeaseLost,
+                            OpsflowError, StorageUnavailable, WaitPending)
 from opsflow.flows import inputs as flow_inputs
 from opsflow.flows.model import FlowDefinition, OnFailure
 from opsflow.tasks.base import Clock, SystemClock
@@ -45,6 +51,9 @@ LOG = logging.getLogger(__name__)
 
 #: Flow states an engine may reach by way of a task failure (anything else is a fault of our own).
 _ENDED_BY_FAILURE = frozenset({tf_states.REVERTED, tf_states.FAILURE, tf_states.SUSPENDED})
+
+#: Atom states that show a flow-wide revert under way.
+_UNDOING = frozenset({tf_states.REVERTED, tf_states.REVERTING, tf_states.REVERT_FAILURE})
 
 #: Run states nothing can change any more.
 _ENDED = frozenset({RunState.SUCCEEDED, RunState.REVERTED, RunState.FAILED})
@@ -68,6 +77,22 @@ def _signal_names(definition: FlowDefinition) -> set[str] | None:
                 return None  # an expression: known only while the run runs
             names.add(value)
     return names
+
+
+def _store_failed(exc: BaseException) -> bool:
+    """True when the store failing (unreachable, or the lease gone) is what stopped an engine.
+
+    TaskFlow hands such errors back as Failure objects inside a WrappedFailure, or as the cause.
+    """
+    kinds = (tf_exc.StorageFailure, BackendUnavailable, LeaseLost)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return True
+        if isinstance(seen, tf_exc.WrappedFailure) and any(failure.check(*kinds) for failure in seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
@@ -122,9 +147,20 @@ class Runner:
         clock: Clock | None = None,
         max_workers: int = 8,
         observer: Observer | None = None,
+        owner: str | None = None,
+        outage_bound: float | None = None,
+        create: bool = True,
     ) -> None:
+        """``create``: make the SQLite state file if it does not exist (else StateNotFound when used)."""
         self.state_url = state_url
-        self._backend: tf_base.Backend = persistence.fetch(state_url)
+        #: Who takes the leases of the runs this runner drives (a conductor's name, or this process).
+        self.holder = Holder.this_process(owner)
+        #: How long the store may be unreachable before a run stops starting tasks for good (seconds;
+        #: None: one lease lifetime).
+        self.outage_bound = outage_bound
+        self._backend: tf_base.Backend = persistence.fetch(state_url, create=create)
+        if outage_bound is not None and hasattr(self._backend, "patience"):
+            self._backend.patience = outage_bound  # a write waits out a shorter outage too
         self._clock = clock or SystemClock()
         self._executor = futurist.ThreadPoolExecutor(max_workers=max_workers)
         self._max_workers = max_workers
@@ -132,6 +168,8 @@ class Runner:
         #: Engines running now (a conductor runs several runs at once), for :meth:`suspend`.
         self._engines: dict[Any, str] = {}
         self._engines_lock = threading.Lock()
+        #: Set by :meth:`interrupt`: no task starts any more, and no wait is held.
+        self._halt = threading.Event()
         #: Stores and starts the child runs of batches; a conductor puts them on its jobboard instead.
         self.children: ChildRuns = LocalChildren(self, self._backend)
 
@@ -181,15 +219,26 @@ class Runner:
         return self.resume(run_id, failure_points=failure_points, hold_waits=hold_waits)
 
     def resume(
-        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True
+        self, run_id: str, *, failure_points: tuple[FailurePoint, ...] = (), hold_waits: bool = True,
+        lease: Lease | None = None,
     ) -> RunRecord:
-        """Continue a stored run from where it stopped; completed tasks are not run again."""
+        """Continue a stored run from where it stopped; completed tasks are not run again.
+
+        Takes the run's lease for the time (RunOwned if another live process has it), unless the
+        caller holds it already (``lease``, from :meth:`leased`).
+        """
+        self.record(run_id)  # FlowNotFound before anything is taken
+        with self.leased(run_id, lease) as lease:
+            return self._resume(run_id, lease, failure_points, hold_waits)
+
+    def _resume(self, run_id: str, lease: Lease | None, failure_points: tuple[FailurePoint, ...],
+                hold_waits: bool) -> RunRecord:
         record = self.record(run_id)
         if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
             raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
         while True:
-            record = self._drive(run_id, failure_points, pause=None)
-            if record.state is not RunState.WAITING or not hold_waits:
+            record = self._drive(run_id, failure_points, pause=None, lease=lease)
+            if record.state is not RunState.WAITING or not hold_waits or self._halt.is_set():
                 return record
             local = self.children if isinstance(self.children, LocalChildren) else None
             driven = local.drive(run_id, failure_points, hold_waits) if local is not None else Driven.NOTHING
@@ -198,16 +247,19 @@ class Runner:
             if driven is Driven.NOTHING:
                 self._sleep_until_due(record)
 
-    def revert(self, run_id: str, *, succeeded: bool = False) -> RunRecord:
+    def revert(self, run_id: str, *, succeeded: bool = False, lease: Lease | None = None) -> RunRecord:
         """Undo every completed task of a stopped (paused, waiting, interrupted or failed) run.
 
         ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
         children.
         """
-        record = self.record(run_id)
-        if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
-            raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
-        return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED)
+        self.record(run_id)
+        with self.leased(run_id, lease) as lease:
+            record = self.record(run_id)
+            if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
+                raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
+            return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED,
+                               lease=lease)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
@@ -215,7 +267,14 @@ class Runner:
         Refused (:class:`InvalidState`) for a run that has ended, and (:class:`InvalidInput`) for a
         name none of the run's waits takes: a typo would otherwise be stored and wake nothing.
         """
-        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        try:
+            book, detail = records.load_detail(self._backend, run_id, self.state_url)
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            raise InvalidState(f"run {run_id} has {pruned.state.value} (and was pruned); a signal can no longer "
+                               f"change it") from None
         record = records.record_of(detail)
         if record.state in _ENDED:
             raise InvalidState(f"run {run_id} has {record.state.value}; a signal can no longer change it")
@@ -223,9 +282,8 @@ class Runner:
         if known is not None and name not in known:
             raise InvalidInput(f"run {run_id} waits for no signal {name!r}; its waits take: "
                                f"{', '.join(sorted(known)) or 'none'}")
-        detail.meta.update(RunMeta.of(detail.meta).with_signal(name).to_meta())
-        with records.connection(self._backend) as conn:
-            conn.update_flow_details(detail)
+        # A fact of its own, appended: no state save of the run's owner can write an older copy over it.
+        signals.send(self._backend, run_id, name, self._clock.now())
         return records.record_of(detail)
 
     def suspend(self, run_id: str | None = None) -> None:
@@ -237,11 +295,50 @@ class Runner:
         with self._engines_lock:
             engines = [engine for engine, run in self._engines.items() if run_id in (None, run)]
         for engine in engines:
-            engine.suspend()
+            try:
+                engine.suspend()
+            except Exception as exc:  # its lease is lost or the store is away: it stops at its next write
+                LOG.info("run %s: suspension not recorded (%s)", self._engines.get(engine), exc)
+
+    def interrupt(self) -> None:
+        """Stop for good (Ctrl-C): start no more tasks, let those in flight finish and be recorded, suspend.
+
+        Safe from any thread (not from a signal handler itself: it writes the runs' state).
+        """
+        self._halt.set()
+        self.suspend()
+
+    def running(self) -> list[str]:
+        """Ids of the runs whose engines run now."""
+        with self._engines_lock:
+            return list(self._engines.values())
 
     def record(self, run_id: str) -> RunRecord:
-        """The stored state of one run."""
-        return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        """The stored state of one run (only its summary, without tasks, once it is pruned)."""
+        try:
+            return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+        except FlowNotFound:
+            pruned = retention.summaries(self._backend).get(run_id)
+            if pruned is None:
+                raise
+            return pruned
+
+    def prune(self, policy: retention.Policy, *, dry_run: bool = False,
+              board: JobBoard | None = None) -> list[RunRecord]:
+        """Drop the per-task detail of finished runs ``policy`` selects, keeping their summaries.
+
+        With ``board`` (distributed mode) their job nodes and holds go too, and orphan ones.
+        """
+        return retention.prune(self._backend, self.state_url, self.runs(), policy, self._clock.now(),
+                               dry_run=dry_run, board=board)
+
+    def leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases of these runs (or all), by run id: who owns each, alive or lapsed."""
+        read = getattr(self._backend, "read_leases", None)
+        if read is None:
+            return {}
+        found: dict[str, LeaseRecord] = read(run_ids)
+        return found
 
     def use_jobboard(self, board: JobBoard) -> BoardChildren:
         """Start child runs as jobs on ``board`` (a conductor's runner) instead of in this process."""
@@ -250,30 +347,65 @@ class Runner:
         return children
 
     def children_of(self, run_id: str) -> list[RunRecord]:
-        """The child runs the run's tasks started, batch by batch, in item order."""
-        return listing.children_of(self._backend, self.state_url, run_id)
+        """The child runs the run's tasks started, batch by batch, in item order (none left once pruned)."""
+        try:
+            return listing.children_of(self._backend, self.state_url, run_id)
+        except FlowNotFound:
+            if run_id in retention.summaries(self._backend):
+                return []
+            raise
 
     def runs(self) -> list[RunRecord]:
-        """Every stored run, newest first."""
+        """Every stored run, newest first; a damaged one as a record in state DAMAGED saying which row."""
         found = []
-        with records.connection(self._backend) as conn:
-            for book in conn.get_logbooks():
-                detail = book.find(book.uuid)
-                if detail is not None and RunMeta.present(detail.meta):
-                    found.append(records.record_of(detail))
+        for run_id in records.run_ids(self._backend):
+            try:
+                found.append(records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1]))
+            except FlowNotFound:  # not an opsflow run, or deleted meanwhile
+                continue
+            except DamagedRecord as exc:
+                LOG.info("%s", exc)
+                found.append(records.damaged(exc))
+        stored = {record.run_id for record in found}
+        found += [record for run_id, record in retention.summaries(self._backend).items() if run_id not in stored]
         return sorted(found, key=lambda rec: rec.created, reverse=True)
 
     # -- engine -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def leased(self, run_id: str, held: Lease | None = None) -> Iterator[Lease | None]:
+        """Hold the run's lease for the body (RunOwned if another live process has it); with ``held``,
+        use that one and leave it held.
+
+        A backend without leases (TaskFlow's in-memory one, for tests) runs unleased.
+        """
+        if held is not None:
+            yield held
+            return
+        if not hasattr(self._backend, "take_lease"):
+            yield None
+            return
+        ttl = getattr(self._backend, "lease_ttl", None)
+        lease = Lease(self._backend, run_id, self.holder, ttl).take()
+        try:
+            yield lease
+        finally:
+            lease.release()
+
     def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
-               undo: bool = False) -> RunRecord:
+               undo: bool = False, lease: Lease | None = None) -> RunRecord:
         book, detail = records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
             definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
         histories = {atom.name: len(atom.results) for atom in detail if isinstance(atom, models.RetryDetail)}
+        interrupted = frozenset(atom.name for atom in detail
+                                if isinstance(atom, models.TaskDetail) and atom.state == tf_states.RUNNING)
         options = RunOptions(
-            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories
+            run_id=run_id, clock=self._clock, failure_points=failure_points, resumed_histories=histories,
+            interrupted=interrupted,
+            started={atom.name for atom in detail if isinstance(atom, models.TaskDetail)
+                     and atom.state not in (tf_states.PENDING, None)},
         )
         compiled = definition_compiler.compile_flow(definition, values, options)
         engine = taskflow.engines.load(
@@ -304,17 +436,25 @@ class Runner:
         if undo:  # a finished run: TaskFlow reverts atoms whose intention says so, newest first
             for atom in detail:
                 storage.set_atom_intention(atom.name, tf_states.REVERT)
-        options.signals = lambda: frozenset(RunMeta.of(storage.flow_meta).signals)
+        options.signals = lambda: signals.names(self._backend, run_id, RunMeta.of(storage.flow_meta).signals)
         if RunMeta.of(storage.flow_meta).paused_at is not None:
             storage.update_flow_metadata(dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=None).to_meta())
         # A batch's children are the parent's task in progress; the observer hears of the parent only.
         observer = self._observer if RunMeta.of(detail.meta).parent is None else None
         if observer is not None:
             observer.started(run_id, compiled.task_count)
+        bound = self.outage_bound if self.outage_bound is not None else (lease.ttl if lease else 0.0)
+        engine.start_gate = lambda: not self._halt.is_set() and (lease is None or lease.wait_startable(bound))
         with self._listening(engine, detail, observer), self._tracked(engine, run_id):
             try:
-                engine.run()
+                self._run_engine(engine, options)
             except Exception as exc:
+                if lease is not None and lease.lost:
+                    raise LeaseLost(run_id, "taken over while it ran") from exc
+                if isinstance(exc, LeaseLost):
+                    raise
+                if _store_failed(exc):
+                    raise StorageUnavailable(f"run {run_id} stopped: its state could not be stored: {exc}") from exc
                 if storage.get_flow_state() not in _ENDED_BY_FAILURE:
                     raise OpsflowError(f"run {run_id} could not run: {exc}") from exc
                 LOG.info("run %s ended with a failure: %s", run_id, exc)  # the record tells the rest
@@ -322,6 +462,38 @@ class Runner:
             storage.update_flow_metadata(
                 dataclasses.replace(RunMeta.of(storage.flow_meta), paused_at=self._clock.now()).to_meta())
         return self.record(run_id)
+
+    #: Engine passes a run may take to finish a revert TaskFlow stopped half way (see _run_engine).
+    REVERT_PASSES = 3
+
+    def _run_engine(self, engine: Any, options: RunOptions) -> None:
+        """Run the engine; if it stopped half way through reverting everything, finish the revert.
+
+        TaskFlow's parallel engine can end a flow-wide revert early: when a retried task's rewind
+        and another task's failure cross, atoms are left with an intention to execute while the
+        rest is undone, and the engine gives up with "Flow transition from 'RUNNING' to
+        'SUSPENDED' is not allowed", the run stored RUNNING and half undone. Marking every atom
+        for revert and running the engine again completes the revert; tasks that never started
+        are skipped by their revert.
+        """
+        for attempt in range(self.REVERT_PASSES):
+            try:
+                engine.run()
+                return
+            except tf_exc.InvalidState as exc:
+                storage = engine.storage
+                atoms = [node for node, kind in engine.compilation.execution_graph.nodes(data="kind")
+                         if kind in tf_compiler.ATOMS]
+                undoing = options.reverting_all.is_set() or any(
+                    storage.get_atom_state(atom.name) in _UNDOING for atom in atoms)
+                if storage.get_flow_state() != tf_states.RUNNING or not undoing or attempt + 1 == self.REVERT_PASSES:
+                    raise
+                options.reverting_all.set()
+                LOG.info("run %s: the engine stopped half way through its revert (%s); finishing it",
+                         options.run_id, exc)
+                for atom in atoms:
+                    if storage.get_atom_intention(atom.name) != tf_states.REVERT:
+                        storage.set_atom_intention(atom.name, tf_states.REVERT)
 
     @contextlib.contextmanager
     def _tracked(self, engine: Any, run_id: str) -> Iterator[None]:
@@ -371,17 +543,26 @@ class Runner:
     def _sleep_until_due(self, record: RunRecord) -> None:
         """Hold a waiting run in this process until a wait is due or a signal arrives."""
         dues = [due for due in record.waits.values() if due is not None]
-        signals_before: set[str] = set(self.signals(record.run_id))
         while True:
             now = self._clock.now()
-            if dues and now >= min(dues):
+            if (dues and now >= min(dues)) or self._halt.is_set():
                 return
-            if set(self.signals(record.run_id)) - signals_before:
+            # Not "a signal newer than when we began holding": one sent between the run's last look
+            # and ours would be older than that, and the run would sleep through it.
+            if self._awaited_signal_delivered(record.run_id):
                 return
             pause = self.SIGNAL_POLL if not dues else max(0.0, min(self.SIGNAL_POLL, min(dues) - now))
-            time.sleep(pause)
+            self._halt.wait(pause)
+
+    def _awaited_signal_delivered(self, run_id: str) -> bool:
+        """True when a signal one of the run's pending waits takes has been delivered."""
+        detail = records.load_detail(self._backend, run_id, self.state_url)[1]
+        meta = RunMeta.of(detail.meta)
+        done = {atom.name for atom in detail if atom.state == tf_states.SUCCESS}
+        awaited = {signal for _due, signal in meta.waits(done).values() if signal is not None}
+        return bool(awaited & signals.names(self._backend, run_id, meta.signals))
 
     def signals(self, run_id: str) -> list[str]:
-        """Signals delivered to a run so far."""
+        """Names of the signals delivered to a run so far (each once)."""
         detail = records.load_detail(self._backend, run_id, self.state_url)[1]
-        return list(RunMeta.of(detail.meta).signals)
+        return sorted(signals.names(self._backend, run_id, RunMeta.of(detail.meta).signals))

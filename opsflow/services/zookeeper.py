@@ -19,6 +19,7 @@ telling to run ``tools/install-services``.
 Command line (servers keep running after the command returns)::
 
     python -m opsflow.services.zookeeper start --dir /tmp/zk --port 2181 [--size 3]
+                          (exit 2, nothing touched, if a server of that directory runs already)
     python -m opsflow.services.zookeeper status --dir /tmp/zk
     python -m opsflow.services.zookeeper stop --dir /tmp/zk
 """
@@ -27,13 +28,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import os
 import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsflow.errors import BackendUnavailable
+from opsflow.services import supervisor
 
 __all__ = ["Ensemble", "Peer", "ZooKeeperServer", "classpath", "find_free_ports", "four_letter", "serving"]
 
@@ -52,10 +52,6 @@ JAVA_OPTIONS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Djava.net.
 HOST = "127.0.0.1"
 #: How the fix for a missing installation is phrased in every error.
 INSTALL_HINT = "run tools/install-services (as root) to install Debian's zookeeper package"
-
-_PR_SET_PDEATHSIG = 1
-#: Looked up before any fork: the child between fork and exec must not load libraries.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def classpath() -> str:
@@ -91,6 +87,15 @@ def find_free_ports(count: int, *, low: int = 20000, high: int = 60000) -> int:
     raise BackendUnavailable(f"found no {count} consecutive free loopback ports in {low}-{high}")
 
 
+def _listening(port: int) -> bool:
+    """Whether a process accepts connections on the loopback port (a socket in TIME_WAIT does not count)."""
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
@@ -98,14 +103,6 @@ def _port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends SIGTERM when the starting thread dies.
-
-    An aborted test run must not leave JVMs behind on a machine shared by many sessions.
-    """
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -144,7 +141,8 @@ class ZooKeeperServer:
         self.server_id = server_id
         self.peers = tuple(peers)
         self.die_with_parent = die_with_parent
-        self._process: subprocess.Popen[bytes] | None = None
+        #: The pid this object spawned (None: not started here, or gone).
+        self._spawned: int | None = None
 
     @property
     def hosts(self) -> str:
@@ -187,26 +185,28 @@ class ZooKeeperServer:
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self, *, wait: bool = True, timeout: float = 30.0) -> None:
-        """Start the server (no-op if this object's process still runs); wait until it serves."""
-        if self._process is not None and self._process.poll() is None:
+        """Start the server (no-op if it runs already, from this object or this directory); wait until it serves.
+
+        A second JVM on the same port would die at once while the running server answered its
+        readiness check, and its pid would replace the real one's: so a running server is left
+        alone, and a port taken by another process is refused before anything is spawned.
+        """
+        if self.running:
             return
+        if _listening(self.client_port):
+            raise BackendUnavailable(
+                f"port {self.client_port} is in use by a process not started from {self.directory}; "
+                f"stop it or choose another --port"
+            )
         cp = classpath()
         self.write_config()
         main = "org.apache.zookeeper.server." + (
             "quorum.QuorumPeerMain" if self.peers else "ZooKeeperServerMain"
         )
         command = ["java", *JAVA_OPTIONS, "-cp", cp, main, str(self.config_path)]
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                start_new_session=True,
-                preexec_fn=_die_with_parent if self.die_with_parent else None,
-            )
-        (self.directory / self.PID_FILE).write_text(f"{self._process.pid}\n")
+        # An aborted test run must not leave JVMs behind on a machine shared by many sessions.
+        self._spawned = supervisor.spawn(command, self.log_path, die_with_parent=self.die_with_parent)
+        supervisor.write_pid_file(self.directory / self.PID_FILE, self._spawned)
         if wait:
             self.wait_serving(timeout)
 
@@ -223,9 +223,11 @@ class ZooKeeperServer:
         """Block until ``ruok`` answers ``imok`` and the server serves clients, or raise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
+            if self._spawned is not None and not supervisor.alive(self._spawned):
+                status = supervisor.exit_status(self._spawned)
+                self._spawned = None
                 raise BackendUnavailable(
-                    f"ZooKeeper on {self.hosts} exited with status {self._process.returncode}; "
+                    f"ZooKeeper on {self.hosts} exited with status {status}; "
                     f"see {self.log_path}:\n{self._log_tail()}"
                 )
             if four_letter(self.client_port, "ruok") == "imok" and self.mode() is not None:
@@ -249,13 +251,22 @@ class ZooKeeperServer:
         """Whether the server process (this object's, or the pid file's) is alive."""
         return self._pid() is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The running server's pid (this object's, or the pid file's if it is still ours), else None."""
+        return self._pid()
+
     def _pid(self) -> int | None:
-        if self._process is not None:
-            return self._process.pid if self._process.poll() is None else None
+        if self._spawned is not None:
+            if supervisor.alive(self._spawned):
+                return self._spawned
+            self._spawned = None
+        pid = supervisor.read_pid_file(self.directory / self.PID_FILE)
+        if pid is None:
+            return None
         try:
-            pid = int((self.directory / self.PID_FILE).read_text())
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
+        except OSError:
             return None
         # A pid file can outlive its process and the pid be reused: only our own server counts.
         return pid if str(self.config_path).encode() in cmdline else None
@@ -263,20 +274,11 @@ class ZooKeeperServer:
     def _signal(self, signum: int, timeout: float) -> None:
         pid = self._pid()
         if pid is not None:
-            os.kill(pid, signum)
-            if self._process is not None:
-                try:
-                    self._process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
+            if signum == signal.SIGKILL:
+                supervisor.kill(pid)
             else:
-                deadline = time.monotonic() + timeout
-                while self._pid() is not None and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if self._pid() is not None:
-                    os.kill(pid, signal.SIGKILL)
-        self._process = None
+                supervisor.stop(pid, timeout)
+        self._spawned = None
         (self.directory / self.PID_FILE).unlink(missing_ok=True)
 
     def _log_tail(self, lines: int = 15) -> str:
@@ -394,6 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers = [ZooKeeperServer(args.dir, args.port, force_sync=force_sync, die_with_parent=False)]
     try:
         if args.action == "start":
+            running = [server for server in servers if server.running]
+            if running:
+                # Nothing is started and the pid files stay, so `stop` still stops the real servers.
+                for server in running:
+                    print(f"error: ZooKeeper on {server.hosts} is already running (pid {server.pid}, from "
+                          f"{server.directory}); `stop --dir {args.dir}` first to restart it", file=sys.stderr)
+                return 2
             if args.size > 1:
                 ensemble.start()
             else:

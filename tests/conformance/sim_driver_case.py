@@ -25,7 +25,8 @@ class SimDriverConformance(test_virt_drivers._VirtDriverTestCase, test.TestCase)
         from opsflow.plugins.nova import driver  # noqa: F401  (registers [opsflow_sim])
         disks = self.useFixture(fixtures.TempDir()).path
         self.flags(disk_dir=disks, spawn_seconds=0, power_seconds=0, reboot_seconds=0,
-                   destroy_seconds=0, snapshot_seconds=0, jitter=0, group="opsflow_sim")
+                   destroy_seconds=0, snapshot_seconds=0, live_migration_seconds=0, jitter=0,
+                   group="opsflow_sim")
         super().setUp()
         self.connection.init_host("myhostname")
 

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from opsflow.engines.runner import Runner
 from tests.fixtures import opsflow
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
@@ -72,6 +73,8 @@ def test_pause_resume_and_revert_from_the_command_line(capsys, state) -> None:
 
 def test_unknown_run_id_names_the_fix(capsys, state) -> None:
     """resume of an unknown id exits 2 and says how to list ids."""
+    with Runner(state) as runner:
+        runner.runs()  # the state file exists; the id is what is unknown
     code, _, err = opsflow(capsys, "resume", "nope", "--state", state)
     assert code == 2 and "opsflow flows list" in err
 

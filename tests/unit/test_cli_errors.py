@@ -8,6 +8,7 @@ import pytest
 import stevedore
 
 from opsflow import registry
+from opsflow.engines.runner import Runner
 from opsflow.errors import PluginNotFound
 from tests.fixtures import opsflow
 
@@ -21,15 +22,29 @@ def state(tmp_path) -> str:
 
 def test_unknown_column_is_one_line_exit_2(capsys, state) -> None:
     """`flows list -c nope` names the columns in one line, no traceback, exit 2."""
+    with Runner(state) as runner:
+        runner.runs()  # the state file exists: the column is the mistake
     code, out, err = opsflow(capsys, "flows", "list", "-c", "nope", "--state", state)
     assert (code, out) == (2, "")
-    assert err.strip().splitlines() == ["opsflow: no column 'nope'; columns are: id, name, state, tasks done, created"]
+    assert err.strip().splitlines() == ["opsflow: no column 'nope'; columns are: id, name, state, tasks done, created, owner"]
 
 
 def test_bad_state_url_is_a_configuration_error_exit_2(capsys) -> None:
     """A state URL of an unknown scheme exits 2 with the accepted forms."""
     code, _, err = opsflow(capsys, "flows", "list", "--state", "mysql://db/flows")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "accepted forms" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "run", "graph"])
+def test_a_definition_file_that_does_not_exist_is_named_without_a_made_up_position(
+        capsys, tmp_path, command) -> None:
+    """A missing definition path is one line naming the path, with no fake ``:0:0`` line and column."""
+    missing = tmp_path / "no-such-flow.yaml"
+    code, out, err = opsflow(capsys, command, str(missing), *(["--state", f"sqlite:///{tmp_path}/s.db"]
+                                                            if command == "run" else []))
+    prefix = "" if command == "validate" else "opsflow: "
+    assert (code, out) == (1 if command == "validate" else 2, "")
+    assert err.splitlines() == [f"{prefix}{missing}: no such file; check the path"]
 
 
 def test_bad_zookeeper_address_is_a_configuration_error_exit_2(capsys) -> None:

@@ -31,8 +31,12 @@ ACCEPTED = (
 )
 
 
-def fetch(url: str) -> Any:
-    """Return a TaskFlow persistence backend for ``url`` (not yet connected)."""
+def fetch(url: str, *, create: bool = True) -> Any:
+    """Return a TaskFlow persistence backend for ``url`` (not yet connected).
+
+    With ``create`` false, an SQLite file that does not exist is refused (:class:`StateNotFound`)
+    when first used instead of being created empty: a mistyped ``--state`` must not list nothing.
+    """
     parts = urllib.parse.urlsplit(url)
     options = dict(urllib.parse.parse_qsl(parts.query))
     if parts.scheme == "memory":
@@ -44,6 +48,8 @@ def fetch(url: str) -> Any:
             raise _bad(url, "an SQLite URL names an absolute file path after three slashes")
         # sqlite:////abs/file.db (SQLAlchemy's spelling of an absolute path) means the same file.
         path = Path("/" + urllib.parse.unquote(parts.path).lstrip("/"))
+        if not create:
+            return SQLiteBackend({"path": str(path), **options, "create": False})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -12,7 +12,14 @@ Three things live here so the backend can read as TaskFlow's contract:
   costs a thread hand-off and a GIL round trip (~0.2-0.4 ms here), so four writes per task sent
   one by one cost twice what one batched request does. Because the buffer is always sent ahead
   of any later request on the same session and ZooKeeper applies a session's requests in order,
-  a reply to a later request means every buffered write before it is applied too.
+  a reply to a later request means every buffered write before it is applied too;
+* **fencing** -- a write may carry a fence, ``(lease node, version)``: it then goes out in a
+  multi-op whose first operation is ``check(lease node, version)``, so it is applied only while
+  the run's lease is still the writer's (:mod:`opsflow.engines.lease`). A failed check raises
+  :class:`~opsflow.errors.LeaseLost` for an awaited write and reports the lease to
+  ``on_fence_broken`` for one written behind;
+* **connection state** -- ``usable`` is False from the moment kazoo reports the connection
+  SUSPENDED until it is CONNECTED again; ``on_session_lost`` hears of an expired session.
 """
 
 from __future__ import annotations
@@ -26,16 +33,24 @@ from typing import Any
 from kazoo import exceptions as k_exc
 from kazoo.client import KazooClient
 from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.protocol.states import KazooState
 from taskflow import exceptions as tf_exc
 
-from opsflow.errors import StorageUnavailable
+from opsflow.errors import LeaseLost, StorageUnavailable
 
-__all__ = ["Session"]
+__all__ = ["Fence", "Session"]
+
+#: A write's condition: the run's lease node and the version it must still have.
+Fence = tuple[str, int]
+#: One write: node, payload, fence (None: unconditional).
+_Op = tuple[str, bytes, "Fence | None"]
 
 LOG = logging.getLogger(__name__)
 
 #: Errors after which an idempotent request is sent again once the client has reconnected.
 RECONNECTABLE = (k_exc.ConnectionLoss, k_exc.SessionExpiredError, k_exc.OperationTimeoutError)
+#: ... and also a reply that did not come in time while the client was reconnecting.
+RESENDABLE = (*RECONNECTABLE, KazooTimeoutError)
 #: A multi-op request stays below these (ZooKeeper's jute.maxbuffer is 1 MB per request).
 MULTI_OPS, MULTI_BYTES = 200, 512_000
 
@@ -50,17 +65,30 @@ class Session:
         *,
         flush_delay: float = 0.05,
         on_lost_write: Callable[[str], None] = lambda path: None,
+        on_fence_broken: Callable[[str], None] = lambda lease_path: None,
+        on_session_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self.hosts = hosts
         self.timeout = timeout
         self.flush_delay = flush_delay
         self._on_lost_write = on_lost_write
+        self._on_fence_broken = on_fence_broken
+        self._on_session_lost = on_session_lost
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._buffer: dict[str, bytes] = {}
-        self._in_flight: list[tuple[list[str], Any]] = []
+        self._buffer: dict[str, tuple[bytes, Fence | None]] = {}
+        self._in_flight: list[tuple[list[_Op], Any]] = []
         self._closed = False
-        self.client = KazooClient(hosts=hosts, timeout=timeout)
+        #: False while the connection is SUSPENDED (or the session lost): leases cannot be vouched for.
+        self.usable = True
+        #: Seconds a request keeps being resent through an outage (a ZooKeeper restart) before it
+        #: fails: a conductor's outage bound; at least the session timeout.
+        self.patience = timeout
+        # Retry connecting every half second at most (kazoo backs off up to a minute): after a long
+        # outage the session, and the run's lease with it, survives only if we are back in time.
+        self.client = KazooClient(hosts=hosts, timeout=timeout,
+                                  connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 0.5})
+        self.client.add_listener(self._state_changed)
         try:
             self.client.start(timeout=timeout)
         except (KazooTimeoutError, k_exc.KazooException) as exc:
@@ -79,6 +107,12 @@ class Session:
         finally:
             self.client.stop()
             self.client.close()
+
+    def _state_changed(self, state: KazooState) -> None:
+        # Called from kazoo's connection thread: only flags and callbacks that do not block.
+        self.usable = state == KazooState.CONNECTED
+        if state == KazooState.LOST and not self._closed:
+            self._on_session_lost()
 
     def unavailable(self, exc: BaseException) -> StorageUnavailable:
         """The error for an unreachable ensemble, naming the hosts and what to check."""
@@ -122,7 +156,7 @@ class Session:
         of the ``tolerate`` types are returned in place of the reply instead of raised.
         """
         requests = list(requests)
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + max(self.timeout, self.patience)
         while True:
             with self._lock:
                 self._send_buffer()
@@ -130,7 +164,7 @@ class Session:
             try:
                 return [self._reply(result, what, tolerate) for result, what in pending]
             except StorageUnavailable as exc:
-                if not isinstance(exc.__cause__, RECONNECTABLE) or time.monotonic() > deadline:
+                if not isinstance(exc.__cause__, RESENDABLE) or time.monotonic() > deadline:
                     raise
                 LOG.info("connection to ZooKeeper at %s lost; resending once reconnected", self.hosts)
                 while not self.client.connected and time.monotonic() < deadline:
@@ -144,89 +178,140 @@ class Session:
         except (KazooTimeoutError, k_exc.KazooException) as exc:
             raise self.unavailable(exc) from exc
 
-    def write_later(self, path: str, payload: bytes) -> None:
+    def write_later(self, path: str, payload: bytes, fence: Fence | None = None) -> None:
         """Buffer a ``set`` whose reply nobody waits for; a later write to ``path`` replaces it."""
         with self._lock:
-            self._buffer[path] = payload
+            self._buffer[path] = (payload, fence)
             self._wake.notify()
 
-    def write_now(self, path: str, payload: bytes, what: str) -> None:
-        """``set`` a node and wait until it is stored, together with everything buffered before it."""
+    def write_now(self, path: str, payload: bytes, what: str, fence: Fence | None = None) -> None:
+        """``set`` a node and wait until it is stored, together with everything buffered before it.
+
+        With a ``fence``, LeaseLost if the lease node moved on (nothing of the request is applied).
+        """
+        mine: _Op = (path, payload, fence)
         with self._lock:
             self._buffer.pop(path, None)  # superseded by this write
             batch = self._send_buffer(keep_last=True)
-            if batch and (len(batch) >= MULTI_OPS or sum(len(p) for _, p in batch) + len(payload) > MULTI_BYTES):
+            if batch and (len(batch) >= MULTI_OPS or sum(len(p) for _, p, _f in batch) + len(payload) > MULTI_BYTES):
                 self._in_flight.append(self._send_multi(batch))
                 batch = []
-            if batch:
-                batch.append((path, payload))
-                _paths, result = self._send_multi(batch)
-            else:
-                result = self.client.set_async(path, payload)
+            batch.append(mine)
+            ops, result = self._send_multi(batch)
         try:
             outcome = self.wait(result, what)
         except StorageUnavailable as exc:
-            if not isinstance(exc.__cause__, RECONNECTABLE):
+            if not isinstance(exc.__cause__, RESENDABLE):
                 raise
             failed = True
         else:
-            failed = bool(batch) and any(isinstance(entry, Exception) for entry in outcome)
+            broken = self._broken_fences(ops, outcome)
+            if fence is not None and fence[0] in broken:
+                self._report_broken(broken - {fence[0]})
+                raise LeaseLost(fence[0].rsplit("/", 1)[-1], f"{what} not written: the lease moved on")
+            self._report_broken(broken)
+            failed = isinstance(outcome, list) and any(isinstance(entry, Exception) for entry in outcome)
         if failed:
             # Lost connection, or a multi-op request failed as a whole (all or nothing): send each
             # write alone, so that one missing node (another process destroyed its logbook) costs
             # only its own write, and wait for ours.
             with self._lock:
-                for other_path, other_payload in batch[:-1]:
-                    self._in_flight.append(([other_path], self.client.set_async(other_path, other_payload)))
-            self.call(what, self.client.set_async, path, payload)
+                for op in batch[:-1]:
+                    self._in_flight.append(self._send_multi([op]))
+            self.write_alone(mine, what)
+
+    def write_alone(self, op: _Op, what: str) -> None:
+        """Send one (fenced) write and wait for it, resending after a fail-over; LeaseLost if fenced out."""
+        deadline = time.monotonic() + max(self.timeout, self.patience)
+        while True:
+            with self._lock:
+                self._send_buffer()
+                ops, result = self._send_multi([op])
+            try:
+                outcome = self.wait(result, what)
+            except StorageUnavailable as exc:
+                if not isinstance(exc.__cause__, RESENDABLE) or time.monotonic() > deadline:
+                    raise
+                while not self.client.connected and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                continue
+            if self._broken_fences(ops, outcome):
+                raise LeaseLost(op[2][0].rsplit("/", 1)[-1] if op[2] else "", f"{what} not written: the lease moved on")
+            if isinstance(outcome, list):
+                real = [e for e in outcome if isinstance(e, Exception) and not isinstance(e, k_exc.RolledBackError)]
+                if real and isinstance(real[0], k_exc.NoNodeError):
+                    raise tf_exc.NotFound(f"no {what} in ZooKeeper at {self.hosts}")
+                if real:
+                    raise tf_exc.StorageFailure(f"ZooKeeper at {self.hosts} failed on {what}: {real[0]!r}")
+            return
 
     def flush(self) -> None:
         """Send what is buffered and wait until every write-behind reply is in (failures logged)."""
         with self._lock:
             self._send_buffer()
             in_flight, self._in_flight = self._in_flight, []
-        for paths, result in in_flight:
+        for ops, result in in_flight:
             result.wait(self.timeout)
-            self._check(paths, result)
+            self._check(ops, result)
 
-    def _send_buffer(self, keep_last: bool = False) -> list[tuple[str, bytes]]:
+    def _send_buffer(self, keep_last: bool = False) -> list[_Op]:
         """Send the buffer as multi-op chunks (lock held); with ``keep_last`` return the last chunk."""
         self._reap()
         if not self._buffer:
             return []
         items, self._buffer = list(self._buffer.items()), {}
-        chunks: list[list[tuple[str, bytes]]] = [[]]
+        chunks: list[list[_Op]] = [[]]
         size = 0
-        for path, payload in items:
+        for path, (payload, fence) in items:
             if chunks[-1] and (len(chunks[-1]) >= MULTI_OPS or size + len(payload) > MULTI_BYTES):
                 chunks.append([])
                 size = 0
-            chunks[-1].append((path, payload))
+            chunks[-1].append((path, payload, fence))
             size += len(payload)
         last = chunks.pop() if keep_last else []
         for chunk in chunks:
             self._in_flight.append(self._send_multi(chunk))
         return last
 
-    def _send_multi(self, ops: list[tuple[str, bytes]]) -> tuple[list[str], Any]:
-        if len(ops) == 1:
-            path, payload = ops[0]
-            return [path], self.client.set_async(path, payload)
+    def _send_multi(self, ops: list[_Op]) -> tuple[list[_Op], Any]:
+        """Send writes as one request: a plain ``set`` if alone and unfenced, else one multi-op whose
+        first operations check each distinct fence."""
+        fences = list(dict.fromkeys(fence for _p, _d, fence in ops if fence is not None))
+        if len(ops) == 1 and not fences:
+            path, payload, _fence = ops[0]
+            return ops, self.client.set_async(path, payload)
         txn = self.client.transaction()
-        for path, payload in ops:
+        for lease_path, version in fences:
+            txn.check(lease_path, version)
+        for path, payload, _fence in ops:
             txn.set_data(path, payload)
-        return [path for path, _ in ops], txn.commit_async()
+        return ops, txn.commit_async()
+
+    @staticmethod
+    def _broken_fences(ops: list[_Op], outcome: Any) -> set[str]:
+        """Lease nodes whose check failed in a reply to :meth:`_send_multi` (empty for a plain set)."""
+        if not isinstance(outcome, list):
+            return set()
+        fences = list(dict.fromkeys(fence for _p, _d, fence in ops if fence is not None))
+        return {fence[0] for fence, entry in zip(fences, outcome)
+                if isinstance(entry, Exception) and not isinstance(entry, k_exc.RolledBackError)}
+
+    def _report_broken(self, lease_paths: set[str]) -> None:
+        for lease_path in lease_paths:
+            self._on_fence_broken(lease_path)
 
     def _reap(self) -> None:
         """Check write-behind replies that are in (lock held)."""
         while self._in_flight and self._in_flight[0][1].ready():
-            paths, result = self._in_flight.pop(0)
-            self._check(paths, result)
+            ops, result = self._in_flight.pop(0)
+            self._check(ops, result)
 
-    def _check(self, paths: list[str], result: Any) -> None:
+    def _check(self, ops: list[_Op], result: Any) -> None:
+        paths = [path for path, _d, _f in ops]
         if not result.ready() or not result.successful():
             self._lost(paths, result.exception)
         elif isinstance(result.value, list):
+            self._report_broken(self._broken_fences(ops, result.value))
             errors = [e for e in result.value if isinstance(e, Exception)]
             real = [e for e in errors if not isinstance(e, k_exc.RolledBackError)]
             if errors:  # all or nothing: every write of the request is lost

@@ -11,7 +11,11 @@ reads and decodes the stored row) and its RSS grew to ~700 MB for 1000 tasks. He
 * identity (uuid, name, type, parent) in columns, mutable state in one JSON column, so updating an
   atom -- what the engine does ~4 times per task -- is one ``UPDATE`` with no read first (see
   ``_codec`` for why the update's own state is exactly TaskFlow's merged state);
-* the schema is created on first use; ``upgrade()`` is a no-op after that.
+* the schema is created on first use; ``upgrade()`` is a no-op after that;
+* runs have leases (:mod:`opsflow.engines.lease`) in a ``leases`` table; once this backend took a
+  run's lease, each of its writes of that run checks, in the same statement or transaction, that
+  the lease row still carries its token (kept in a ``TEMP`` table of the one connection), and
+  raises :class:`~opsflow.errors.LeaseLost` if another process has taken the run over.
 
 Configuration: ``{"path": "/abs/file.db", "synchronous": "NORMAL"}``.
 """
@@ -23,15 +27,18 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from oslo_utils import strutils
 from taskflow import exceptions as tf_exc
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
-from opsflow.errors import StorageUnavailable
+from opsflow.engines.lease import Holder, LeaseRecord
+from opsflow.engines.persistence import _codec, _sqlite_facts
+from opsflow.errors import LeaseLost, RunOwned, StateNotFound, StorageUnavailable
 
 __all__ = ["SQLiteBackend"]
 
@@ -60,6 +67,22 @@ _UPSERT_ATOM = (
 )
 _ATOM_COLUMNS = "a.uuid, a.flow_uuid, a.name, a.type, a.state"
 
+#: Leases live in their own table, created on every open (``IF NOT EXISTS``), so adding it needs no
+#: schema version; ``fences`` is per connection: the runs this process leased and their tokens.
+_LEASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS leases (
+    run_id TEXT PRIMARY KEY NOT NULL, token INTEGER NOT NULL, holder TEXT, expires REAL NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS fences (run_id TEXT PRIMARY KEY NOT NULL, token INTEGER NOT NULL);
+"""
+#: True (1) when a flow's writes are fenced by this connection and its lease moved on to another owner.
+_FENCED_OUT = (
+    "EXISTS (SELECT 1 FROM temp.fences f WHERE f.run_id = {flow} "
+    "AND f.token IS NOT (SELECT l.token FROM leases l WHERE l.run_id = f.run_id))"
+)
+#: An atom update, refused (no row changed) when the run's lease moved on from this connection.
+_UPDATE_ATOM = ("UPDATE atomdetails SET state = ? WHERE uuid = ? AND type = ? AND NOT "
+                + _FENCED_OUT.format(flow="atomdetails.flow_uuid"))
+
 
 class SQLiteBackend(base.Backend):  # type: ignore[misc]
     """A TaskFlow backend keeping logbooks, flow details and atom details in one SQLite file."""
@@ -79,6 +102,10 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             )
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        #: Whether a missing file is created (``run``) or refused (``flows list``, ``resume``...).
+        self.create = strutils.bool_from_string(self._conf.get("create", True), default=True)
+        #: Runs whose lease this backend holds -> token (mirrored in the connection's TEMP table).
+        self._fences: dict[str, int] = {}
 
     def get_connection(self) -> Connection:
         """Return a view sharing this backend's single ``sqlite3`` connection (opened on first use)."""
@@ -114,6 +141,8 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             db.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise StateNotFound(str(self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -135,12 +164,127 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
             if version < SCHEMA_VERSION:
                 db.executescript(_SCHEMA)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.executescript(_sqlite_facts.SCHEMA)
+            self._open_leases(db)
         except sqlite3.Error:
             db.close()
             raise
         LOG.debug("opened %s (WAL, synchronous=%s)", self.path, self.synchronous)
         self._db = db
         return db
+
+    # -- facts beside TaskFlow's tables (signals, summaries, damage): see _sqlite_facts -------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without decoding any of them."""
+        return _sqlite_facts.run_ids(self)
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first row of the run that does not decode, and why; None if every row does."""
+        return _sqlite_facts.locate_damage(self, run_id)
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Store one signal as a row of its own; return its sequence number."""
+        return _sqlite_facts.append_signal(self, run_id, name, sent_at, sender)
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _sqlite_facts.signals_of(self, run_id)
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal rows."""
+        _sqlite_facts.drop_signals(self, run_id)
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Store (or replace) pruned runs' summaries, one row each."""
+        _sqlite_facts.save_summaries(self, summaries)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary of a pruned run."""
+        return _sqlite_facts.summaries(self)
+
+    # -- leases (opsflow.engines.lease.LeaseStore) -----------------------------------------------
+
+    def _open_leases(self, db: sqlite3.Connection) -> None:
+        db.executescript(_LEASE_SCHEMA)
+        db.executemany("INSERT OR REPLACE INTO temp.fences (run_id, token) VALUES (?, ?)", self._fences.items())
+
+    def take_lease(self, run_id: str, holder: Holder, ttl: float) -> tuple[int, float]:
+        """Take the run's lease if free, expired or held by a dead local process; RunOwned if not."""
+        with self.transaction() as db:
+            now = time.time()
+            row = db.execute("SELECT token, holder, expires FROM leases WHERE run_id = ?", (run_id,)).fetchone()
+            if row is not None:
+                other = Holder.from_dict(json.loads(row[1])) if row[1] else None
+                if other is not None and row[2] > now and not other.is_dead():
+                    raise RunOwned(run_id, other.describe(), row[2])
+            token = (row[0] if row is not None else 0) + 1
+            db.execute(
+                "INSERT INTO leases (run_id, token, holder, expires) VALUES (?, ?, ?, ?) ON CONFLICT (run_id) "
+                "DO UPDATE SET token = excluded.token, holder = excluded.holder, expires = excluded.expires",
+                (run_id, token, json.dumps(holder.to_dict()), now + ttl),
+            )
+            db.execute("INSERT OR REPLACE INTO temp.fences (run_id, token) VALUES (?, ?)", (run_id, token))
+            self._fences[run_id] = token
+        return token, ttl
+
+    def renew_lease(self, run_id: str, token: int, ttl: float) -> float:
+        """Push the expiry ``ttl`` seconds out; LeaseLost if another process took the run."""
+        with self.locked() as db:
+            renewed = db.execute("UPDATE leases SET expires = ? WHERE run_id = ? AND token = ?",
+                                 (time.time() + ttl, run_id, token)).rowcount
+        if not renewed:
+            raise LeaseLost(run_id, f"its lease in {self.path} has a newer owner")
+        return ttl
+
+    def release_lease(self, run_id: str, token: int) -> None:
+        """Give the lease up (the token stays, so the next owner's is higher).
+
+        The fence stays: an engine thread may still write after its owner let the run go, and once
+        another process has taken the run those writes must be refused, not land over its state.
+        """
+        with self.transaction() as db:
+            db.execute("UPDATE leases SET holder = NULL, expires = 0 WHERE run_id = ? AND token = ?", (run_id, token))
+
+    def read_lease(self, run_id: str) -> LeaseRecord | None:
+        """The run's stored lease, if it ever had one."""
+        return self.read_leases([run_id]).get(run_id)
+
+    def read_leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases (of these runs, or all), by run id."""
+        with self.locked() as db:
+            if run_ids is None:
+                rows = db.execute("SELECT run_id, token, holder, expires FROM leases").fetchall()
+            else:
+                rows = [row for run_id in run_ids for row in db.execute(
+                    "SELECT run_id, token, holder, expires FROM leases WHERE run_id = ?", (run_id,))]
+        now = time.time()
+        found = {}
+        for run_id, token, holder_text, expires in rows:
+            holder = Holder.from_dict(json.loads(holder_text)) if holder_text else None
+            live = holder is not None and expires > now and not holder.is_dead()
+            found[run_id] = LeaseRecord(run_id, holder, token, expires if holder is not None else None, live)
+        return found
+
+    def lease_usable(self, run_id: str) -> bool:
+        """Always: an SQLite lease is good until it expires."""
+        return True
+
+    def drop_lease(self, run_id: str) -> None:
+        """Delete the run's lease row unless a holder still has it."""
+        with self.locked() as db:
+            db.execute("DELETE FROM leases WHERE run_id = ? AND holder IS NULL OR run_id = ? AND expires < ?",
+                       (run_id, run_id, time.time()))
+
+    def fenced_out(self, db: sqlite3.Connection, flow_uuid: str) -> bool:
+        """True when this connection leased the run and another process has taken it since (lock held)."""
+        if flow_uuid not in self._fences:
+            return False
+        return bool(db.execute(f"SELECT {_FENCED_OUT.format(flow='?')}", (flow_uuid,)).fetchone()[0])
+
+    def lease_lost(self, flow_uuid: str) -> LeaseLost:
+        """The error for a write refused by the fence."""
+        return LeaseLost(flow_uuid, f"its lease in {self.path} has a newer owner")
 
     @contextlib.contextmanager
     def _mapped_errors(self) -> Iterator[None]:
@@ -189,11 +333,12 @@ class Connection(base.Connection):  # type: ignore[misc]
         atom_type = models.atom_detail_type(atom_detail)
         state = _codec.dumps(_codec.atom_state(atom_detail))
         with self._backend.locked() as db:
-            changed = db.execute(
-                "UPDATE atomdetails SET state = ? WHERE uuid = ? AND type = ?", (state, atom_detail.uuid, atom_type)
-            ).rowcount
+            changed = db.execute(_UPDATE_ATOM, (state, atom_detail.uuid, atom_type)).rowcount
             if not changed:
-                row = db.execute("SELECT type FROM atomdetails WHERE uuid = ?", (atom_detail.uuid,)).fetchone()
+                row = db.execute("SELECT type, flow_uuid FROM atomdetails WHERE uuid = ?",
+                                 (atom_detail.uuid,)).fetchone()
+                if row is not None and self._backend.fenced_out(db, row[1]):
+                    raise self._backend.lease_lost(row[1])
         if not changed:
             if row is None:
                 raise tf_exc.NotFound(f"no atom detail with uuid {atom_detail.uuid!r} in {self._backend.path}")
@@ -205,6 +350,8 @@ class Connection(base.Connection):  # type: ignore[misc]
     def update_flow_details(self, flow_detail: Any) -> Any:
         """Update a stored flow detail and upsert its atoms; return it with every stored atom."""
         with self._backend.transaction() as db:
+            if self._backend.fenced_out(db, flow_detail.uuid):
+                raise self._backend.lease_lost(flow_detail.uuid)
             rows = db.execute(
                 "UPDATE flowdetails SET state = ? WHERE uuid = ? RETURNING name",
                 (_codec.dumps(_codec.flow_state(flow_detail)), flow_detail.uuid),

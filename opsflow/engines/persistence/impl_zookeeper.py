@@ -25,14 +25,23 @@ Layout under the configured ``path``: ``books/<uuid>`` (children link its flows)
 ``flows/<uuid>`` (children link its atoms), ``atoms/<uuid>``; every node holds JSON with the
 name, so an update rewrites the name too (TaskFlow never renames a detail).
 
+Leases (:mod:`opsflow.engines.lease`) are ``leases/<run>`` nodes holding the holder and a token
+counted up by each new owner, with an ephemeral child ``owner`` made by the holder's session: the
+lease lapses when that session ends. Once this backend took a run's lease, every write of the run
+(flow detail and atoms, awaited or written behind) goes out in a multi-op that first checks the
+lease node's version (see ``_kazoo``), so a process that lost the run cannot write over its new
+owner; a lost session, or a failed check, marks the run's lease lost here too.
+
 Configuration: ``{"hosts": "127.0.0.1:2181,...", "path": "/opsflow", "timeout": 10.0,
 "write_behind": true}`` (``timeout`` is the session timeout in seconds, also the connect limit).
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,9 +52,10 @@ from taskflow import states
 from taskflow import storage as tf_storage
 from taskflow.persistence import base, models
 
-from opsflow.engines.persistence import _codec
-from opsflow.engines.persistence._kazoo import MULTI_OPS, Session
-from opsflow.errors import ConfigError, StorageUnavailable
+from opsflow.engines.lease import Holder, LeaseRecord
+from opsflow.engines.persistence import _codec, _zk_facts
+from opsflow.engines.persistence._kazoo import MULTI_OPS, Fence, Session
+from opsflow.errors import ConfigError, LeaseLost, RunOwned, StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
 
@@ -72,6 +82,20 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self._session: Session | None = None
         #: atom uuid -> (hash of what must be awaited, hash of the whole node) as last sent.
         self.sent: dict[str, tuple[int, int]] = {}
+        #: Runs whose lease this backend holds -> the lease node's version at taking.
+        self._fences: dict[str, Fence] = {}
+        #: Runs whose lease was lost (session ended, a fenced write refused): never usable again.
+        self._lost: set[str] = set()
+        #: atom uuid -> run (flow detail) uuid, for fencing atom writes.
+        self.atom_runs: dict[str, str] = {}
+        #: Runs given up (released or lost), oldest first: their writes stay refused until leased again,
+        #: since an engine thread can still write after its owner let the run go.
+        self._given_up: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self.leases_path = f"{self.root}/leases"
+        #: An ZooKeeper lease lives as long as the holder's session: one session timeout.
+        self.lease_ttl = self.timeout
+        #: Seconds a write waits out an outage before failing (see ``_kazoo.Session.patience``).
+        self.patience = self.timeout
 
     def get_connection(self) -> Connection:
         """Connect on first use (creating the layout) and return a cheap view on the shared session."""
@@ -88,17 +112,195 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         """The started session; :class:`StorageUnavailable` naming the hosts if unreachable."""
         with self._lock:
             if self._session is None:
-                session = Session(self.hosts, self.timeout, on_lost_write=self._forget)
+                session = Session(self.hosts, self.timeout, on_lost_write=self._forget,
+                                  on_fence_broken=self._fence_broken, on_session_lost=self._session_lost)
                 try:
-                    session.ensure_paths(f"{self.root}/{kind}" for kind in ("books", "flows", "atoms"))
+                    session.ensure_paths(f"{self.root}/{kind}" for kind in ("books", "flows", "atoms", "leases"))
                 except StorageUnavailable:
                     session.close()
                     raise
                 self._session = session
+            self._session.patience = self.patience
             return self._session
 
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
+
+    # -- facts beside TaskFlow's nodes (signals, summaries, damage): see _zk_facts -------------
+
+    def run_ids(self) -> list[str]:
+        """Ids of every stored logbook, without reading any of them."""
+        return _zk_facts.run_ids(self)
+
+    def locate_damage(self, run_id: str) -> tuple[str, str] | None:
+        """The first node of the run that does not decode, and why; None if every node does."""
+        return _zk_facts.locate_damage(self, run_id)
+
+    def append_signal(self, run_id: str, name: str, sent_at: float, sender: str) -> int:
+        """Store one signal as a sequential node of its own; return its sequence number."""
+        return _zk_facts.append_signal(self, run_id, name, sent_at, sender)
+
+    def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
+        """The run's signals as (seq, name, sent_at, sender), oldest first."""
+        return _zk_facts.signals_of(self, run_id)
+
+    def drop_signals(self, run_id: str) -> None:
+        """Delete the run's signal nodes."""
+        _zk_facts.drop_signals(self, run_id)
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Append pruned runs' summaries (packed, many to a node)."""
+        _zk_facts.save_summaries(self, summaries)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary of a pruned run."""
+        return _zk_facts.summaries(self)
+
+    # -- leases (opsflow.engines.lease.LeaseStore) -----------------------------------------------
+
+    #: How many given-up runs keep their writes refused (their engine threads end long before).
+    GIVEN_UP_REMEMBERED = 1000
+
+    def fence_of(self, run_id: str | None) -> Fence | None:
+        """The condition on writes of this run, if this backend leased it; LeaseLost once lost."""
+        if run_id is None:
+            return None
+        if run_id in self._lost:
+            raise LeaseLost(run_id, f"its ZooKeeper lease at {self.hosts} is gone")
+        return self._fences.get(run_id)
+
+    @property
+    def leased(self) -> dict[str, Fence]:
+        """Runs this backend holds the lease of (even if lost since)."""
+        return self._fences
+
+    def _fence_broken(self, lease_path: str) -> None:
+        self._lost.add(lease_path.rsplit("/", 1)[-1])
+
+    def _session_lost(self) -> None:
+        self._lost.update(self._fences)  # the owner nodes went with the session
+
+    def take_lease(self, run_id: str, holder: Holder, ttl: float) -> tuple[int, float]:
+        """Take the run's lease unless its owner node lives (a dead local holder's is removed first)."""
+        session = self.session()
+        client = session.client
+        path = f"{self.leases_path}/{run_id}"
+        owner = f"{path}/owner"
+        what = f"lease of run {run_id}"
+        found = session.gather([(what, client.get_async, (path,)), (what, client.exists_async, (owner,))],
+                               (tf_exc.NotFound,))
+        txn = client.transaction()
+        if isinstance(found[0], tf_exc.NotFound):
+            token, version = 1, 0
+            txn.create(path, self._lease_payload(holder, token))
+        else:
+            data, stat = found[0]
+            stored = json.loads(data)
+            other = Holder.from_dict(stored.get("holder"))
+            if found[1] is not None:
+                if other is not None and not other.is_dead():
+                    raise RunOwned(run_id, other.describe(), None, session_timeout=self.timeout)
+                txn.delete(owner)
+            token, version = int(stored.get("token", 0)) + 1, stat.version + 1
+            txn.check(path, stat.version)
+            txn.set_data(path, self._lease_payload(holder, token))
+        txn.create(owner, b"", ephemeral=True)
+        results = session.call(what, txn.commit_async)
+        if any(isinstance(result, Exception) for result in results):
+            current = self.read_lease(run_id)
+            raise RunOwned(run_id, current.holder.describe() if current and current.holder else "another process",
+                           None, session_timeout=self.timeout)
+        self._lost.discard(run_id)
+        self._given_up.pop(run_id, None)
+        self._fences[run_id] = (path, version)
+        return token, self.timeout
+
+    def renew_lease(self, run_id: str, token: int, ttl: float) -> float:
+        """Check the lease is still ours (same version, owner node of our session); LeaseLost if not."""
+        session = self.session()
+        fence = self.fence_of(run_id)
+        if fence is None:
+            raise LeaseLost(run_id, "this process does not hold it")
+        path, version = fence
+        what = f"lease of run {run_id}"
+        found = session.gather([(what, session.client.exists_async, (path,)),
+                                (what, session.client.exists_async, (f"{path}/owner",))])
+        ours = session.client.client_id[0] if session.client.client_id else None
+        if found[0] is None or found[0].version != version or found[1] is None or found[1].ephemeralOwner != ours:
+            self._lost.add(run_id)
+            raise LeaseLost(run_id, f"its ZooKeeper lease at {self.hosts} has a newer owner or lapsed")
+        return self.timeout
+
+    def release_lease(self, run_id: str, token: int) -> None:
+        """Give the lease up if it is still ours, and stop fencing the run's writes."""
+        fence = self._fences.get(run_id)
+        lost = run_id in self._lost
+        self._give_up(run_id)
+        if fence is None or lost:
+            return
+        session = self.session()
+        path, version = fence
+        txn = session.client.transaction()
+        txn.check(path, version)
+        txn.set_data(path, self._lease_payload(None, token))
+        txn.delete(f"{path}/owner")
+        session.call(f"lease of run {run_id}", txn.commit_async)  # failed check: not ours to release
+
+    def _give_up(self, run_id: str) -> None:
+        """Refuse the run's writes from now on (fence_of raises), remembering the newest runs only."""
+        self._lost.add(run_id)
+        self._given_up[run_id] = None
+        self._given_up.move_to_end(run_id)
+        if len(self._given_up) > self.GIVEN_UP_REMEMBERED:
+            # a conductor drives runs for months: forget the oldest, whose engines are long gone
+            old, _ = self._given_up.popitem(last=False)
+            self._lost.discard(old)
+            self._fences.pop(old, None)
+            for atom in [atom for atom, run in self.atom_runs.items() if run == old]:
+                del self.atom_runs[atom]
+
+    def read_lease(self, run_id: str) -> LeaseRecord | None:
+        """The run's stored lease, if it ever had one."""
+        return self.read_leases([run_id]).get(run_id)
+
+    def read_leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases (of these runs, or all), by run id; pipelined."""
+        session = self.session()
+        client = session.client
+        if run_ids is None:
+            run_ids = list(session.call("leases", client.get_children_async, self.leases_path))
+        paths = [f"{self.leases_path}/{run_id}" for run_id in run_ids]
+        nodes = session.gather([(p, client.get_async, (p,)) for p in paths], (tf_exc.NotFound,))
+        owners = session.gather([(p, client.exists_async, (f"{p}/owner",)) for p in paths])
+        found = {}
+        for run_id, node, owner in zip(run_ids, nodes, owners):
+            if isinstance(node, tf_exc.NotFound):
+                continue
+            stored = json.loads(node[0])
+            holder = Holder.from_dict(stored.get("holder"))
+            live = holder is not None and owner is not None and not holder.is_dead()
+            found[run_id] = LeaseRecord(run_id, holder, int(stored.get("token", 0)), None, live)
+        return found
+
+    def lease_usable(self, run_id: str) -> bool:
+        """False while the session is SUSPENDED, and for good once the run's lease was lost."""
+        session = self._session
+        return session is not None and session.usable and run_id not in self._lost
+
+    def drop_lease(self, run_id: str) -> None:
+        """Delete the run's lease node unless its owner node lives (a holder still has it)."""
+        session = self.session()
+        path = f"{self.leases_path}/{run_id}"
+        # the delete fails (not empty) while the ephemeral owner child exists: exactly while it is held
+        (result,) = session.gather([(f"lease of run {run_id}", session.client.delete_async, (path,))],
+                                   (tf_exc.NotFound, tf_exc.StorageFailure))
+        if isinstance(result, StorageUnavailable):
+            raise result
+
+    @staticmethod
+    def _lease_payload(holder: Holder | None, token: int) -> bytes:
+        return json.dumps({"holder": holder.to_dict() if holder else None, "token": token,
+                           "taken": time.time()}).encode()
 
 
 class Connection(base.Connection):  # type: ignore[misc]
@@ -145,12 +347,13 @@ class Connection(base.Connection):  # type: ignore[misc]
         behind = self._backend.write_behind and sent is not None and (
             atom_detail.state in IN_FLIGHT_STATES or sent[0] == lasting
         )
+        fence = self._backend.fence_of(self._backend.atom_runs.get(atom_detail.uuid))
         self._backend.sent[atom_detail.uuid] = (lasting, hash(payload))
         if behind:
-            self._session.write_later(path, payload)
+            self._session.write_later(path, payload, fence)
             return atom_detail
         try:
-            self._session.write_now(path, payload, f"atom detail {atom_detail.uuid!r}")
+            self._session.write_now(path, payload, f"atom detail {atom_detail.uuid!r}", fence)
         except BaseException:
             self._backend.sent.pop(atom_detail.uuid, None)
             raise
@@ -160,7 +363,8 @@ class Connection(base.Connection):  # type: ignore[misc]
         """Update a stored flow detail and write its new or changed atoms; ``NotFound`` if not stored."""
         path = f"{self._flows}/{flow_detail.uuid}"
         what = f"flow detail {flow_detail.uuid!r}"
-        self._session.write_now(path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)), what)
+        fence = self._backend.fence_of(flow_detail.uuid)
+        self._session.write_now(path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)), what, fence)
         stored = set(self._children(path, what))
         self._write_atoms(flow_detail, stored)
         return self._with_stored_atoms(flow_detail, stored)
@@ -245,24 +449,40 @@ class Connection(base.Connection):  # type: ignore[misc]
     def _write_atoms(self, flow: Any, stored: set[str]) -> None:
         """Create the flow's atoms not linked yet (atom and link together); set changed ones."""
         sent = self._backend.sent
+        fence = self._backend.fence_of(flow.uuid)
         creates: list[tuple[str, bytes]] = []
         sets: list[tuple[str, Any, tuple[Any, ...]]] = []
         written: list[str] = []
+        leased = flow.uuid in self._backend.leased
         for atom in flow:
+            if leased:
+                self._backend.atom_runs[atom.uuid] = flow.uuid
             payload, lasting = self._atom_payload(atom)
             if atom.uuid not in stored:
                 creates += [(f"{self._atoms}/{atom.uuid}", payload), (f"{self._flows}/{flow.uuid}/{atom.uuid}", b"")]
             elif sent.get(atom.uuid, (0, 0))[1] == hash(payload):
                 continue
             else:
-                sets.append((f"atom {atom.uuid!r}", self._client.set_async, (f"{self._atoms}/{atom.uuid}", payload)))
+                path = f"{self._atoms}/{atom.uuid}"
+                if fence is None:
+                    sets.append((f"atom {atom.uuid!r}", self._client.set_async, (path, payload)))
+                else:
+                    sets.append((f"atom {atom.uuid!r}", self._commit_sets, ([(path, payload)], fence)))
             sent[atom.uuid] = (lasting, hash(payload))
             written.append(atom.uuid)
         # Atom and link sit in the same multi-op request (pairs, even size): no link without its atom.
         chunks = [creates[i : i + MULTI_OPS] for i in range(0, len(creates), MULTI_OPS)]
-        commits = [(f"atoms of flow detail {flow.uuid!r}", self._commit_creates, (chunk,)) for chunk in chunks]
+        commits = [(f"atoms of flow detail {flow.uuid!r}", self._commit_creates, (chunk, fence)) for chunk in chunks]
         try:
             outcomes = self._session.gather([*sets, *commits])
+            if fence is not None:
+                for outcome in outcomes:
+                    if isinstance(outcome, list) and outcome and isinstance(outcome[0], k_exc.BadVersionError):
+                        self._backend._fence_broken(fence[0])
+                        raise LeaseLost(flow.uuid, "its atoms not written: the lease moved on")
+                    if outcome is not None and isinstance(outcome, list) and len(outcome) == 2 and \
+                            isinstance(outcome[1], k_exc.NoNodeError):
+                        raise tf_exc.NotFound(f"no atom detail of flow {flow.uuid!r} in ZooKeeper")
             for chunk, outcome in zip(chunks, outcomes[len(sets) :]):
                 if any(isinstance(entry, Exception) for entry in outcome):
                     self._create_each(chunk)  # some exist already: an earlier attempt got through
@@ -271,10 +491,19 @@ class Connection(base.Connection):  # type: ignore[misc]
                 sent.pop(uuid, None)
             raise
 
-    def _commit_creates(self, chunk: list[tuple[str, bytes]]) -> Any:
+    def _commit_creates(self, chunk: list[tuple[str, bytes]], fence: Fence | None = None) -> Any:
         txn = self._client.transaction()
+        if fence is not None:
+            txn.check(*fence)
         for path, payload in chunk:
             txn.create(path, payload)
+        return txn.commit_async()
+
+    def _commit_sets(self, chunk: list[tuple[str, bytes]], fence: Fence) -> Any:
+        txn = self._client.transaction()
+        txn.check(*fence)
+        for path, payload in chunk:
+            txn.set_data(path, payload)
         return txn.commit_async()
 
     def _create_each(self, creates: list[tuple[str, bytes]]) -> None:
@@ -325,7 +554,10 @@ class Connection(base.Connection):  # type: ignore[misc]
             flows.append(_codec.load_flow(uuid, node["name"], node["state"]))
         if not lazy:
             for flow, atoms in zip(flows, self._children_of(paths)):
+                leased = flow.uuid in self._backend.leased
                 for atom in self._load_atoms(atoms):
+                    if leased:  # only the runs this process drives need their atoms' run known
+                        self._backend.atom_runs[atom.uuid] = flow.uuid
                     flow.add(atom)
         return flows
 

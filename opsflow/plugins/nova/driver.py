@@ -36,7 +36,8 @@ from nova.image import glance
 from nova.objects import diagnostics as diagnostics_obj
 from nova.virt import fake
 
-from opsflow.plugins.nova import disks, opts
+from opsflow.plugins.nova import behaviour, disks, opts
+from opsflow.plugins.nova.console import console_log
 
 __all__ = ["SimDriver", "node_uuid"]
 
@@ -71,6 +72,9 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         super().__init__(virtapi, read_only)
         self._image_api = glance.API()
         self._dir = Path(sim.disk_dir)
+        #: The operator's behaviour profile for this region (re-read when it changes).
+        self._behaviour = behaviour.Behaviour(Path(sim.disk_dir))
+        self._hostname = ""
         self._records: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         #: When this hypervisor "booted": the compute service's start, as a host's uptime counts.
@@ -83,6 +87,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         super().init_host(host)
         self._set_nodes([host])
         self._dir = Path(CONF.opsflow_sim.disk_dir) / host
+        self._hostname = host
         self._dir.mkdir(parents=True, exist_ok=True)
         for record_path in self._dir.glob("*.json"):
             try:
@@ -93,6 +98,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
             self._records[record["uuid"]] = record
             self.instances[record["uuid"]] = fake.FakeInstance(
                 record["name"], record["state"], record["uuid"])
+            self._interfaces.update({vif: {"id": vif} for vif in record.get("vifs", ())})
         LOG.info("simulated hypervisor %s ready with %d VM(s) in %s",
                  host, len(self._records), self._dir)
 
@@ -131,13 +137,14 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
               admin_password: Any, allocations: Any, network_info: Any = None,
               block_device_info: Any = None, power_on: bool = True, accel_info: Any = None) -> None:
         """Boot: wait like a hypervisor, maybe fail on purpose, write the disk, record the VM."""
-        self._pause(CONF.opsflow_sim.spawn_seconds)
+        self._pause("spawn", CONF.opsflow_sim.spawn_seconds)
         reason = self._injected_failure(instance)
         if reason:
             LOG.info("simulated boot failure for %s: %s", instance.uuid, reason)
             raise exception.BuildAbortException(instance_uuid=instance.uuid, reason=reason)
         image_id = self._image_id(image_meta)
         self._write_disk(context, instance, image_id)
+        self._slow_disk(self.disk_path(instance.uuid))
         super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
                       network_info=network_info, block_device_info=block_device_info,
                       power_on=power_on, accel_info=accel_info)
@@ -145,20 +152,22 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         if activity not in ("idle", "busy"):
             activity = "idle" if random.random() < CONF.opsflow_sim.idle_share else "busy"
         now = time.time()
+        vifs = [vif["id"] for vif in network_info or ()]
+        self._interfaces.update({vif["id"]: vif for vif in network_info or ()})
         self._save(instance.uuid, name=instance.name, image_id=image_id, activity=activity,
                    spawned_at=now, cpu_ns=0, running_since=now if power_on else None,
-                   state=self.instances[instance.uuid].state)
+                   state=self.instances[instance.uuid].state, vifs=vifs)
 
     def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
         """Shut the VM down; its CPU clock stops."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         super().power_off(instance, timeout, retry_interval)
         self._account(instance.uuid, running=False)
 
     def power_on(self, context: Any, instance: Any, network_info: Any,
                  block_device_info: Any = None, accel_info: Any = None, share_info: Any = None) -> None:
         """Start the VM; its CPU clock runs again."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         super().power_on(context, instance, network_info, block_device_info=block_device_info,
                          accel_info=accel_info, share_info=share_info)
         self._account(instance.uuid, running=True)
@@ -167,7 +176,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                block_device_info: Any = None, bad_volumes_callback: Any = None,
                accel_info: Any = None, share_info: Any = None) -> None:
         """Reboot in place (a hard reboot of a VM the hypervisor lost boots it again)."""
-        self._pause(CONF.opsflow_sim.reboot_seconds)
+        self._pause("reboot", CONF.opsflow_sim.reboot_seconds)
         if instance.uuid not in self.instances:
             super().reboot(context, instance, network_info, reboot_type,
                            block_device_info=block_device_info)
@@ -178,7 +187,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:
         """Tear the VM down and, unless nova keeps them (a migration), delete its disk and record."""
-        self._pause(CONF.opsflow_sim.destroy_seconds)
+        self._pause("destroy", CONF.opsflow_sim.destroy_seconds)
         super().destroy(context, instance, network_info, block_device_info=block_device_info,
                         destroy_disks=destroy_disks, destroy_secrets=destroy_secrets)
         with self._lock:
@@ -187,12 +196,35 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         if destroy_disks:
             self.disk_path(instance.uuid).unlink(missing_ok=True)
 
+    def get_console_output(self, context: Any, instance: Any) -> str:
+        """A plausible serial console: the guest's boot log, then one line per minute of uptime.
+
+        nova's API keeps the last ``length`` lines the caller asks for, so the log grows with the
+        VM's age like a real console's does.
+        """
+        usage = self._usage(instance.uuid)
+        return console_log(instance.uuid, instance.hostname or instance.display_name or instance.uuid,
+                           instance.flavor.vcpus, instance.flavor.memory_mb, usage["uptime"])
+
+    def attach_interface(self, context: Any, instance: Any, image_meta: Any, vif: Any) -> None:
+        """Plug a port; the VM's record keeps it so a restarted host still knows it."""
+        super().attach_interface(context, instance, image_meta, vif)
+        self._save_vifs(instance.uuid, add=vif["id"])
+
+    def detach_interface(self, context: Any, instance: Any, vif: Any) -> None:
+        """Unplug a port, the one the VM booted with included."""
+        super().detach_interface(context, instance, vif)
+        self._save_vifs(instance.uuid, remove=vif["id"])
+
     def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
         """Upload the VM's disk bytes, exactly as they are on disk, to the Glance image nova made."""
         if instance.uuid not in self.instances:
             raise exception.InstanceNotRunning(instance_id=instance.uuid)
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
-        self._pause(CONF.opsflow_sim.snapshot_seconds)
+        self._pause("snapshot", CONF.opsflow_sim.snapshot_seconds)
+        reason = self._behaviour.failure(self._hostname, "snapshot")
+        if reason:
+            raise exception.NovaException(message=reason)
         snapshot = self._image_api.get(context, image_id)
         metadata = {
             "status": "active",
@@ -228,7 +260,7 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                          block_device_info: Any = None, power_on: bool = True,
                          share_info: Any = None) -> None:
         """Copy the disk and record from the source host, grow the disk to the new flavor, start."""
-        self._pause(CONF.opsflow_sim.power_seconds)
+        self._pause("power", CONF.opsflow_sim.power_seconds)
         source = self._dir.parent / migration.source_compute
         for suffix in (".disk", ".json"):
             src = source / f"{instance.uuid}{suffix}"
@@ -255,6 +287,77 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
                                         block_device_info=block_device_info, power_on=power_on,
                                         share_info=share_info)
         self._account(instance.uuid, running=power_on)
+
+    # -- live migration ------------------------------------------------------------------------
+    # Each simulated host has its own disk directory (no shared storage), so a live migration is a
+    # block migration: the source copies the disk and record to the destination's directory, the
+    # destination adopts them, and nova's post-migration cleanup deletes the source copy.
+
+    def check_can_live_migrate_destination(self, context: Any, instance: Any, src_compute_info: Any,
+                                           dst_compute_info: Any, block_migration: bool = False,
+                                           disk_over_commit: bool = False) -> Any:
+        """Say that storage is not shared, so nova migrates the disk and cleans up the source."""
+        data = super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, dst_compute_info, block_migration, disk_over_commit)
+        data.is_shared_block_storage = False
+        data.is_shared_instance_path = False
+        data.block_migration = True
+        return data
+
+    def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any,
+                       recover_method: Any, block_migration: bool = False, migrate_data: Any = None) -> None:
+        """Copy the VM to ``dest`` while it runs, then switch over: it stops existing here."""
+        try:
+            self._pause("live_migration", CONF.opsflow_sim.live_migration_seconds)
+            reason = self._behaviour.failure(self._hostname, "live_migration")
+            if reason:
+                raise exception.MigrationError(reason=reason)
+            self._slow_disk(self.disk_path(instance.uuid))
+            self._account(instance.uuid, running=True)  # CPU time so far travels with the record
+            target = self._dir.parent / dest
+            target.mkdir(parents=True, exist_ok=True)
+            for source in (self.disk_path(instance.uuid), self._record_path(instance.uuid)):
+                part = target / f"{source.name}.part"
+                shutil.copyfile(source, part)
+                os.replace(part, target / source.name)
+        except Exception:
+            LOG.exception("live migration of %s to %s failed; it keeps running here", instance.uuid, dest)
+            recover_method(context, instance, dest, migrate_data)
+            return
+        self.instances.pop(instance.uuid, None)
+        with self._lock:
+            self._records.pop(instance.uuid, None)
+        LOG.info("live-migrated %s to %s", instance.uuid, dest)
+        post_method(context, instance, dest, block_migration, migrate_data)
+
+    def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                           block_migration: bool = False, block_device_info: Any = None) -> None:
+        """Adopt the VM the source copied here: it runs on this host from now on."""
+        record = json.loads(self._record_path(instance.uuid).read_text())
+        with self._lock:
+            self._records[instance.uuid] = record
+        self.instances[instance.uuid] = fake.FakeInstance(instance.name, power_state.RUNNING, instance.uuid)
+        self._interfaces.update({vif["id"]: vif for vif in network_info or ()})
+        self._account(instance.uuid, running=True)
+
+    def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                               block_device_info: Any, destroy_disks: bool = True,
+                                               migrate_data: Any = None) -> None:
+        """Drop whatever part of the VM had been copied here."""
+        for leftover in self._dir.glob(f"{instance.uuid}.*"):
+            if destroy_disks or leftover.suffix != ".disk":
+                leftover.unlink(missing_ok=True)
+
+    def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                destroy_disks: bool = True, migrate_data: Any = None, destroy_vifs: bool = True,
+                destroy_secrets: bool = True) -> None:
+        """Remove a VM that no longer runs here (the source after a live migration): record, disk."""
+        super().cleanup(context, instance, network_info, block_device_info=block_device_info,
+                        destroy_disks=destroy_disks, migrate_data=migrate_data,
+                        destroy_vifs=destroy_vifs, destroy_secrets=destroy_secrets)
+        self._record_path(instance.uuid).unlink(missing_ok=True)
+        if destroy_disks:
+            self.disk_path(instance.uuid).unlink(missing_ok=True)
 
     # -- usage -------------------------------------------------------------------------------
 
@@ -293,11 +396,20 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
     def _record_path(self, instance_uuid: str) -> Path:
         return self._dir / f"{instance_uuid}.json"
 
-    @staticmethod
-    def _pause(seconds: float) -> None:
-        if seconds > 0:
+    def _pause(self, operation: str, seconds: float) -> None:
+        """Take as long as ``operation`` takes here: the profile's latency, else the option's with jitter."""
+        profiled = self._behaviour.latency(self._hostname, operation, seconds)
+        if profiled is not None:
+            time.sleep(profiled)
+        elif seconds > 0:
             jitter = CONF.opsflow_sim.jitter
             time.sleep(seconds * random.uniform(1 - jitter, 1 + jitter))
+
+    def _slow_disk(self, path: Path) -> None:
+        """A slow disk (behaviour profile) takes size / throughput to write or copy ``path``."""
+        delay = self._behaviour.disk_seconds(self._hostname, path.stat().st_blocks * 512)  # sparse: real bytes
+        if delay:
+            time.sleep(delay)
 
     @staticmethod
     def _image_id(image_meta: Any) -> str:
@@ -305,14 +417,13 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
             return str(image_meta.id)
         return ""
 
-    @staticmethod
-    def _injected_failure(instance: Any) -> str:
+    def _injected_failure(self, instance: Any) -> str:
         sim = CONF.opsflow_sim
         if _metadata(instance).get(sim.fail_metadata_key) == "boot":
             return f"boot failure requested by server metadata {sim.fail_metadata_key}=boot"
         if sim.boot_failure_rate and random.random() < sim.boot_failure_rate:
             return f"injected boot failure (boot_failure_rate={sim.boot_failure_rate})"
-        return ""
+        return self._behaviour.failure(self._hostname, "spawn")
 
     def _write_disk(self, context: Any, instance: Any, image_id: str) -> None:
         size = disks.disk_bytes(instance.flavor.root_gb, CONF.opsflow_sim.disk_mib_per_gb)
@@ -349,6 +460,15 @@ class SimDriver(fake.FakeDriver):  # type: ignore[misc]
         tmp = self._record_path(instance_uuid).with_suffix(".json.part")
         tmp.write_text(text)
         os.replace(tmp, self._record_path(instance_uuid))
+
+    def _save_vifs(self, instance_uuid: str, *, add: str | None = None, remove: str | None = None) -> None:
+        record = self._records.get(instance_uuid)
+        if record is None:
+            return
+        vifs = [v for v in record.get("vifs", []) if v != remove]
+        if add and add not in vifs:
+            vifs.append(add)
+        self._save(instance_uuid, vifs=vifs)
 
     def _account(self, instance_uuid: str, *, running: bool) -> None:
         """Close the running interval's CPU time and open a new one if the VM runs."""

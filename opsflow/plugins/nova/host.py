@@ -18,7 +18,9 @@ from nova import monkey_patch  # isort: skip
 monkey_patch.patch(backend="threading")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import shlex  # noqa: E402
+import time  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
@@ -36,7 +38,7 @@ from nova.servicegroup.drivers import db as servicegroup_db  # noqa: E402
 from oslo_log import log as oslo_logging  # noqa: E402
 from oslo_privsep import priv_context  # noqa: E402
 
-from opsflow.plugins.nova import controls  # noqa: E402
+from opsflow.plugins.nova import behaviour, controls  # noqa: E402
 from opsflow.plugins.nova import driver as sim_driver  # noqa: E402
 from opsflow.plugins.nova._process import run_until_signalled  # noqa: E402
 
@@ -54,11 +56,19 @@ def register_driver() -> None:
     sys.modules["nova.virt.opsflow_sim"] = sim_driver
 
 
+@functools.cache
+def _behaviour() -> behaviour.Behaviour:
+    """The region's behaviour profile (one reader for every host of this process)."""
+    return behaviour.Behaviour(Path(CONF.opsflow_sim.disk_dir))
+
+
 def is_silent(host: str) -> bool:
-    """True when ``host`` is configured, or flagged at run time, to stop reporting."""
+    """True when ``host`` is configured, flagged at run time, or profiled to stop reporting now."""
     if host in CONF.opsflow_sim.silent_hosts:
         return True
-    return controls.is_silenced(Path(CONF.opsflow_sim.disk_dir), host)
+    if controls.is_silenced(Path(CONF.opsflow_sim.disk_dir), host):
+        return True
+    return _behaviour().silent(host, time.time())
 
 
 def _silence_heartbeats() -> None:

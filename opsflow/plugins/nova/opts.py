@@ -20,6 +20,8 @@ OPTS = [
     cfg.FloatOpt("power_seconds", default=1.0, min=0, help="How long a power off or on takes."),
     cfg.FloatOpt("reboot_seconds", default=2.0, min=0, help="How long a reboot takes."),
     cfg.FloatOpt("destroy_seconds", default=0.5, min=0, help="How long tearing a VM down takes."),
+    cfg.FloatOpt("live_migration_seconds", default=2.0, min=0,
+                 help="How long a live migration's memory and disk copy takes before the switch-over."),
     cfg.FloatOpt("snapshot_seconds", default=1.0, min=0,
                  help="Hypervisor-side time of a snapshot, before its bytes are uploaded."),
     cfg.FloatOpt("jitter", default=0.2, min=0, max=1,

@@ -92,8 +92,8 @@ def test_sigterm_exits_even_while_zookeeper_is_down(tmp_path) -> None:
         conductor = cluster.start("stranded")
         cluster.close_board()
         server.kill()
-        eventually(lambda: "cannot read the board" in conductor.log.read_text(), 30,
-                   "the conductor retrying its ZooKeeper")
+        eventually(lambda: "ZooKeeper connection suspended" in conductor.log.read_text(), 30,
+                   "the conductor waiting for its ZooKeeper")
         assert conductor.terminate(timeout=30) == 0
     finally:
         cluster.close()

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from opsflow.devcloud import bringup, configs
 from opsflow.devcloud.cli import devcloud as devcloud_cli
 from opsflow.devcloud.layout import Layout
+from opsflow.plugins.nova import controls
+from tests.fixtures import eventually
 
 pytestmark = pytest.mark.functional
 
@@ -29,4 +31,24 @@ def test_status_shows_every_service_ok(devcloud: Layout) -> None:
     rows = bringup.status(devcloud, configs.SimSettings())
     assert {r.name for r in rows} >= {"keystone", "source-nova-api", "destination-neutron",
                                       "source-compute", "destination-glance"}
-    assert all(r.health == "ok" and r.pid for r in rows)
+    assert all(r.health == "ok" for r in rows)
+    assert all(r.pid for r in rows if not r.name.endswith("-nova-computes"))
+    assert {r.name for r in rows} >= {"source-nova-computes", "destination-nova-computes"}
+
+
+def test_status_says_when_nova_sees_a_hypervisor_down_though_its_process_runs(devcloud: Layout) -> None:
+    """A host that stops heartbeating turns its region's row to "1/2 up" (exit 1), and back to ok."""
+    region = devcloud.region("source")
+    host = f"{region.host_prefix}001"
+
+    def nova_row() -> str:
+        rows = bringup.status(devcloud, configs.SimSettings())
+        return next(r.health for r in rows if r.name == "source-nova-computes")
+
+    controls.silence(region.disk_dir, host)
+    try:
+        eventually(lambda: nova_row() == "1/2 up", 120, "nova calling the silent host down")
+        assert CliRunner().invoke(devcloud_cli, ["status"]).exit_code == 1
+    finally:
+        controls.unsilence(region.disk_dir, host)
+    eventually(lambda: nova_row() == "ok", 120, "the host reporting again")

@@ -134,3 +134,51 @@ def test_resize_moves_the_disk_to_the_new_host(devcloud: Layout, region: str, de
     finally:
         demo.compute.delete_server(srv, ignore_missing=True)
         demo.compute.wait_for_delete(srv, interval=1, wait=120)
+
+
+def test_live_migration_moves_the_running_vm_and_its_disk_at_once(devcloud: Layout, region: str,
+                                                                   demo: Any, admin: Any) -> None:
+    """After a live migration the VM runs on the new host with the same disk bytes; the old host
+    keeps nothing (not even until a periodic cleanup), and the new host operates it."""
+    srv = boot(demo)
+    try:
+        old_host = admin.compute.get_server(srv.id).compute_host
+        old_path = disk_file(devcloud, region, admin, srv)
+        before = disks.file_sha256(old_path)
+        admin.compute.live_migrate_server(srv, block_migration="auto")
+        deadline = time.monotonic() + 120
+        while admin.compute.get_server(srv.id).compute_host == old_host:
+            assert time.monotonic() < deadline, "the server did not move"
+            time.sleep(1)
+        demo.compute.wait_for_server(srv, status="ACTIVE", interval=1, wait=120)
+        new_path = disk_file(devcloud, region, admin, srv)
+        assert new_path != old_path and disks.file_sha256(new_path) == before
+        assert not old_path.exists() and not old_path.with_suffix(".json").exists()
+        demo.compute.stop_server(srv)
+        demo.compute.wait_for_server(srv, status="SHUTOFF", interval=1, wait=120)
+    finally:
+        demo.compute.delete_server(srv, ignore_missing=True)
+        demo.compute.wait_for_delete(srv, interval=1, wait=120)
+
+
+def test_console_log_is_a_boot_log_of_the_requested_length(demo: Any, server: Any) -> None:
+    """`openstack console log show --lines 10` gives the last ten lines of a Linux console."""
+    whole = demo.compute.get_server_console_output(server)["output"]
+    assert "Linux version" in whole and f"{server.name} login:" in whole
+    last = demo.compute.get_server_console_output(server, length=10)["output"]
+    assert len(last.splitlines()) == 10 and whole.endswith(last)
+
+
+def test_the_boot_time_port_can_be_detached(demo: Any) -> None:
+    """The port a server booted with is known to its hypervisor, so detaching it works."""
+    srv = boot(demo)
+    try:
+        (interface,) = list(demo.compute.server_interfaces(srv))
+        demo.compute.delete_server_interface(interface, server=srv)
+        deadline = time.monotonic() + 60
+        while list(demo.compute.server_interfaces(srv)):
+            assert time.monotonic() < deadline, "the boot-time port stayed attached"
+            time.sleep(1)
+    finally:
+        demo.compute.delete_server(srv, ignore_missing=True)
+        demo.compute.wait_for_delete(srv, interval=1, wait=120)

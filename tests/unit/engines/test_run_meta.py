@@ -23,8 +23,8 @@ def _stored_meta(runner, run_id: str) -> dict:
         return dict(records.load_detail(backend, run_id, runner.state_url)[1].meta)
 
 
-def test_waits_signals_and_pauses_are_kept_under_one_key(runner, clock) -> None:
-    """Memory, signals and the pause all live in RunMeta under one metadata key, nothing beside it."""
+def test_waits_and_pauses_are_kept_under_one_key_signals_beside_it(runner, clock) -> None:
+    """Memory and the pause live in RunMeta under one metadata key; signals are facts of their own."""
     record = runner.run(WAIT_THEN_FAIL, {}, hold_waits=False)
     assert record.state is RunState.WAITING
     runner.signal(record.run_id, "go")
@@ -33,7 +33,8 @@ def test_waits_signals_and_pauses_are_kept_under_one_key(runner, clock) -> None:
     meta = _stored_meta(runner, record.run_id)
     assert list(meta) == [META_KEY]
     stored = RunMeta.of(meta)
-    assert stored.signals == ("go",)
+    assert stored.signals == ()
+    assert runner.signals(record.run_id) == ["go"]
     assert stored.memory["hold"] == {"due": clock.time + 60, "signal": "go"}
     assert stored.paused_at == clock.time
     record = runner.resume(record.run_id)

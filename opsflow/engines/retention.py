@@ -1,0 +1,261 @@
+"""Retention: finished runs lose their per-task detail after an age or beyond a count; a summary stays.
+
+A stored run costs about 45 ZooKeeper nodes and 8 KiB for 20 tasks (the same in SQLite), and
+nothing removed them: ZooKeeper's heap filled in time. :func:`prune` removes, for each run that
+succeeded or was reverted and is older than ``Policy.older_than`` or beyond the newest
+``Policy.keep``:
+
+* its logbook, flow detail and atom details, its signals, and its child runs (with theirs);
+* in distributed mode (a jobboard given): its job node if one is left unclaimed, its hold, and
+  its batches' facts; and, whatever the policy, holds and unclaimed job nodes of runs that have
+  ended or no longer exist (:func:`sweep_board`), so nothing is left for runs that are gone.
+
+What stays is a summary (id, name, state, created, ended, pruned): one small row in SQLite, and in
+ZooKeeper a thousand summaries to a node, so pruning keeps the node count flat. ``opsflow flows
+list`` and ``show`` still show pruned runs, from their summary.
+
+Failed runs (a revert that failed) are never pruned: they wait for an operator, who needs their
+tasks. Child runs are pruned with their parent, never on their own (the parent may still gather or
+revert them). Conductors prune by themselves (:class:`Pruner`: one at a time, through a lock node).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from kazoo import exceptions as k_exc
+from taskflow import exceptions as tf_exc
+from taskflow.persistence import base as tf_base
+
+from opsflow.engines import lease, records, signals
+from opsflow.engines.children.listing import batches_of
+from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.run_meta import RunMeta
+from opsflow.errors import BackendUnavailable, ClaimConflict, ConfigError, FlowNotFound, OpsflowError
+
+if TYPE_CHECKING:
+    from opsflow.engines.jobboard import JobBoard
+
+__all__ = ["DEFAULT_EVERY", "DEFAULT_KEEP", "DEFAULT_OLDER_THAN", "PRUNABLE", "Policy", "Pruner", "ended_at",
+           "parse_duration", "prune", "summaries", "sweep_board"]
+
+LOG = logging.getLogger(__name__)
+
+#: Defaults of ``opsflow conductor`` and of ``opsflow flows prune`` without limits: a week, 1,000 runs.
+DEFAULT_OLDER_THAN, DEFAULT_KEEP = 7 * 24 * 3600.0, 1000
+#: Seconds between a conductor's prunes.
+DEFAULT_EVERY = 600.0
+#: States whose runs may be pruned (a failed run waits for an operator).
+PRUNABLE = frozenset({RunState.SUCCEEDED, RunState.REVERTED})
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``30m``, ``12h``, ``7d`` or ``2w``; ConfigError naming the forms otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not match:
+        raise ConfigError(f"cannot read the duration {text!r}: give a number with s, m, h, d or w, e.g. 7d or 12h")
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """Which finished runs lose their detail: those older than ``older_than`` or beyond the newest ``keep``."""
+
+    #: Seconds since a run ended after which it is pruned; None: no age limit.
+    older_than: float | None = DEFAULT_OLDER_THAN
+    #: Finished runs kept with their detail, newest first; None: no count limit.
+    keep: int | None = DEFAULT_KEEP
+
+    def __post_init__(self) -> None:
+        if self.older_than is not None and self.older_than < 0:
+            raise ConfigError(f"a retention age must not be negative, not {self.older_than}")
+        if self.keep is not None and self.keep < 0:
+            raise ConfigError(f"a retention count must not be negative, not {self.keep}")
+
+    def due(self, stored: Iterable[RunRecord], now: float) -> list[RunRecord]:
+        """The runs this policy prunes now, newest first."""
+        finished = sorted((r for r in stored if r.state in PRUNABLE and r.parent is None and r.pruned_at is None),
+                          key=ended_at, reverse=True)
+        return [r for rank, r in enumerate(finished)
+                if (self.keep is not None and rank >= self.keep)
+                or (self.older_than is not None and now - ended_at(r) >= self.older_than)]
+
+
+def ended_at(record: RunRecord) -> float:
+    """When a run ended: its tasks' latest finish (its creation if it ran none)."""
+    if record.ended_at is not None:
+        return record.ended_at
+    return max((t.finished for t in record.tasks if t.finished is not None), default=record.created)
+
+
+@runtime_checkable
+class SummaryStore(Protocol):
+    """What a backend offers to keep pruned runs' summaries (opsflow's SQLite and ZooKeeper)."""
+
+    def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
+        """Store summaries (JSON objects with an ``id``)."""
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every stored summary."""
+
+
+def summaries(backend: tf_base.Backend) -> dict[str, RunRecord]:
+    """Pruned runs by id, as records without tasks (empty for a backend that keeps none)."""
+    if not isinstance(backend, SummaryStore):
+        return {}
+    found = {}
+    for item in backend.summaries():
+        try:
+            record = RunRecord(run_id=str(item["id"]), name=str(item["name"]), state=RunState(item["state"]),
+                               inputs={}, created=float(item["created"]), tasks=(), waits={},
+                               pruned_at=float(item["pruned"]), ended_at=float(item["ended"]))
+        except (KeyError, TypeError, ValueError):
+            LOG.warning("a pruned run's summary is damaged: %r", item)
+            continue
+        found[record.run_id] = record
+    return found
+
+
+def _summary(record: RunRecord, now: float) -> dict[str, Any]:
+    return {"id": record.run_id, "name": record.name, "state": record.state.value, "created": record.created,
+            "ended": ended_at(record), "pruned": now}
+
+
+def prune(backend: tf_base.Backend, where: str, stored: Sequence[RunRecord], policy: Policy, now: float, *,
+          dry_run: bool = False, board: JobBoard | None = None) -> list[RunRecord]:
+    """Prune what ``policy`` says among ``stored`` (records of ``backend``); return the pruned, newest first.
+
+    With ``dry_run`` nothing changes. The summary is stored before anything is deleted, so a prune
+    interrupted at any point leaves every run either whole or summarised (or both, harmlessly).
+    """
+    chosen = policy.due(stored, now)
+    if dry_run:
+        return chosen
+    if chosen and isinstance(backend, SummaryStore):
+        backend.save_summaries([_summary(record, now) for record in chosen])
+    for record in chosen:
+        _destroy_run(backend, where, record.run_id, board)
+    if board is not None:
+        sweep_board(board, backend, where)
+    if chosen:
+        LOG.info("pruned %d finished runs from %s", len(chosen), where)
+    return chosen
+
+
+def _destroy_run(backend: tf_base.Backend, where: str, run_id: str, board: JobBoard | None) -> None:
+    """Delete one run's detail, signals and children (and its board facts); safe to repeat."""
+    try:
+        detail = records.load_detail(backend, run_id, where)[1]
+    except FlowNotFound:
+        detail = None
+    if detail is not None:
+        for batch in batches_of(run_id, RunMeta.of(detail.meta)):
+            for index in range(batch.count):
+                _destroy_run(backend, where, batch.child_id(index), board)
+            if board is not None:
+                _delete_tree(board, f"{board.address.root}/batches/{batch.batch_id}")
+    with records.connection(backend) as conn:
+        try:
+            conn.destroy_logbook(run_id)
+        except tf_exc.NotFound:
+            pass
+    signals.drop(backend, run_id)
+    if isinstance(backend, lease.LeaseStore):
+        backend.drop_lease(run_id)
+    if board is not None:
+        board.clear_hold(run_id)
+
+
+def _delete_tree(board: JobBoard, path: str) -> None:
+    try:
+        board.client.delete(path, recursive=True)
+    except k_exc.NoNodeError:
+        pass
+    except k_exc.KazooException as exc:
+        raise BackendUnavailable(f"cannot delete {path} at ZooKeeper {board.address}: {exc!r}") from exc
+
+
+def sweep_board(board: JobBoard, backend: tf_base.Backend, where: str) -> int:
+    """Remove holds and unclaimed job nodes of runs that have ended or are gone; return how many.
+
+    Holds are read before jobs: a hold read first whose job is not listed after has lost its job
+    for good (jobs are posted before anything holds them).
+    """
+    holds = board.holds()
+    entries = board.entries()
+    removed = 0
+    who = "opsflow-retention"
+    for entry in entries:
+        if entry.claimed or not _ended_or_gone(backend, where, entry.run_id):
+            continue
+        try:
+            board.claim(entry, who)
+        except ClaimConflict:
+            continue
+        board.consume(entry, who)
+        removed += 1
+    posted = {entry.run_id for entry in entries}
+    for run_id in holds:
+        if run_id not in posted:
+            board.clear_hold(run_id)
+            removed += 1
+    return removed
+
+
+def _ended_or_gone(backend: tf_base.Backend, where: str, run_id: str) -> bool:
+    try:
+        return records.record_of(records.load_detail(backend, run_id, where)[1]).state in PRUNABLE
+    except FlowNotFound:
+        return True
+    except OpsflowError:  # unreachable, or damaged: not ours to judge now
+        return False
+
+
+class Pruner:
+    """A conductor's background prune: every ``every`` seconds, by one conductor at a time."""
+
+    #: Lock node under the board's root, so that conductors take turns.
+    LOCK = "retention-lock"
+
+    def __init__(self, prune_once: Any, board: JobBoard, every: float = DEFAULT_EVERY) -> None:
+        #: Called with no arguments to prune (the conductor's runner and policy bound in).
+        self._prune_once = prune_once
+        self._board = board
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start pruning in a daemon thread (no-op when ``every`` is 0)."""
+        if self.every > 0:
+            self._thread = threading.Thread(target=self._loop, name="opsflow-retention", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, waiting for a prune in progress."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(60)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            started = time.monotonic()
+            try:
+                lock = self._board.client.Lock(f"{self._board.address.root}/{self.LOCK}")
+                if not lock.acquire(blocking=False):
+                    continue  # another conductor prunes now
+                try:
+                    self._prune_once()
+                finally:
+                    lock.release()
+            except Exception:  # a bad moment must not end the thread; the next period tries again
+                LOG.exception("pruning finished runs failed")
+            LOG.debug("retention pass took %.2f s", time.monotonic() - started)

@@ -1,0 +1,60 @@
+"""Pruning keeps ZooKeeper's node count flat: a pruned run leaves no node of its own behind."""
+
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+
+from opsflow.engines import retention
+from opsflow.engines.records import RunState
+from opsflow.engines.runner import Runner
+from opsflow.flows import loader
+from tests.fixtures import APPROVAL, chain
+
+pytestmark = pytest.mark.functional
+
+
+@pytest.fixture
+def zk(zookeeper_hosts: str) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=zookeeper_hosts)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()
+
+
+def count_nodes(client: KazooClient, path: str) -> int:
+    """Nodes at and below ``path`` (one deleted while counting counts as gone)."""
+    try:
+        children = client.get_children(path)
+    except NoNodeError:
+        return 0
+    return 1 + sum(count_nodes(client, f"{path}/{child}") for child in children)
+
+
+def test_node_count_is_flat_after_many_runs_are_pruned(zookeeper_hosts: str, zk_chroot: str, zk: KazooClient) -> None:
+    """Forty runs (each with a signal) add hundreds of nodes; pruning them brings the count back to where it was."""
+    with Runner(f"zookeeper://{zookeeper_hosts}{zk_chroot}/state") as runner:
+        def some_runs(count: int) -> list[str]:
+            ids = []
+            for _ in range(count):
+                ids.append(runner.run(chain(), {}).run_id)
+                waiting = runner.run(loader.load_text(APPROVAL), {}, hold_waits=False).run_id
+                runner.signal(waiting, "go")
+                assert runner.resume(waiting, hold_waits=False).state is RunState.SUCCEEDED
+                ids.append(waiting)
+            return ids
+
+        some_runs(1)
+        runner.prune(retention.Policy(0, 0))
+        baseline = count_nodes(zk, zk_chroot)
+        ids = some_runs(20)
+        grown = count_nodes(zk, zk_chroot)
+        pruned = runner.prune(retention.Policy(0, 0))
+        after = count_nodes(zk, zk_chroot)
+        assert sorted(r.run_id for r in pruned) == sorted(ids)
+        assert grown > baseline + 20 * 2 * 5
+        assert after == baseline, f"{baseline} nodes before, {grown} with 40 runs, {after} after pruning them"
+        listed = {r.run_id: r for r in runner.runs()}
+        assert all(listed[i].pruned_at is not None and listed[i].state is RunState.SUCCEEDED for i in ids)
