@@ -31,7 +31,7 @@ import jsonschema
 
 from opsflow.devcloud.layout import Layout
 from opsflow.errors import ConfigError
-from opsflow.flows import yamldoc
+from opsflow.flows import violations, yamldoc
 from opsflow.plugins.nova.behaviour import OPERATIONS, PROFILE_FILE
 
 __all__ = ["SCHEMA", "apply", "clear", "load_file", "load_text"]
@@ -96,9 +96,7 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_text(text: str, source: str = "<string>") -> dict[str, Any]:
     """The validated profile in ``text``."""
     doc = yamldoc.parse(text, source)
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(doc.value))
-    if error is not None:
-        raise doc.error(tuple(error.absolute_path), _explain(error))
+    violations.check(doc, _VALIDATOR, "the profile", _explain)
     profile: dict[str, Any] = doc.value
     for index, group in enumerate(profile["groups"]):
         for operation, latency in group.get("latency", {}).items():
@@ -136,16 +134,11 @@ def clear(layout: Layout) -> None:
         (region.disk_dir / PROFILE_FILE).unlink(missing_ok=True)
 
 
-def _explain(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties" and isinstance(error.schema, dict):
-        allowed = sorted(error.schema.get("properties", {}))
-        return f"{error.message}; allowed keys: {', '.join(allowed)}"
+def _explain(error: jsonschema.ValidationError) -> str | None:
     if error.validator in ("propertyNames", "enum"):  # the only enum: operation names
         return f"{error.instance!r} is not an operation the simulator has; use one of {', '.join(OPERATIONS)}"
     if error.validator in ("minProperties", "maxProperties") and "latency" in error.absolute_path:
         return _LATENCY_FORMS
     if error.validator == "maxProperties":
         return "a heartbeat either stops ({stop: true}) or flaps ({flap: {period: S, down: S}}), not both"
-    if error.validator == "required":
-        return f"{error.message}; add it"
-    return str(error.message)
+    return None

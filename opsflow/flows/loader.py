@@ -15,7 +15,7 @@ import jsonschema
 import networkx
 
 from opsflow import registry
-from opsflow.flows import arguments, expressions, resolver as resolvers, schema
+from opsflow.flows import arguments, expressions, resolver as resolvers, schema, violations
 from opsflow.errors import ExpressionError, PluginNotFound
 from opsflow.flows.expressions import Expression, Reference
 from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, OnItemFailure, RetrySpec, RevertSpec, TaskSpec
@@ -121,11 +121,7 @@ class _Loader:
     def _check_schema(self, doc: Document) -> None:
         if not isinstance(doc.value, dict):
             raise doc.error((), "a flow definition is a mapping with at least 'name' and 'tasks'")
-        error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(doc.value))
-        if error is None:
-            return
-        path: Path = tuple(error.absolute_path)
-        raise doc.error(path, f"{_where(path)}: {_explain(error)}")
+        violations.check(doc, _VALIDATOR, "the document", _explain)
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -383,23 +379,11 @@ def _is_type(value: Any, kind: str) -> bool:
     return isinstance(value, schema.INPUT_TYPES[kind])
 
 
-def _where(path: Path) -> str:
-    text = ""
-    for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text or "the document"
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
-        return f"{error.message}; allowed keys: {', '.join(allowed)}"
+def _explain(error: jsonschema.ValidationError) -> str | None:
     if error.validator == "oneOf" and isinstance(error.instance, dict) and "name" in error.instance:
         has_both = "action" in error.instance and "flow" in error.instance
         if has_both or ("action" not in error.instance and "flow" not in error.instance):
             return "a task needs exactly one of 'action' (what to run) or 'flow' (a sub-flow to run)"
     if error.validator == "pattern":
         return f"{error.instance!r} is not a valid name: start with a letter or _, then letters, digits, _ or -"
-    if error.validator == "required":
-        return f"{error.message}; add it"
-    return str(error.message)
+    return None

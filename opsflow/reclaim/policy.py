@@ -18,7 +18,7 @@ import jsonschema
 
 from opsflow import registry
 from opsflow.errors import DefinitionError, PluginNotFound
-from opsflow.flows import yamldoc
+from opsflow.flows import violations, yamldoc
 
 __all__ = ["DETECTORS", "NOTIFIERS", "DetectorRule", "Policy", "Scope", "load_file", "load_text",
            "seconds"]
@@ -186,18 +186,7 @@ def load_text(text: str, source: str = "<string>") -> Policy:
     doc = yamldoc.parse(text, source)
     if not isinstance(doc.value, dict):
         raise doc.error((), "a reclaim policy is a mapping with at least 'cloud' and 'detectors'")
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(doc.value))
-    if error is not None:
-        path: yamldoc.Path = tuple(error.absolute_path)
-        where = ".".join(str(p) for p in path) or "the policy"
-        message = error.message
-        if error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
-            message += f"; allowed keys: {', '.join(allowed)}"
-        elif error.validator in ("oneOf", "pattern", "type") and isinstance(error.instance, str) \
-                and path and path[-1] in ("notice", "final", "ttl"):
-            message = f"{error.instance!r} is not a duration such as 30s, 15m, 12h, 7d or 2w"
-        raise doc.error(path, f"{where}: {message}")
+    violations.check(doc, _VALIDATOR, "the policy", _explain)
     body: dict[str, Any] = doc.value
     rules = []
     for name, raw in body["detectors"].items():
@@ -238,3 +227,11 @@ def load_text(text: str, source: str = "<string>") -> Policy:
         link_ttl=seconds(links.get("ttl", "7d")),
         source=source,
     )
+
+
+def _explain(error: jsonschema.ValidationError) -> str | None:
+    path = tuple(error.absolute_path)
+    if error.validator in ("oneOf", "pattern", "type") and isinstance(error.instance, str) \
+            and path and path[-1] in ("notice", "final", "ttl"):
+        return f"{error.instance!r} is not a duration such as 30s, 15m, 12h, 7d or 2w"
+    return None

@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from opsflow.flows import yamldoc
+from opsflow.flows import violations, yamldoc
 from opsflow.sched import schema
 
 __all__ = [
@@ -178,10 +178,7 @@ def load_text(text: str, source: str = "<string>") -> Profile:
     doc = yamldoc.parse(text, source)
     if not isinstance(doc.value, dict):
         raise doc.error((), "a traffic profile is a mapping with 'name', 'hosts', 'flavors' and 'traffic'")
-    error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(doc.value))
-    if error is not None:
-        where: yamldoc.Path = schema.location(error)
-        raise doc.error(where, f"{schema.where(tuple(error.absolute_path))}: {schema.explain(error)}")
+    violations.check(doc, _VALIDATOR, "the profile", schema.explain, schema.location)
     raw: dict[str, Any] = doc.value
     flavors = {name: Flavor(name, f["vcpus"], f["ram_mb"], f["disk_gb"]) for name, f in raw["flavors"].items()}
     traffic = tuple(_stream(doc, index, item, flavors) for index, item in enumerate(raw["traffic"]))

@@ -7,7 +7,7 @@ from typing import Any
 
 import jsonschema
 
-__all__ = ["PROFILE_SCHEMA", "explain", "location", "where"]
+__all__ = ["PROFILE_SCHEMA", "explain", "location"]
 
 _POS_INT = {"type": "integer", "minimum": 1}
 _SECONDS = {"type": "number", "minimum": 0}
@@ -89,24 +89,11 @@ def location(error: jsonschema.ValidationError) -> tuple[str | int, ...]:
     return path
 
 
-def where(path: tuple[str | int, ...]) -> str:
-    """``traffic[1].burst.count`` for a path into the document."""
-    text = ""
-    for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text or "the profile"
-
-
-def explain(error: jsonschema.ValidationError) -> str:
-    """One sentence for a schema violation, naming what is allowed."""
-    if error.validator == "additionalProperties" and isinstance(error.schema, Mapping):
-        allowed = sorted(error.schema.get("properties", {}))
-        return f"{error.message}; allowed keys: {', '.join(allowed)}"
+def explain(error: jsonschema.ValidationError) -> str | None:
+    """A traffic profile's own sentence for a schema violation, naming what is allowed."""
     if "propertyNames" in error.schema_path or error.validator == "propertyNames":
         return f"unknown traffic kind {error.instance!r}; use one of: {', '.join(sorted(_STREAMS))}"
     if error.validator in ("minProperties", "maxProperties") and isinstance(error.schema, Mapping) \
             and "propertyNames" in error.schema:
         return f"each traffic item is exactly one of: {', '.join(sorted(_STREAMS))}"
-    if error.validator == "required":
-        return f"{error.message}; add it"
-    return str(error.message)
+    return None
