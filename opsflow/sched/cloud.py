@@ -24,11 +24,28 @@ from opsflow.devcloud import clouds, seed
 from opsflow.devcloud.layout import Layout
 from opsflow.errors import OpsflowError
 
-__all__ = ["CloudBurst", "burst"]
+__all__ = ["CloudBurst", "HostLoad", "burst"]
 
 LOG = logging.getLogger(__name__)
 
 _CONFLICT = re.compile(r'"PUT /allocations/[^"]*" status: 409')
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """What a hypervisor already held before a burst, as Placement counts it."""
+
+    vcpus_used: int
+    ram_used_mb: int
+    #: Allocatable totals: (total - reserved) x allocation ratio.
+    vcpus_capacity: float
+    ram_capacity_mb: float
+
+    def share_after(self, servers: int, vcpus: int, ram_mb: int) -> float:
+        """The worse of the vCPU and RAM shares once ``servers`` more of a flavor are placed (the
+        measure opsflow's weigher balances)."""
+        return max((self.vcpus_used + servers * vcpus) / self.vcpus_capacity,
+                   (self.ram_used_mb + servers * ram_mb) / self.ram_capacity_mb)
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,11 @@ class CloudBurst:
     seconds: float
     #: vCPUs, RAM (MiB) and disk (GB) of the first hypervisor.
     capacity: tuple[int, int, int]
+    #: What each hypervisor held before the burst, in the order of ``hosts`` (earlier suites' or
+    #: users' servers: an even spread of the burst is only right on hosts that started even).
+    before: tuple[HostLoad, ...]
+    #: vCPUs and RAM (MiB) of the flavor booted.
+    flavor: tuple[int, int]
 
 
 def _unlimited_quotas(admin: Any, project_id: str) -> None:
@@ -62,6 +84,21 @@ def _capacity(admin: Any, node: str) -> tuple[int, int, int]:
     (provider,) = admin.placement.resource_providers(name=node)
     totals = {i.resource_class: i.total for i in admin.placement.resource_provider_inventories(provider)}
     return totals.get("VCPU", 0), totals.get("MEMORY_MB", 0), totals.get("DISK_GB", 0)
+
+
+def _load(admin: Any, node: str) -> HostLoad:
+    """What ``node`` holds now, and its allocatable capacity, from Placement."""
+    (provider,) = admin.placement.resource_providers(name=node)
+    inventory = {i.resource_class: i for i in admin.placement.resource_provider_inventories(provider)}
+    usages = admin.placement.get(f"/resource_providers/{provider.id}/usages",
+                                 microversion="1.9").json()["usages"]
+
+    def capacity(resource: str) -> float:
+        item = inventory[resource]
+        return max(1.0, float((item.total - item.reserved) * item.allocation_ratio))
+
+    return HostLoad(int(usages.get("VCPU", 0)), int(usages.get("MEMORY_MB", 0)),
+                    capacity("VCPU"), capacity("MEMORY_MB"))
 
 
 def _log_size(path: Path) -> int:
@@ -87,7 +124,8 @@ def burst(layout: Layout, region: str, count: int, *, concurrency: int = 20, fla
         names = tuple(h.name for h in hypervisors)
         capacity = _capacity(admin, names[0])
         image, net = seed.image_id(demo), demo.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id
-        flavor_id = demo.compute.find_flavor(flavor, ignore_missing=False).id
+        found = demo.compute.find_flavor(flavor, ignore_missing=False)
+        before = tuple(_load(admin, n) for n in names)
         log = layout.logs / f"{region}-placement.log"
         offset = _log_size(log)
         tag = f"sched-burst-{uuid.uuid4().hex[:8]}"
@@ -95,7 +133,7 @@ def burst(layout: Layout, region: str, count: int, *, concurrency: int = 20, fla
 
         def create(i: int) -> Any:
             sent.append(time.monotonic())
-            return demo.compute.create_server(name=f"{tag}-{i:04d}", image_id=image, flavor_id=flavor_id,
+            return demo.compute.create_server(name=f"{tag}-{i:04d}", image_id=image, flavor_id=found.id,
                                               networks=[{"uuid": net}])
 
         started = time.monotonic()
@@ -124,7 +162,7 @@ def burst(layout: Layout, region: str, count: int, *, concurrency: int = 20, fla
             time.sleep(1)
         return CloudBurst(region, names, tuple(landed.get(n, 0) for n in names), conflicts,
                           sum(1 for s in done.values() if s.status == "ERROR"),
-                          max(sent) - min(sent), seconds, capacity)
+                          max(sent) - min(sent), seconds, capacity, before, (found.vcpus, found.ram))
     finally:
         demo.close()
         admin.close()

@@ -44,9 +44,27 @@ def _memcached_writes(port: int) -> int:
     return int(stats["cmd_set"])
 
 
+def _busiest_share(burst: cloud.CloudBurst) -> float:
+    """The fullest hypervisor's share once the burst landed, what it held before included."""
+    vcpus, ram_mb = burst.flavor
+    return max(load.share_after(n, vcpus, ram_mb) for load, n in zip(burst.before, burst.per_host))
+
+
+def _best_share(burst: cloud.CloudBurst) -> float:
+    """The fullest hypervisor's share had each server of the burst gone to the emptiest host: the
+    even spread when the hosts start even, the emptier hosts first when earlier suites left load."""
+    vcpus, ram_mb = burst.flavor
+    placed = [0] * len(burst.before)
+    for _ in range(sum(burst.per_host)):
+        emptiest = min(range(len(placed)), key=lambda i: burst.before[i].share_after(placed[i] + 1, vcpus, ram_mb))
+        placed[emptiest] += 1
+    return max(load.share_after(n, vcpus, ram_mb) for load, n in zip(burst.before, placed))
+
+
 def test_plugins_spread_a_burst_nova_defaults_stack(scheduler_modes: Layout) -> None:
-    """With opsflow's filter and weigher loaded, real nova-scheduler puts a simultaneous burst evenly
-    on the hypervisors and shares each placement in memcached; nova's defaults do no better."""
+    """With opsflow's filter and weigher loaded, real nova-scheduler spreads a simultaneous burst as
+    evenly as the hypervisors' load allows and shares each placement in memcached; nova's defaults
+    do no better."""
     layout = scheduler_modes
     _with_scheduler(layout, SchedulerMode.NOVA_DEFAULTS)
     stock = cloud.burst(layout, REGION, 4, concurrency=4)
@@ -54,6 +72,8 @@ def test_plugins_spread_a_burst_nova_defaults_stack(scheduler_modes: Layout) -> 
     writes = _memcached_writes(layout.memcached_port)
     ours = cloud.burst(layout, REGION, 4, concurrency=4)
     assert stock.errors == ours.errors == 0
-    assert sorted(ours.per_host) == [2, 2], ours
-    assert max(ours.per_host) <= max(stock.per_host)
+    assert _busiest_share(ours) == pytest.approx(_best_share(ours)), ours
+    if len(set(ours.before)) == 1:
+        assert sorted(ours.per_host) == [2, 2], ours
+    assert _busiest_share(ours) <= _busiest_share(stock) + 1e-9, (ours, stock)
     assert _memcached_writes(layout.memcached_port) - writes >= 4, "each placement is shared in memcached"
