@@ -106,7 +106,7 @@ def schedule(policy_file: str, every: str, zookeeper: str) -> None:
 def list_(state_url: str, zookeeper: str | None, clock_file: str | None, fmt: str, columns: tuple[str, ...]) -> None:
     """Servers with a reclaim cycle: its run and state, and the last thing that happened."""
     rows = operations.rows(operations.Site(state_url, zookeeper))
-    click.echo(output.render_many(["server", "cycle", "run", "state", "last"], rows, fmt, columns))
+    click.echo(output.render_many(operations.COLUMNS, rows, fmt, columns))
 
 
 @reclaim.command()

@@ -20,13 +20,14 @@ from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import FlowNotFound, InvalidState, OpsflowError
-from opsflow.reclaim import keep as keeping, links, sweep
+from opsflow.reclaim import cycles, keep as keeping, links, sweep
 from opsflow.reclaim.audit import AuditStore, open_store
 from opsflow.reclaim.inventory import Inventory
 from opsflow.reclaim.policy import Policy
 from opsflow.tasks.base import Clock
 
-__all__ = ["Scanned", "Site", "keeper", "scan"]
+__all__ = ["COLUMNS", "Scanned", "Site", "drive_due", "keep", "keeper", "release", "resolve_server", "rows", "scan",
+           "status_of"]
 
 LOG = logging.getLogger(__name__)
 
@@ -176,12 +177,12 @@ def status_of(runner: Runner, run_id: str) -> str:
     return record.state.value
 
 
+#: Columns of :func:`rows`.
+COLUMNS = ["server", "name", "project", "cycle", "run", "state", "deadline", "kept_until", "last"]
+
+
 def rows(site: Site) -> list[list[Any]]:
-    """``reclaim list``: every server with a cycle, newest state."""
+    """``reclaim list``: every server with a cycle, its latest one."""
     with site.open() as (runner, store, _board):
-        latest: dict[str, Any] = {}
-        for event in store.events():
-            latest[event.server] = event
-        return [[claim.server, claim.cycle, claim.run_id, "ended" if claim.closed else status_of(runner, claim.run_id),
-                 latest[claim.server].action if claim.server in latest else ""]
-                for claim in store.claims().values()]
+        return [[c.server, c.name, c.project, c.cycle, c.run_id, c.state, c.deadline, c.kept_until, c.last]
+                for c in cycles.cycles(store, lambda run_id: status_of(runner, run_id))]

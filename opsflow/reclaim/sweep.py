@@ -181,6 +181,14 @@ def run_inputs(policy: Policy, candidate: Candidate, state_url: str) -> dict[str
     }
 
 
+def picked_details(policy: Policy, candidate: Candidate) -> dict[str, Any]:
+    """What a ``picked`` entry records besides the reasons: the cycle and, so that owners can be
+    shown their own servers' cycles (the service API), the server's name, project and cloud."""
+    return {"cycle": candidate.cycle, "detectors": list(candidate.detectors), "cloud": policy.cloud,
+            "name": candidate.server.name, "project": candidate.project,
+            "project_id": candidate.server.project_id}
+
+
 def start(policy: Policy, sweep: Sweep, runner: Runner, store: AuditStore, now: float,
           board: JobBoard | None = None, definition_path: str | None = None) -> list[str]:
     """Start one run per NEW candidate (and complete the runs of claims a dead sweep left); their ids.
@@ -198,7 +206,7 @@ def start(policy: Policy, sweep: Sweep, runner: Runner, store: AuditStore, now: 
                 LOG.info("server %s: cycle %d claimed by another sweep", candidate.server.id, candidate.cycle)
                 continue
             store.append(Event(now, candidate.server.id, "picked", "reclaim-sweep", "; ".join(candidate.reasons),
-                               run_id, {"cycle": candidate.cycle, "detectors": list(candidate.detectors)}))
+                               run_id, picked_details(policy, candidate)))
         elif (state := _state(runner, run_id)) is RunState.REVERTED:
             # Its run failed and undid itself (the mark is gone): end the cycle; the next sweep starts another.
             store.append(Event(now, candidate.server.id, "ended-reverted", "reclaim-sweep",
