@@ -28,7 +28,7 @@ from opsflow.api.context import Context
 from opsflow.api.services import Services
 from opsflow.errors import OpsflowError
 
-__all__ = ["RESOURCES", "Application", "Reply", "Route", "json_body"]
+__all__ = ["RESOURCES", "Application", "Reply", "Route", "json_body", "query_flag"]
 
 LOG = logging.getLogger(__name__)
 
@@ -70,9 +70,16 @@ def json_body(request: webob.Request) -> Any:
         raise faults.ApiError(400, f"the request body is not valid JSON: {exc}") from None
 
 
-#: The resource modules, each with ``routes(services) -> list[Route]``. Reclaim candidates and
-#: their keep button (issue 12) will be one more module here: ``"reclaim"``.
-RESOURCES = ("versions", "flows", "jobs", "forklift", "dashboard")
+def query_flag(request: webob.Request, name: str) -> bool:
+    """A true/false query parameter (absent: false); 400 for anything else."""
+    text = request.GET.get(name, "false").lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise faults.ApiError(400, f"{name} must be true or false, not {text!r}")
+    return text in ("true", "1", "yes")
+
+
+#: The resource modules, each with ``routes(services) -> list[Route]``.
+RESOURCES = ("versions", "flows", "jobs", "forklift", "reclaim", "dashboard")
 
 
 def _module_routes(services: Services) -> list[Route]:

@@ -10,7 +10,8 @@ elsewhere cannot act with someone's cookie.
 
 Pages: the job list (live state, polled every second), a job's page (its graph drawn server-side
 as SVG with task states coloured, progress, tasks and timings, and the forklift report with each
-server's downtime for forklift jobs). No build step: the JavaScript and CSS are files in
+server's downtime for forklift jobs), and the servers in a reclaim cycle with a keep button for
+their owners. No build step: the JavaScript and CSS are files in
 ``static/``.
 """
 
@@ -79,7 +80,8 @@ def _page(title: str, body: str, context: Context | None = None) -> webob.Respon
 _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>$title · opsflow</title>
 <link rel="stylesheet" href="/dashboard/static/style.css"></head>
-<body><header><a href="/dashboard/jobs" class="brand">opsflow</a> $who</header>
+<body><header><a href="/dashboard/jobs" class="brand">opsflow</a>
+<nav><a href="/dashboard/jobs">Jobs</a> <a href="/dashboard/reclaim">Reclaim</a></nav> $who</header>
 <main>$body</main><script src="/dashboard/static/app.js"></script></body></html>
 """
 
@@ -179,6 +181,18 @@ def routes(services: Services) -> list[Route]:
                 '</section>')
         return _page(f"Job {job_id}", body, context)
 
+    def reclaim_page(request: webob.Request, context: Context) -> Any:
+        redirect = signed_in(context)
+        if redirect is not None:
+            return redirect
+        scope = "all_projects=true" if context.is_admin else ""
+        body = (f'<h1>Reclaim</h1><p class="hint">Servers picked as unused, and when they will be hibernated or '
+                f'deleted. Keep one to stop its reclaim for 30 days.{" Every project (admin)." if context.is_admin else ""}'
+                f'</p><p id="reclaim-message" role="status"></p>'
+                f'<table id="reclaim" data-query="{scope}"><thead><tr><th>Server</th><th>Project</th><th>Why</th>'
+                '<th>Due</th><th>State</th><th>Kept until</th><th></th></tr></thead><tbody></tbody></table>')
+        return _page("Reclaim", body, context)
+
     def static(request: webob.Request, context: Context, filename: str) -> Any:
         if filename not in _STATIC:
             raise ApiError(404, f"no dashboard file {filename!r}")
@@ -194,5 +208,6 @@ def routes(services: Services) -> list[Route]:
         Route("dashboard_logout", "/dashboard/logout", ["POST"], logout),
         Route("dashboard_jobs", "/dashboard/jobs", ["GET"], job_list),
         Route("dashboard_job", "/dashboard/jobs/{job_id}", ["GET"], job_page),
+        Route("dashboard_reclaim", "/dashboard/reclaim", ["GET"], reclaim_page),
         Route("dashboard_static", "/dashboard/static/{filename}", ["GET"], static),
     ]

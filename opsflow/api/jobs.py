@@ -23,7 +23,7 @@ import webob
 
 from opsflow import jobs as board_jobs
 from opsflow.api import flows
-from opsflow.api.app import Route, json_body
+from opsflow.api.app import Route, json_body, query_flag
 from opsflow.api.context import Context
 from opsflow.api.faults import ApiError
 from opsflow.api.ownership import Owner
@@ -148,20 +148,13 @@ def _int(request: webob.Request, name: str, default: int, low: int, high: int) -
     return value
 
 
-def _flag(request: webob.Request, name: str) -> bool:
-    text = request.GET.get(name, "false").lower()
-    if text not in ("true", "false", "1", "0", "yes", "no"):
-        raise ApiError(400, f"{name} must be true or false, not {text!r}")
-    return text in ("true", "1", "yes")
-
-
 def list_jobs(services: Services, context: Context, request: webob.Request) -> dict[str, Any]:
     """The page of jobs the request asks for (also used by the dashboard)."""
     context.check("opsflow:jobs:list")
     limit = _int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     marker, state, name = request.GET.get("marker"), request.GET.get("state"), request.GET.get("name")
     project = request.GET.get("project_id")
-    every = _flag(request, "all_projects")
+    every = query_flag(request, "all_projects")
     if every or project:
         context.check("opsflow:jobs:list_all", {})
     if state is not None and state not in BOARD_STATES:

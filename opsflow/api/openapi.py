@@ -33,6 +33,11 @@ _JOB_ID = {"name": "job_id", "in": "path", "required": True, "description": "A j
 _FLOW_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _GRAPH_FORMAT = {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "svg"]}}
 _AUTH: list[dict[str, list[str]]] = [{"keystone": []}]
+_SERVER_ID = {"name": "server_id", "in": "path", "required": True, "description": "A server's id",
+              "schema": {"type": "string", "minLength": 1}}
+#: The string fields of a server's reclaim cycle (:class:`opsflow.reclaim.cycles.Cycle`).
+_RECLAIM_FIELDS = ("server", "run_id", "state", "name", "project", "project_id", "cloud", "reasons", "deadline",
+                   "kept_until", "last")
 
 
 def _graph_responses() -> dict[str, Any]:
@@ -93,6 +98,13 @@ _SCHEMAS: dict[str, Any] = {
         "outcome": {"type": "string", "enum": ["moved", "reverted", "failed", "running"]},
         "downtime": {"type": ["number", "null"]}, "bytes": {"type": "integer"}, "rate": {"type": ["number", "null"]},
         "steps": {"type": "object", "additionalProperties": {"type": "number"}}, "error": _NULL_STR}},
+    "ReclaimServer": {"type": "object", "required": list(_RECLAIM_FIELDS) + ["cycle"], "properties": {
+        **{name: {"type": "string"} for name in _RECLAIM_FIELDS}, "cycle": {"type": "integer"}}},
+    "AuditEvent": {"type": "object", "required": ["at", "server", "action", "actor", "reason", "run_id", "details"],
+                   "properties": {"at": {"type": "number"}, "server": {"type": "string"},
+                                  "action": {"type": "string"}, "actor": {"type": "string"},
+                                  "reason": {"type": "string"}, "run_id": {"type": "string"},
+                                  "details": {"type": "object"}}},
 }
 
 
@@ -166,6 +178,31 @@ def _paths() -> dict[str, Any]:
                         "job_id": {"type": "string"}, "servers": {"type": "array", "items": _ref("ServerReport")},
                         "summary": {"type": "object"}}}}}, "The report"),
                 **_errors(401, 403, 404, 503)}}},
+        "/v1/reclaim/servers": {"get": {
+            "operationId": "reclaim_list", "summary": "Servers of the caller's project in a reclaim cycle",
+            "parameters": [{"name": "all_projects", "in": "query", "description": "Admin only",
+                            "schema": {"type": "boolean"}}],
+            "responses": {"200": _json({"type": "object", "required": ["servers"], "properties": {
+                "servers": {"type": "array", "items": _ref("ReclaimServer")}}}, "Their cycles"),
+                **_errors(400, 401, 403, 503)}}},
+        "/v1/reclaim/servers/{server_id}": {"get": {
+            "operationId": "reclaim_show", "summary": "A server's reclaim cycle and audit log",
+            "parameters": [_SERVER_ID], "responses": {
+                "200": _json({"type": "object", "required": ["server"], "properties": {"server": {"allOf": [
+                    _ref("ReclaimServer"), {"type": "object", "required": ["events"], "properties": {
+                        "events": {"type": "array", "items": _ref("AuditEvent")}}}]}}}, "The cycle"),
+                **_errors(401, 403, 404, 503)}}},
+        "/v1/reclaim/servers/{server_id}/keep": {"post": {
+            "operationId": "reclaim_keep", "summary": "Keep the server: recorded first, then its run is told",
+            "parameters": [_SERVER_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"days": {"type": "number", "exclusiveMinimum": 0,
+                                                          "maximum": 365, "default": 30}}}}}},
+            "responses": {"200": _json({"type": "object", "required": ["kept"], "properties": {"kept": {
+                "type": "object", "required": ["server", "until", "run_id", "message"], "properties": {
+                    "server": {"type": "string"}, "until": {"type": "number"}, "run_id": {"type": "string"},
+                    "message": {"type": "string"}}}}}, "Kept"),
+                **_errors(400, 401, 403, 404, 409, 413, 415, 503)}}},
         **{f"/v1/jobs/{{job_id}}/{action}": {"post": {
             "operationId": f"jobs_{action}", "summary": summary, "parameters": [_JOB_ID],
             **({"requestBody": {"required": True, "content": {"application/json": {"schema": {

@@ -11,6 +11,9 @@ Three personas, as Keystone's default roles give them (``admin`` implies ``membe
 * a project member: submits jobs into their project, and resumes, reverts, cancels and signals them;
 * a project reader: lists and looks at their project's jobs only.
 
+Reclaim follows the same lines: a reader sees their project's servers in a reclaim cycle, a
+member (their owner) keeps them, an admin sees and keeps every project's.
+
 Targets carry the job's ``project_id``: a job submitted outside the API (``opsflow submit``) has
 none, so only an admin sees it.
 """
@@ -47,6 +50,14 @@ RULES: tuple[policy.RuleDefault, ...] = (
                        "Resume, revert, cancel or signal a job."),
     policy.RuleDefault("opsflow:forklift:report", "rule:admin_required or rule:project_reader",
                        "Read the forklift report of a job."),
+    policy.RuleDefault("opsflow:reclaim:list", "role:reader",
+                       "List one's own project's servers in a reclaim cycle."),
+    policy.RuleDefault("opsflow:reclaim:list_all", "rule:admin_required",
+                       "List every project's servers in a reclaim cycle (all_projects)."),
+    policy.RuleDefault("opsflow:reclaim:get", "rule:admin_required or rule:project_reader",
+                       "Show a server's reclaim cycle and its audit log."),
+    policy.RuleDefault("opsflow:reclaim:keep", "rule:admin_required or rule:project_member",
+                       "Keep a server of one's project from being reclaimed."),
 )
 
 

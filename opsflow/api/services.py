@@ -1,4 +1,5 @@
-"""What the API's handlers share for the life of the process: the jobboard, the run store, policy."""
+"""What the API's handlers share for the life of the process: the jobboard, the run store, reclaim's
+audit store, policy."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from opsflow.api.policy import Enforcer
 from opsflow.engines import persistence
 from opsflow.engines.jobboard import Address, JobBoard
 from opsflow.engines.runner import Runner
+from opsflow.reclaim.audit import AuditStore, open_store
 
 __all__ = ["Services"]
 
@@ -27,6 +29,8 @@ class Services:
     backend: tf_base.Backend
     owners: Owners
     enforcer: Enforcer
+    #: Reclaim's audit log and one-time facts, beside the runs.
+    audit: AuditStore
     #: Keystone's URL, where the dashboard's sign-in form gets tokens ("" when it has none).
     auth_url: str = ""
     #: Threads reading a page's stored runs at once: each read waits on ZooKeeper round trips.
@@ -42,11 +46,12 @@ class Services:
         board = JobBoard(address)
         runner = Runner(address.state_url, max_workers=1)
         return cls(address, board, runner, persistence.fetch(address.state_url), Owners(board, runner),
-                   Enforcer(policy_file), auth_url)
+                   Enforcer(policy_file), open_store(address.state_url), auth_url)
 
     def close(self) -> None:
         """Close every connection."""
         self.readers.shutdown()
+        self.audit.close()
         self.board.close()
         self.runner.close()
         self.backend.close()

@@ -77,9 +77,41 @@ async function forklift(id) {
     <td>${r.bytes}</td><td>${mb(r.rate)}</td><td>${esc(r.error)}</td></tr>`).join("");
 }
 
+async function reclaimList(table) {
+  const query = table.dataset.query;
+  const body = table.querySelector("tbody");
+  const message = document.getElementById("reclaim-message");
+  async function draw() {
+    try {
+      const {servers} = await getJson("/v1/reclaim/servers" + (query ? "?" + query : ""));
+      body.innerHTML = servers.map(s => `<tr data-server="${esc(s.server)}" data-state="${esc(s.state)}">
+        <td>${esc(s.name || s.server)}<br><code>${esc(s.server)}</code></td><td>${esc(s.project)}</td>
+        <td>${esc(s.reasons)}</td><td>${esc(s.deadline)}</td><td>${badge(s.state)}</td><td>${esc(s.kept_until)}</td>
+        <td>${s.state === "ended" ? "" : `<button class="keep" data-server="${esc(s.server)}">Keep 30 days</button>`}</td>
+        </tr>`).join("") || `<tr><td colspan="7" class="hint">No server is being reclaimed.</td></tr>`;
+    } catch (err) { body.innerHTML = `<tr><td colspan="7" class="error">${esc(err.message)}</td></tr>`; }
+  }
+  body.addEventListener("click", async event => {
+    const button = event.target.closest("button.keep");
+    if (!button) return;
+    button.disabled = true;
+    const reply = await fetch(`/v1/reclaim/servers/${encodeURIComponent(button.dataset.server)}/keep`, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-Opsflow-Dashboard": "1"}, body: JSON.stringify({days: 30})});
+    const answer = await reply.json();
+    message.className = reply.ok ? "ok" : "error";
+    message.textContent = reply.ok ? answer.kept.message : answer.error.message;
+    await draw();
+  });
+  await draw();
+  setInterval(draw, 5 * POLL_MS);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const table = document.getElementById("jobs");
   if (table) jobList(table);
   const section = document.getElementById("job");
   if (section) jobPage(section);
+  const reclaim = document.getElementById("reclaim");
+  if (reclaim) reclaimList(reclaim);
 });
