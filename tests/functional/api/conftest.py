@@ -1,8 +1,8 @@
 """Fixtures of the API suites: ``opsflow api`` against the devcloud's real Keystone and a real ZooKeeper.
 
 The API runs as its own process (``opsflow api serve``) with a paste file of this session: the
-real pipeline (cookie filter, keystonemiddleware's ``auth_token`` against the devcloud's Keystone,
-the app) on a jobboard root of its own in the session's ZooKeeper. Tokens are real Keystone
+real pipeline (cookie filter, the access-key filter, keystonemiddleware's ``auth_token`` against
+the devcloud's Keystone, the app) on a jobboard root of its own in the session's ZooKeeper. Tokens are real Keystone
 tokens of real users: ``demo`` (member of project demo, the owner), ``admin``, and users made
 here once per session: ``api-reader`` (reader in demo) and ``api-other`` (member of project
 api-other).
@@ -80,7 +80,7 @@ def api(devcloud: lay.Layout, zookeeper_hosts: str, tmp_path_factory: pytest.Tem
     paste = work / "api-paste.ini"
     paste.write_text(pipeline.paste_ini(pipeline.PasteSettings(
         zookeeper=board, auth_url=devcloud.auth_url, username=opsflow_api.SERVICE_USER,
-        password=lay.SERVICE_PASSWORD)))
+        password=lay.SERVICE_PASSWORD, access_key_memcache=f"127.0.0.1:{devcloud.memcached_port}")))
     port = zookeeper.find_free_ports(1)
     log = work / "api.log"
     with open(log, "wb") as out:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import botocore.auth
 import pytest
 import requests
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from opsflow.devcloud import clouds
 from tests.functional.api.conftest import Api, Persona
+from tests.functional.auth import keys
 
 pytestmark = pytest.mark.functional
 
@@ -132,3 +138,26 @@ def test_errors_name_the_problem(api: Api, personas: dict[str, Persona]) -> None
     assert reply.status_code == 405 and reply.headers["Allow"] == "GET, POST"
     reply = requests.post(f"{api.url}/v1/flows/validate", json={"definition": bad}, headers=owner.headers, timeout=30)
     assert reply.json()["valid"] is False and reply.json()["error"]["line"] == 4
+
+
+def test_an_access_key_signed_request_acts_as_its_owner(api: Api, personas: dict[str, Persona],
+                                                        tmp_path: Path) -> None:
+    """A request signed with demo's access key (botocore's SigV4 signer) passes the API's access-key
+    filter and sees exactly what demo's token sees; the same request tampered with is refused."""
+    owner = personas["owner"]
+    mine = _submit(api, owner)
+    key = keys.create(clouds.cloud_names("source")[0], tmp_path, expires="1d")
+
+    def signed(path: str) -> requests.PreparedRequest:
+        url = f"{api.url}{path}"
+        request = AWSRequest(method="GET", url=url)
+        botocore.auth.SigV4Auth(Credentials(key.access, key.secret), "workflow-ops", "source").add_auth(request)
+        headers = {**dict(request.headers.items()), "Host": url.split("/")[2]}
+        return requests.Request("GET", url, headers=headers).prepare()
+
+    reply = keys.send(signed("/v1/jobs?limit=1000"))
+    assert reply.status_code == 200, reply.text
+    assert [job["id"] for job in reply.json()["jobs"]] == _ids(api, owner) and mine["id"] in _ids(api, owner)
+    tampered = signed("/v1/jobs?limit=1000")
+    tampered.url = f"{api.url}/v1/jobs?limit=1000&all_projects=true"
+    assert keys.send(tampered).status_code == 401
