@@ -3,12 +3,15 @@
 without a second twin or image copy, and a batch's transfer bounds hold across conductors.
 
 The servers boot on the shared network (the single-server suites check properties in depth); the
-ZooKeeper is the test fixtures' own, the clouds are the session's devcloud.
+ZooKeeper is the test fixtures' own, the clouds are the session's devcloud. CI runs the kill;
+``OPSFLOW_FORKLIFT_BOUNDS=1`` runs the three-server bound case too (about 4 minutes on busy cores;
+``tests/functional/conductor/test_slots.py`` checks the same ZooKeeper bounds in seconds without a cloud).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -126,6 +129,7 @@ def _transfers(children: list[RunRecord]) -> list[tuple[float, float]]:
     return sorted((c["transfer_started"], c["transfer_ended"]) for c in copies)
 
 
+@pytest.mark.skipif(not os.environ.get("OPSFLOW_FORKLIFT_BOUNDS"), reason="set OPSFLOW_FORKLIFT_BOUNDS=1 (minutes)")
 def test_a_batchs_transfer_bound_holds_across_conductors(
         cluster: Cluster, boot: Callable[[int], list[Any]], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
