@@ -152,9 +152,6 @@ def plan_command(selection: Sequence[str], source: str, destination: str, mode: 
 
 def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequence[str], fmt: str,
            zookeeper: str | None = None, wait: bool = True) -> None:
-    if zookeeper and inject:
-        raise click.UsageError("--inject-failure rehearses a revert here, on the embedded engine; "
-                               "drop --zookeeper to use it (conductors take no failure points)")
     if _blocking(problems):
         click.echo("opsflow: not moving anything while a problem above remains", err=True)
         sys.exit(1)
@@ -208,6 +205,9 @@ def _apply_on_board(made: Plan, zookeeper: str, fmt: str, wait: bool) -> None:
 def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str, zookeeper: str | None,
                   wait: bool) -> None:
     """Run a plan: every server its own child run; exit 1 unless every server moved."""
+    if zookeeper and inject:
+        raise click.UsageError("--inject-failure rehearses a revert here, on the embedded engine; "
+                               "drop --zookeeper to use it (conductors take no failure points)")
     made = forklift_plan.load(plan_file)
     _apply(made, forklift_apply.check(made), state_url, inject, fmt, zookeeper, wait)
 
