@@ -164,6 +164,17 @@ def run_disk_mode(mode: Mode, servers: list[Any], state: Path, layout: Layout) -
     return downtimes
 
 
+def _booted(count: int, prefix: str) -> list[Any]:
+    began = time.monotonic()
+    servers = boot(count, prefix)
+    print(f"booted {count} servers {prefix}-* in {time.monotonic() - began:.0f} s", flush=True)
+    return servers
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _p(values: list[float], share: float) -> float:
     return report.percentile(sorted(values), share) or float("nan")
 
@@ -180,14 +191,19 @@ def main() -> None:
     prefix = f"bench-{uuid.uuid4().hex[:4]}"
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            ours = run_opsflow(boot(args.servers, f"{prefix}-o"), Path(tmp) / "ours.db")
+            # one side's servers at a time: two hypervisors per region hold ~256 tiny servers, not 2 x 200
+            ours = run_opsflow(_booted(args.servers, f"{prefix}-o"), Path(tmp) / "ours.db")
             print(f"opsflow: {ours.servers} servers in {ours.seconds:.0f} s, {ours.per_minute:.1f}/min, "
-                  f"CPU {ours.cpu_per_server:.2f} s/server", flush=True)
-            plain = run_plain(boot(args.servers, f"{prefix}-p"))
+                  f"CPU {ours.cpu_per_server:.2f} s/server (load {_load()})", flush=True)
+            clean(f"{prefix}-o")
+            plain = run_plain(_booted(args.servers, f"{prefix}-p"))
             print(f"plain:   {plain.servers} servers in {plain.seconds:.0f} s, {plain.per_minute:.1f}/min, "
-                  f"CPU {plain.cpu_per_server:.2f} s/server", flush=True)
-            cold = run_disk_mode(Mode.COLD, boot(args.disk_servers, f"{prefix}-c"), Path(tmp) / "cold.db", layout)
-            warm = run_disk_mode(Mode.WARM, boot(args.disk_servers, f"{prefix}-w"), Path(tmp) / "warm.db", layout)
+                  f"CPU {plain.cpu_per_server:.2f} s/server (load {_load()})", flush=True)
+            clean(f"{prefix}-p")
+            cold = run_disk_mode(Mode.COLD, _booted(args.disk_servers, f"{prefix}-c"), Path(tmp) / "cold.db", layout)
+            print(f"cold:    downtimes {', '.join(f'{d:.1f}' for d in cold)} s", flush=True)
+            warm = run_disk_mode(Mode.WARM, _booted(args.disk_servers, f"{prefix}-w"), Path(tmp) / "warm.db", layout)
+            print(f"warm:    downtimes {', '.join(f'{d:.1f}' for d in warm)} s", flush=True)
         finally:
             clean(prefix)
     print(f"servers: {args.servers}, opsflow_per_min: {ours.per_minute:.1f}, plain_per_min: {plain.per_minute:.1f}, "

@@ -3,6 +3,10 @@
 ``opsflow forklift SERVER... --from CLOUD --to CLOUD`` plans and applies at once; ``plan`` writes
 the editable YAML plan, ``apply`` runs one, ``report`` lists every server of a run. Clouds are named
 as in ``clouds.yaml``. A bad plan file or an unknown cloud is one line on stderr and exit 2.
+
+``apply --zookeeper HOSTS[/ROOT]`` (or ``$OPSFLOW_ZOOKEEPER``) posts the batch as a job instead of
+running it here: every conductor on that board shares its child runs, and ``apply`` follows it with a
+live progress line until it ends (``--no-wait``: print the job id and return).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 import click
 import yaml
 
-from opsflow import output
+from opsflow import cli_jobs, output
 from opsflow.engines.atoms import FailurePoint
+from opsflow.engines.records import RunRecord
 from opsflow.engines.runner import Runner
 from opsflow.errors import CloudNotFound, PlanError
 from opsflow.forklift import apply as forklift_apply, plan as forklift_plan, report as forklift_report
@@ -66,6 +71,12 @@ def _clouds(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="What becomes of each source server once its twin runs."),
         click.option("--mappings", "mappings_file", type=click.Path(dir_okay=False), metavar="FILE",
                      help="YAML: {flavors: {src: dst}, images: ..., networks: ..., security_groups: ...}."),
+        click.option("--max-transfers", "transfers", type=click.IntRange(min=1), metavar="N",
+                     help="At most N disk transfers at once in the whole batch (across all conductors)."),
+        click.option("--max-per-source-host", "per_source_host", type=click.IntRange(min=1), metavar="N",
+                     help="At most N transfers at once from one source hypervisor."),
+        click.option("--max-per-destination-host", "per_destination_host", type=click.IntRange(min=1), metavar="N",
+                     help="At most N transfers at once to one destination hypervisor."),
     ]):
         func = option(func)
     return func
@@ -82,6 +93,10 @@ def _mappings(path: str | None) -> dict[str, dict[str, str]]:
         raise PlanError(f"{path}: mappings map some of {', '.join(forklift_plan.MAPPING_KINDS)} to "
                         f"{{source name: destination name}}")
     return {str(k): {str(a): str(b) for a, b in (v or {}).items()} for k, v in data.items()}
+
+
+def _limits(**given: int | None) -> dict[str, int]:
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def _points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
@@ -118,10 +133,13 @@ def _blocking(problems: Sequence[Problem]) -> bool:
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write the plan here (default: stdout).")
 @_input_errors
 def plan_command(selection: Sequence[str], source: str, destination: str, mode: str, finish: str,
-                 mappings_file: str | None, out: str | None) -> None:
+                 mappings_file: str | None, transfers: int | None, per_source_host: int | None,
+                 per_destination_host: int | None, out: str | None) -> None:
     """Check SELECTION (ids, name globs, project=, host=, tag=) and write an editable plan; exit 1 on a blocking problem."""
     made = forklift_apply.make(source, destination, selection, mode=Mode(mode), finish=finish,
-                               mappings=_mappings(mappings_file))
+                               mappings=_mappings(mappings_file),
+                               limits=_limits(transfers=transfers, per_source_host=per_source_host,
+                                              per_destination_host=per_destination_host))
     text = forklift_plan.dump(made)
     if out:
         Path(out).write_text(text, encoding="utf-8")
@@ -132,17 +150,47 @@ def plan_command(selection: Sequence[str], source: str, destination: str, mode: 
         sys.exit(1)
 
 
-def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequence[str], fmt: str) -> None:
+def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequence[str], fmt: str,
+           zookeeper: str | None = None, wait: bool = True) -> None:
     if _blocking(problems):
         click.echo("opsflow: not moving anything while a problem above remains", err=True)
         sys.exit(1)
+    if zookeeper:
+        _apply_on_board(made, zookeeper, fmt, wait)
+        return
     record = forklift_apply.run(made, state_url, failure_points=_points(inject))
     click.echo(f"run {record.run_id} {record.state.value}", err=True)
     with Runner(state_url) as runner:
         reports = forklift_report.of_run(runner, record.run_id)
+    _report_and_exit(reports, fmt)
+
+
+def _report_and_exit(reports: Sequence[forklift_report.ServerReport], fmt: str) -> None:
     _print_report(reports, fmt, ())
     if any(r.outcome is not Outcome.MOVED for r in reports):
         sys.exit(1)
+
+
+def _apply_on_board(made: Plan, zookeeper: str, fmt: str, wait: bool) -> None:
+    """Post the batch for the conductors; unless told not to, follow it to its end and report."""
+    with cli_jobs.connected(zookeeper) as (board, runner):
+        run_id = forklift_apply.submit(made, board, runner)
+        click.echo(f"submitted forklift job {run_id} ({len(made.servers)} server(s)); "
+                   f"`opsflow forklift report {run_id} --zookeeper {zookeeper}` shows it", err=True)
+        if not wait:
+            click.echo(run_id)
+            return
+        last = [""]
+
+        def progress(record: RunRecord) -> None:
+            line = forklift_report.summarize(forklift_report.of_run(runner, run_id)).line()
+            if line != last[0]:
+                last[0] = line
+                click.echo(f"{record.state.value}: {line}", err=True)
+
+        record = forklift_apply.follow(runner, run_id, progress)
+        click.echo(f"run {record.run_id} {record.state.value}", err=True)
+        _report_and_exit(forklift_report.of_run(runner, run_id), fmt)
 
 
 @forklift.command("apply")
@@ -150,11 +198,18 @@ def _apply(made: Plan, problems: Sequence[Problem], state_url: str, inject: Sequ
 @_state
 @_inject
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@cli_jobs.zookeeper_option("Post the batch as a job on this jobboard (every conductor shares its servers)")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="With --zookeeper: follow the job to its end and report, or print its id and return.")
 @_input_errors
-def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str) -> None:
+def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str, zookeeper: str | None,
+                  wait: bool) -> None:
     """Run a plan: every server its own child run; exit 1 unless every server moved."""
+    if zookeeper and inject:
+        raise click.UsageError("--inject-failure rehearses a revert here, on the embedded engine; "
+                               "drop --zookeeper to use it (conductors take no failure points)")
     made = forklift_plan.load(plan_file)
-    _apply(made, forklift_apply.check(made), state_url, inject, fmt)
+    _apply(made, forklift_apply.check(made), state_url, inject, fmt, zookeeper, wait)
 
 
 @forklift.command("move", hidden=True)
@@ -165,10 +220,13 @@ def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: st
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 @_input_errors
 def move_command(servers: Sequence[str], source: str, destination: str, mode: str, finish: str,
-                 mappings_file: str | None, state_url: str, inject: Sequence[str], fmt: str) -> None:
+                 mappings_file: str | None, transfers: int | None, per_source_host: int | None,
+                 per_destination_host: int | None, state_url: str, inject: Sequence[str], fmt: str) -> None:
     """Plan and apply at once."""
     made = forklift_apply.make(source, destination, servers, mode=Mode(mode), finish=finish,
-                               mappings=_mappings(mappings_file))
+                               mappings=_mappings(mappings_file),
+                               limits=_limits(transfers=transfers, per_source_host=per_source_host,
+                                              per_destination_host=per_destination_host))
     _apply(made, made.problems, state_url, inject, fmt)
 
 
@@ -191,8 +249,13 @@ def _print_report(reports: Sequence[forklift_report.ServerReport], fmt: str, col
 @_state
 @click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
 @click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")
-def report_command(run_id: str, state_url: str, fmt: str, columns: Sequence[str]) -> None:
+@cli_jobs.zookeeper_option("Read a run of the distributed mode on this jobboard")
+def report_command(run_id: str, state_url: str, fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
     """Every server of a forklift run: moved / reverted / failed / running, downtime, bytes, rate, steps."""
+    if zookeeper:
+        with cli_jobs.connected(zookeeper) as (_board, runner):
+            _print_report(forklift_report.of_run(runner, run_id), fmt, columns)
+        return
     with Runner(state_url) as runner:
         reports = forklift_report.of_run(runner, run_id)
     _print_report(reports, fmt, columns)

@@ -21,6 +21,10 @@ state is in ZooKeeper too: a conductor killed mid-job loses its session, its cla
 other conductor resumes the job from the stored state — completed tasks do not run again, only
 those in flight (at-least-once, which every action tolerates).
 
+Bounds that actions hold (:mod:`opsflow.tasks.slots`, e.g. a forklift batch's transfers at once)
+are ZooKeeper semaphores under ``<root>/slots`` while a conductor runs, so they hold across all
+conductors of the board.
+
 SIGTERM (:meth:`Conductor.stop`): stop claiming, suspend every run once its tasks in flight finish,
 give the claims back, return.
 
@@ -53,6 +57,7 @@ from opsflow.engines.lease import Lease
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import BackendUnavailable, ClaimConflict, InvalidState, LeaseLost, RunOwned
+from opsflow.tasks import slots
 from opsflow.tasks.base import Clock, SystemClock
 
 __all__ = ["Conductor", "OffsetFileClock"]
@@ -153,6 +158,8 @@ class Conductor:
         runner = self._runner = Runner(self.address.state_url, clock=self.clock, max_workers=self.workers,
                                        owner=self.name, outage_bound=self.outage_bound)
         self._children = runner.use_jobboard(board)  # child runs become jobs every conductor shares
+        # actions' bounds (a batch's transfers at once) count across every conductor of this board
+        local_slots = slots.use(slots.ZooKeeperSlots(board.client, f"{self.address.root}/slots"))
         pool = futures.ThreadPoolExecutor(self.max_jobs, thread_name_prefix="opsflow-job")
         retain = self.retain or retention.Policy()
         pruner = retention.Pruner(lambda: runner.prune(retain, board=board), board, self.prune_every)
@@ -175,6 +182,7 @@ class Conductor:
             pool.shutdown(wait=True)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+            slots.use(local_slots)
             pruner.stop()
             runner.close()
             board.close()

@@ -20,9 +20,9 @@ from opsflow import clouds
 from opsflow.errors import PlanError
 from opsflow.forklift import inventory
 from opsflow.forklift.preflight import Problem
-from opsflow.tasks.migration import Mode
+from opsflow.tasks.migration import LIMITS, Mode
 
-__all__ = ["MAPPING_KINDS", "FINISHES", "Plan", "PlannedServer", "dump", "load", "select"]
+__all__ = ["MAPPING_KINDS", "FINISHES", "Plan", "PlannedServer", "check_limits", "dump", "load", "select"]
 
 #: Kinds of names a plan's ``mappings`` may map.
 MAPPING_KINDS = ("flavors", "images", "networks", "security_groups", "keypairs", "availability_zones")
@@ -74,12 +74,15 @@ class Plan:
     servers: tuple[PlannedServer, ...]
     #: Problems pre-flight found (informative in the file: apply checks again).
     problems: tuple[Problem, ...] = ()
+    #: Transfers at once: some of ``transfers`` (in total), ``per_source_host``, ``per_destination_host``.
+    limits: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def inputs(self) -> dict[str, Any]:
         """The inputs of forklift-batch.yaml that run this plan."""
         return {"servers": [server.id for server in self.servers], "source_cloud": self.source_cloud,
                 "destination_cloud": self.destination_cloud, "mode": self.mode.value, "finish": self.finish,
-                "mappings": {kind: dict(table) for kind, table in self.mappings.items() if table}}
+                "mappings": {kind: dict(table) for kind, table in self.mappings.items() if table},
+                "limits": dict(self.limits)}
 
 
 def _matches(server: Any, names: Sequence[str], filters: Mapping[str, str], projects: Mapping[str, str]) -> bool:
@@ -131,8 +134,8 @@ def planned(description: Mapping[str, Any], mappings: Mapping[str, Any]) -> Plan
 
 
 _HEADER = """\
-# opsflow forklift plan: read it, edit it (mappings, mode, finish, the order or the list of servers),
-# then run `opsflow forklift apply THIS_FILE`. Problems found by the pre-flight checks are listed at
+# opsflow forklift plan: read it, edit it (mappings, mode, finish, limits on transfers at once, the
+# order or the list of servers), then run `opsflow forklift apply THIS_FILE`. Problems found by the pre-flight checks are listed at
 # the end with their fixes; apply checks again and refuses while a blocking one remains.
 """
 
@@ -146,6 +149,7 @@ def dump(plan: Plan) -> str:
         "mode": plan.mode.value,
         "finish": plan.finish,
         "mappings": {kind: dict(plan.mappings.get(kind) or {}) for kind in MAPPING_KINDS},
+        "limits": {key: plan.limits.get(key) for key in LIMITS},
         "servers": [{**dataclasses.asdict(s), "networks": list(s.networks),
                      "security_groups": list(s.security_groups)} for s in plan.servers],
         "problems": [dataclasses.asdict(p) for p in plan.problems],
@@ -187,6 +191,7 @@ def load(path: str) -> Plan:
                                              for k, v in mappings.items()):
         raise PlanError(f"{path}: mappings must map some of {', '.join(MAPPING_KINDS)} to "
                         f"{{source name: destination name}}")
+    limits = check_limits(doc.get("limits") or {}, path)
     raw = _need(doc, "servers", list, path)
     if not raw:
         raise PlanError(f"{path}: no servers to move; add some or make a new plan")
@@ -204,7 +209,22 @@ def load(path: str) -> Plan:
     return Plan(source_cloud=_need(doc, "source_cloud", str, path),
                 destination_cloud=_need(doc, "destination_cloud", str, path), mode=Mode(mode), finish=finish,
                 mappings={k: dict(v) for k, v in mappings.items() if v}, servers=tuple(servers),
-                problems=tuple(_problem(p) for p in doc.get("problems") or ()))
+                problems=tuple(_problem(p) for p in doc.get("problems") or ()), limits=limits)
+
+
+def check_limits(raw: Any, where: str) -> dict[str, int]:
+    """The set limits of a plan (a key left empty is unbounded); PlanError naming the bad one."""
+    if not isinstance(raw, dict) or any(key not in LIMITS for key in raw):
+        raise PlanError(f"{where}: limits may set {', '.join(LIMITS)} (transfers at once), nothing else")
+    limits = {}
+    for key, value in raw.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PlanError(f"{where}: limits.{key} is {value!r}; give a whole number of at least 1, "
+                            f"or leave it empty for no bound")
+        limits[str(key)] = value
+    return limits
 
 
 def _problem(raw: Any) -> Problem:

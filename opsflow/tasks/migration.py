@@ -14,22 +14,37 @@ copy       ``image.snapshot_server``,     ``transfer.copy_disk``                
 verify     both Glances' hashes agree     ``transfer.verify_disk``                ``transfer.verify_disk``
 =========  =============================  ======================================  =========================
 
+Precopy and copy hold the batch's transfer bounds (``limits``: ``transfers`` in total,
+``per_source_host``, ``per_destination_host``) while they move bytes, through
+:mod:`opsflow.tasks.slots`: in one process by its own semaphores, under conductors by ZooKeeper's,
+so the limits hold across every conductor. A host the credentials do not show ("") is bounded by the
+total only. Their results say when the transfer held its slots (``transfer_started``,
+``transfer_ended``, wall clock) and how long it queued for them (``queued_seconds``).
+
 A composed action runs with its own task path (``copy/snapshot``), hence its own tag, so a retry of
 the phase adopts what each part made, and the phase's revert reverts the parts in reverse order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opsflow import registry
 from opsflow.clouds import CloudAction
 from opsflow.errors import ActionFailed
+from opsflow.tasks import slots
 from opsflow.tasks.base import Action
 
-__all__ = ["Copy", "Mode", "Precopy", "Verify"]
+__all__ = ["LIMITS", "Copy", "Mode", "Precopy", "Verify", "transfer_bounds"]
+
+#: The keys of a migration's ``limits``: how many transfers at once in total, per source hypervisor,
+#: per destination hypervisor.
+LIMITS = ("transfers", "per_source_host", "per_destination_host")
 
 
 class Mode(enum.Enum):
@@ -50,6 +65,30 @@ def _mode(value: str) -> Mode:
         raise ActionFailed(f"mode {value!r}: say one of {', '.join(m.value for m in Mode)}") from exc
 
 
+def transfer_bounds(limits: Mapping[str, Any], source_cloud: str, source_host: str, destination_cloud: str,
+                    destination_host: str) -> list[slots.Bound]:
+    """The bounds a transfer between these hosts holds under ``limits`` (unknown hosts: the total only)."""
+    unknown = [key for key in limits if key not in LIMITS]
+    if unknown:
+        raise ActionFailed(f"limits: unknown key(s) {', '.join(map(str, unknown))}; say some of {', '.join(LIMITS)}")
+    wanted: dict[str, int] = {}
+    for key, value in limits.items():
+        if value is None:
+            continue  # unbounded
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ActionFailed(f"limits.{key}: {value!r}; give a whole number of transfers, at least 1")
+        wanted[key] = value
+    bounds = []
+    if "transfers" in wanted:
+        bounds.append(slots.Bound("forklift/transfers", wanted["transfers"]))
+    if "per_source_host" in wanted and source_host:
+        bounds.append(slots.Bound(f"forklift/source/{source_cloud}/{source_host}", wanted["per_source_host"]))
+    if "per_destination_host" in wanted and destination_host:
+        bounds.append(slots.Bound(f"forklift/destination/{destination_cloud}/{destination_host}",
+                                  wanted["per_destination_host"]))
+    return bounds
+
+
 class _Phase(CloudAction):
     """Runs other registered actions as parts of this one, each with its own path and tag."""
 
@@ -61,6 +100,17 @@ class _Phase(CloudAction):
             self.context, task_path=f"{self.context.task_path}/{part}",
             remember=(lambda key, value: remember(f"{part}/{key}", value)) if remember is not None else None)
         return instance
+
+    @contextlib.contextmanager
+    def bounded(self, limits: Mapping[str, Any] | None, source_cloud: str, source_host: str,
+                destination_cloud: str, destination_host: str) -> Iterator[dict[str, Any]]:
+        """Hold the transfer bounds for the block; yields the timing keys to add to the result."""
+        bounds = transfer_bounds(dict(limits or {}), source_cloud, source_host, destination_cloud, destination_host)
+        timing: dict[str, Any] = {}
+        with slots.hold(bounds, self.context.tag) as waited:
+            timing.update(queued_seconds=round(waited, 3), transfer_started=time.time())
+            yield timing
+            timing["transfer_ended"] = time.time()
 
 
 def _servers(source_cloud: str, source_server: str, destination_cloud: str, destination_server: str,
@@ -75,12 +125,15 @@ class Precopy(_Phase):
     doing = "pre-copying the disk"
 
     def execute(self, mode: str, source_cloud: str, source_server: str, destination_cloud: str,
-                destination_server: str, access: str = "") -> dict[str, Any]:
+                destination_server: str, access: str = "", limits: Mapping[str, Any] | None = None,
+                source_host: str = "", destination_host: str = "") -> dict[str, Any]:
         """transfer.copy_disk's result, or ``{"skipped": true}`` in the other modes."""
         if _mode(mode) is not Mode.WARM:
             return {"skipped": True, "bytes_total": 0, "bytes_sent": 0, "seconds": 0.0}
         args = _servers(source_cloud, source_server, destination_cloud, destination_server, access)
-        return dict(self.part("transfer.copy_disk", "disk").execute(delta=False, **args))
+        with self.bounded(limits, source_cloud, source_host, destination_cloud, destination_host) as timing:
+            result = dict(self.part("transfer.copy_disk", "disk").execute(delta=False, **args))
+        return {**result, **timing}
 
     def revert(self, mode: str, **kwargs: Any) -> None:
         """The destination server's disk goes with the server; nothing else was made."""
@@ -92,10 +145,19 @@ class Copy(_Phase):
     doing = "copying the disk"
 
     def execute(self, mode: str, source_cloud: str, source_server: str, destination_cloud: str,
-                destination_server: str, project: str = "", access: str = "") -> dict[str, Any]:
-        """``{"mode", "bytes_total", "bytes_sent", "sha256", "seconds", ...}``; image mode adds the
-        snapshot's and the copy's image ids and Glance's hash."""
-        chosen = _mode(mode)
+                destination_server: str, project: str = "", access: str = "",
+                limits: Mapping[str, Any] | None = None, source_host: str = "",
+                destination_host: str = "") -> dict[str, Any]:
+        """``{"mode", "bytes_total", "bytes_sent", "sha256", "seconds", "queued_seconds",
+        "transfer_started", "transfer_ended", ...}``; image mode adds the snapshot's and the copy's
+        image ids and Glance's hash."""
+        with self.bounded(limits, source_cloud, source_host, destination_cloud, destination_host) as timing:
+            result = self._copy(_mode(mode), source_cloud, source_server, destination_cloud, destination_server,
+                                project, access)
+        return {**result, **timing}
+
+    def _copy(self, chosen: Mode, source_cloud: str, source_server: str, destination_cloud: str,
+              destination_server: str, project: str, access: str) -> dict[str, Any]:
         if chosen is Mode.IMAGE:
             snapshot = self.part("image.snapshot_server", "snapshot").execute(cloud=source_cloud,
                                                                               server=source_server)

@@ -74,3 +74,17 @@ def test_missing_plan_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     """A plan path that does not exist exits 2 with one line naming it."""
     code, lines = _run(capsys, "apply", str(tmp_path / "nope.yaml"))
     assert code == 2 and len(lines) == 1 and "nope.yaml" in lines[0]
+
+
+def test_inject_failure_with_zookeeper_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Conductors take no failure points: asking for both is refused before any cloud or board is asked."""
+    code, lines = _run(capsys, "apply", str(tmp_path / "plan.yaml"), "--zookeeper", "127.0.0.1:1/x",
+                       "--inject-failure", "move[0].copy")
+    assert code == 2
+    assert any("--inject-failure" in line and "--zookeeper" in line for line in lines), lines
+
+
+def test_a_bad_limit_on_the_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-transfers 0 is refused by the option itself (at least 1)."""
+    code, lines = _run(capsys, "plan", "--from", "a", "--to", "b", "web-*", "--max-transfers", "0")
+    assert code == 2 and any("--max-transfers" in line for line in lines), lines

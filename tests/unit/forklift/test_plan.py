@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from opsflow.errors import PlanError
 from opsflow.forklift import plan, report
 from opsflow.forklift.preflight import Problem
 from opsflow.tasks.migration import Mode
@@ -13,7 +16,8 @@ def _plan() -> plan.Plan:
     server = plan.PlannedServer("id-1", "web-1", "p1", "sim-sou-001", "m1.tiny", "cirros-sim", ("net",),
                                 ("default", "web"), 1 << 30)
     return plan.Plan("a", "b", Mode.WARM, "tag", {"flavors": {"m1.tiny": "small"}}, (server,),
-                     (Problem("web-1", "name taken", "rename it"), Problem("", "image copied", "none", False)))
+                     (Problem("web-1", "name taken", "rename it"), Problem("", "image copied", "none", False)),
+                     {"transfers": 4, "per_source_host": 1})
 
 
 def test_a_dumped_plan_loads_back_unchanged(tmp_path: Path) -> None:
@@ -26,7 +30,22 @@ def test_a_dumped_plan_loads_back_unchanged(tmp_path: Path) -> None:
 def test_a_plan_runs_forklift_batch_with_its_servers_in_order() -> None:
     """A plan's batch inputs carry its clouds, mode, finish, non-empty mappings and server ids in order."""
     assert _plan().inputs() == {"servers": ["id-1"], "source_cloud": "a", "destination_cloud": "b", "mode": "warm",
-                                "finish": "tag", "mappings": {"flavors": {"m1.tiny": "small"}}}
+                                "finish": "tag", "mappings": {"flavors": {"m1.tiny": "small"}},
+                                "limits": {"transfers": 4, "per_source_host": 1}}
+
+
+@pytest.mark.parametrize("limits", ["limits: 3", "limits: {transfers: 0}", "limits: {transfers: two}",
+                                    "limits: {per_host: 2}"])
+def test_a_plan_with_bad_limits_is_refused_with_one_line_naming_them(tmp_path: Path, limits: str) -> None:
+    """Limits must be whole numbers ≥ 1 under the known keys; anything else names the file and the fix."""
+    path = tmp_path / "plan.yaml"
+    text = plan.dump(_plan()).replace("limits:\n  transfers: 4\n  per_source_host: 1\n  per_destination_host: null\n",
+                                      limits + "\n")
+    assert limits in text
+    path.write_text(text)
+    with pytest.raises(PlanError, match=r"plan\.yaml: limits") as raised:
+        plan.load(str(path))
+    assert "\n" not in str(raised.value)
 
 
 def _row(outcome: report.Outcome, downtime: float | None, sent: int = 10) -> report.ServerReport:
