@@ -419,8 +419,12 @@ class Connection(base.Connection):  # type: ignore[misc]
         path = f"{self._flows}/{flow_detail.uuid}"
         what = f"flow detail {flow_detail.uuid!r}"
         fence = self._backend.fence_of(flow_detail.uuid)
+        listing = self._client.get_children_async(path)  # goes out beside the write: one round trip for both
         self._session.write_now(path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)), what, fence)
-        stored = set(self._children(path, what))
+        try:
+            stored = set(self._session.wait(listing, what))
+        except StorageUnavailable:  # lost with a connection the write survived: ask again
+            stored = set(self._children(path, what))
         self._write_atoms(flow_detail, stored)
         return self._with_stored_atoms(flow_detail, stored)
 
