@@ -270,6 +270,7 @@ class Conductor:
 
     def _work(self, entry: JobEntry) -> None:
         assert self._board is not None and self._runner is not None
+        lease: Lease | None = None
         try:
             hold = self._board.hold(entry.run_id)
             if hold is not None and hold.kind is HoldKind.CANCEL:
@@ -293,6 +294,13 @@ class Conductor:
             LOG.warning("job %s interrupted on conductor %s: %s", entry.run_id, self.name, exc)
             self._let_go(entry)
         except Exception as exc:  # a job that cannot be driven at all must not be retried forever
+            if lease is not None and lease.lost:
+                # Whatever failed, this conductor no longer owns the run (it woke from a SIGSTOP past
+                # its session, say): the job is its new owner's, and holding it failed here would
+                # stop it for good.
+                LOG.warning("job %s: conductor %s lost it to another owner before: %s", entry.run_id, self.name, exc)
+                self._let_go(entry)
+                return
             if _store_trouble(exc):
                 LOG.warning("job %s interrupted on conductor %s by the store: %s", entry.run_id, self.name, exc)
                 self._let_go(entry)

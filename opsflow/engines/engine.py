@@ -15,18 +15,26 @@ The engine also has a **start gate** (:attr:`ParallelEngine.start_gate`): asked 
 scheduled, it answers from what the process knows -- the run's lease (:mod:`opsflow.engines.lease`)
 still held, the store reachable -- and may block a while (a short outage is a pause). When it says
 no, nothing more is scheduled and the engine suspends once the atoms in flight have finished.
+
+And each task's execute runs **within** :attr:`ParallelEngine.around_execute`, in the worker
+thread: the runner waits there until the task's RUNNING mark is stored (a store that writes it
+behind, as ZooKeeper's does, is waited for by the worker, not by the engine's one thread) and
+records when the task acted. If entering it fails (the run's lease moved on), the task fails
+without acting.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from concurrent import futures
+from typing import Any, ContextManager
 
 from taskflow import exceptions as tf_exc, flow as tf_flow, states as tf_states
 from taskflow.engines.action_engine import engine as tf_engine, runtime as tf_runtime, selector as tf_selector
 from taskflow.engines.action_engine import compiler as tf_compiler, deciders as tf_deciders, traversal
-from taskflow.engines.action_engine import scheduler as tf_scheduler
+from taskflow.engines.action_engine import executor as tf_executor, scheduler as tf_scheduler
+from taskflow.types import failure as tf_failure
 
 from opsflow.engines import pattern_compiler
 
@@ -73,6 +81,34 @@ class _NextOnlySelector(tf_selector.Selector):  # type: ignore[misc]
             is_ready, late_decider = self._get_maybe_ready_for_execute(candidate)
             if is_ready:
                 yield (candidate, late_decider)
+
+
+#: Given a task's name, what its execute runs within (in the worker thread).
+AroundExecute = Callable[[str], ContextManager[None]]
+
+
+def _execute_within(task: Any, around: AroundExecute, arguments: Any, progress_callback: Any = None) -> Any:
+    """TaskFlow's worker function for a task, entered through ``around`` first."""
+    try:
+        context = around(task.name)
+        context.__enter__()
+    except Exception:  # the task must not act: report it as the task's failure
+        return tf_executor.EXECUTED, tf_failure.Failure()
+    try:
+        return tf_executor._execute_task(task, arguments, progress_callback)
+    finally:
+        context.__exit__(None, None, None)
+
+
+class _AroundTaskExecutor(tf_executor.ParallelThreadTaskExecutor):  # type: ignore[misc]
+    """TaskFlow's thread executor, each task's execute run within the engine's ``around_execute``."""
+
+    around: AroundExecute | None = None
+
+    def execute_task(self, task: Any, task_uuid: str, arguments: Any, progress_callback: Any = None) -> Any:
+        if self.around is None:
+            return super().execute_task(task, task_uuid, arguments, progress_callback=progress_callback)
+        return self._submit_task(_execute_within, task, self.around, arguments, progress_callback=progress_callback)
 
 
 class _GatedScheduler(tf_scheduler.Scheduler):  # type: ignore[misc]
@@ -155,11 +191,24 @@ class _Runtime(tf_runtime.Runtime):  # type: ignore[misc]
 class ParallelEngine(tf_engine.ParallelActionEngine):  # type: ignore[misc]
     """A parallel action engine whose per-atom bookkeeping does not grow with the flow."""
 
+    _executor_cls_matchers = [tf_engine._ExecutorTypeMatch((futures.Executor,), _AroundTaskExecutor)]
+    _default_executor_cls = _AroundTaskExecutor
+
     def __init__(self, flow: Any, flow_detail: Any, backend: Any, options: Any) -> None:
         super().__init__(flow, flow_detail, backend, options)
         self._compiler = pattern_compiler.PatternCompiler(flow)
         #: Asked before each atom is scheduled (may block); None: always go. Set before ``run``.
         self.start_gate: Callable[[], bool] | None = None
+
+    @property
+    def around_execute(self) -> AroundExecute | None:
+        """What each task's execute runs within, in the worker thread; None: nothing."""
+        around: AroundExecute | None = self._task_executor.around
+        return around
+
+    @around_execute.setter
+    def around_execute(self, around: AroundExecute | None) -> None:
+        self._task_executor.around = around
 
     def _gate_refused(self) -> None:
         try:

@@ -192,9 +192,12 @@ class Lease:
     @property
     def fence(self) -> tuple[str, int] | None:
         """The ZooKeeper condition ``(lease node, version)`` others' writes of the run can check too
-        (a conductor's hold); None for a store without one."""
+        (a conductor's hold); None for a store without one. LeaseLost once the lease is lost: a
+        write made without the condition would pass over the new owner's."""
+        if self.lost:
+            raise LeaseLost(self.run_id, "lost")
         fence_of = getattr(self.store, "fence_of", None)
-        if fence_of is None or self.lost:
+        if fence_of is None:
             return None
         fence: tuple[str, int] | None = fence_of(self.run_id)
         return fence

@@ -227,17 +227,20 @@ class Runner:
         Takes the run's lease for the time (RunOwned if another live process has it), unless the
         caller holds it already (``lease``, from :meth:`leased`).
         """
-        self.record(run_id)  # FlowNotFound before anything is taken
+        if lease is None:
+            self.record(run_id)  # FlowNotFound before anything is taken
         with self.leased(run_id, lease) as lease:
             return self._resume(run_id, lease, failure_points, hold_waits)
 
     def _resume(self, run_id: str, lease: Lease | None, failure_points: tuple[FailurePoint, ...],
                 hold_waits: bool) -> RunRecord:
-        record = self.record(run_id)
+        record, loaded = self._stored(run_id)
         if record.state in (RunState.SUCCEEDED, RunState.REVERTED):
             raise InvalidState(f"run {run_id} has {record.state.value}; there is nothing to resume")
         while True:
-            record = self._drive(run_id, failure_points, pause=None, lease=lease)
+            # The first pass drives the run as just read under the lease: no second read.
+            record = self._drive(run_id, failure_points, pause=None, lease=lease, loaded=loaded)
+            loaded = None
             if record.state is not RunState.WAITING or not hold_waits or self._halt.is_set():
                 return record
             local = self.children if isinstance(self.children, LocalChildren) else None
@@ -253,13 +256,14 @@ class Runner:
         ``succeeded`` lets a run that ran to its end be undone too: a parent's revert undoing its
         children.
         """
-        self.record(run_id)
+        if lease is None:
+            self.record(run_id)  # FlowNotFound before anything is taken
         with self.leased(run_id, lease) as lease:
-            record = self.record(run_id)
+            record, loaded = self._stored(run_id)
             if record.state is RunState.REVERTED or (record.state is RunState.SUCCEEDED and not succeeded):
                 raise InvalidState(f"run {run_id} has {record.state.value}; only a stopped run can be reverted")
             return self._drive(run_id, REVERT_EVERYTHING, pause=False, undo=record.state is RunState.SUCCEEDED,
-                               lease=lease)
+                               lease=lease, loaded=loaded)
 
     def signal(self, run_id: str, name: str) -> RunRecord:
         """Deliver a named signal (wakes a ``core.wait`` waiting for it at its next check).
@@ -315,13 +319,18 @@ class Runner:
 
     def record(self, run_id: str) -> RunRecord:
         """The stored state of one run (only its summary, without tasks, once it is pruned)."""
+        return self._stored(run_id)[0]
+
+    def _stored(self, run_id: str) -> tuple[RunRecord, tuple[models.LogBook, models.FlowDetail] | None]:
+        """The run's record, and its logbook and flow detail unless it was pruned (one read)."""
         try:
-            return records.record_of(records.load_detail(self._backend, run_id, self.state_url)[1])
+            loaded = records.load_detail(self._backend, run_id, self.state_url)
         except FlowNotFound:
             pruned = retention.summaries(self._backend).get(run_id)
             if pruned is None:
                 raise
-            return pruned
+            return pruned, None
+        return records.record_of(loaded[1]), loaded
 
     def prune(self, policy: retention.Policy, *, dry_run: bool = False,
               board: JobBoard | None = None) -> list[RunRecord]:
@@ -393,8 +402,9 @@ class Runner:
             lease.release()
 
     def _drive(self, run_id: str, failure_points: tuple[FailurePoint, ...], pause: bool | None,
-               undo: bool = False, lease: Lease | None = None) -> RunRecord:
-        book, detail = records.load_detail(self._backend, run_id, self.state_url)
+               undo: bool = False, lease: Lease | None = None,
+               loaded: tuple[models.LogBook, models.FlowDetail] | None = None) -> RunRecord:
+        book, detail = loaded or records.load_detail(self._backend, run_id, self.state_url)
         definition, values = records.definition_of(detail)
         if pause is not None:
             definition = dataclasses.replace(definition, on_failure=OnFailure.PAUSE if pause else OnFailure.REVERT)
@@ -507,23 +517,39 @@ class Runner:
 
     @contextlib.contextmanager
     def _listening(self, engine: Any, detail: models.FlowDetail, observer: Observer | None) -> Iterator[None]:
-        """Record each atom's start and end in its metadata (one write per atom) and report events."""
-        started: dict[str, float] = {}
+        """Record each task's start and end in its metadata and report events.
+
+        The timing is written by the worker once the task has acted, while the task is still
+        RUNNING: a store that writes in-flight states behind (ZooKeeper) sends it with the task's
+        result, so it costs no round trip of its own. Before the task acts, the worker waits until
+        its RUNNING mark is stored (``wait_stored``), so a revert after a kill finds every task that
+        may have made something.
+        """
         # Atoms whose last try was a durable wait: the retry rewinds them before trying again.
         waiting = {atom.name for atom in detail
                    if isinstance(atom.failure, tf_failure.Failure) and atom.failure.check(WaitPending)}
         storage = engine.storage
+        wait_stored = getattr(self._backend, "wait_stored", None)
+
+        @contextlib.contextmanager
+        def around_execute(name: str) -> Iterator[None]:
+            if wait_stored is not None:
+                wait_stored(storage.get_atom_uuid(name))
+            started = self._clock.now()
+            try:
+                yield
+            finally:
+                try:
+                    storage.update_atom_metadata(name, {"timing": {"started": started, "finished": self._clock.now()}})
+                except Exception as exc:  # the engine's own write of the task's end reports it
+                    LOG.info("%s: timing not recorded: %s", name, exc)
+
+        engine.around_execute = around_execute
 
         def on_atom(state: str, details: Mapping[str, Any]) -> None:
             name = details.get("task_name")
             if name is None:  # a retry controller: bookkeeping, not worth a write
                 return
-            if state == tf_states.RUNNING:
-                started[name] = self._clock.now()
-            elif state in (tf_states.SUCCESS, tf_states.FAILURE) and name in started:
-                storage.update_atom_metadata(
-                    name, {"timing": {"started": started.pop(name), "finished": self._clock.now()}}
-                )
             result = details.get("result")
             if state == tf_states.FAILURE and isinstance(result, tf_failure.Failure) and result.check(WaitPending):
                 waiting.add(name)  # a durable wait suspending the run, and its rewind: no failure to report

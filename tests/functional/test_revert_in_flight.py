@@ -2,7 +2,10 @@
 
 The flow's tasks are ``test.marker`` (see ``tests/functional/plugins``): each makes a file tagged
 with its run and task, then holds; its revert removes what carries its tag. Killed with -9 while
-three of them hold, the run's revert must leave no file behind.
+three of them hold, the run's revert must leave no file behind -- on SQLite, and on ZooKeeper,
+whose backend writes a task's RUNNING mark behind: there the worker waits for that write before
+the task acts, so the mark is stored even when nothing else would have sent it yet (the write-behind
+delay is stretched to 30 s to show it).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,14 +39,23 @@ tasks:
 """
 
 
+@pytest.fixture(params=["sqlite", "zookeeper"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/state.db"
+    else:
+        hosts = request.getfixturevalue("zookeeper_hosts")
+        chroot = request.getfixturevalue("zk_chroot")
+        yield f"zookeeper://{hosts}{chroot}/state?timeout=4&flush_delay=30"
+
+
 def test_revert_after_kill_undoes_the_tasks_in_flight_and_never_reverts_one_that_never_started(
-        tmp_path: Path) -> None:
+        tmp_path: Path, state: str) -> None:
     """Kill -9 with three tasks holding their files; `revert` exits 0, no file is left, unstarted tasks untouched."""
     flow, folder = tmp_path / "markers.yaml", tmp_path / "made"
     flow.write_text(FLOW)
     folder.mkdir()
     env = registered(tmp_path / "plugins")
-    state = f"sqlite:///{tmp_path}/state.db"
     run_log = tmp_path / "run.log"
     with run_log.open("w") as err:
         proc = subprocess.Popen(OPSFLOW + ["-v", "run", str(flow), "-i", f"folder={folder}", "--state", state],

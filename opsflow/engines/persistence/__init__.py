@@ -3,7 +3,7 @@
 ``fetch(url)`` accepts::
 
     sqlite:///abs/path/state.db[?synchronous=FULL]     one machine (opsflow's SQLite backend)
-    zookeeper://127.0.0.1:2181,127.0.0.1:2182/chroot[?timeout=4&write_behind=false]
+    zookeeper://127.0.0.1:2181,127.0.0.1:2182/chroot[?timeout=4&write_behind=false&flush_delay=0.05]
                                                       many machines (opsflow's ZooKeeper backend)
     memory://                                         tests (TaskFlow's in-process backend)
 

@@ -13,6 +13,10 @@ Three things live here so the backend can read as TaskFlow's contract:
   one by one cost twice what one batched request does. Because the buffer is always sent ahead
   of any later request on the same session and ZooKeeper applies a session's requests in order,
   a reply to a later request means every buffered write before it is applied too;
+* **stored before acting** -- :meth:`Session.write_later` returns the buffered write, and
+  :meth:`Session.wait_stored` waits until ZooKeeper has it (sending the buffer at once if it is
+  still there): a task's RUNNING mark goes out behind, coalesced with other writes, yet the worker
+  about to run the task waits for it, so a task never acts before it is stored as started;
 * **fencing** -- a write may carry a fence, ``(lease node, version)``: it then goes out in a
   multi-op whose first operation is ``check(lease node, version)``, so it is applied only while
   the run's lease is still the writer's (:mod:`opsflow.engines.lease`). A failed check raises
@@ -38,7 +42,7 @@ from taskflow import exceptions as tf_exc
 
 from opsflow.errors import LeaseLost, StorageUnavailable
 
-__all__ = ["Fence", "Session"]
+__all__ = ["Fence", "Session", "Write"]
 
 #: A write's condition: the run's lease node and the version it must still have.
 Fence = tuple[str, int]
@@ -46,6 +50,26 @@ Fence = tuple[str, int]
 _Op = tuple[str, bytes, "Fence | None"]
 
 LOG = logging.getLogger(__name__)
+
+
+class Write:
+    """One write sent behind: what it sets, and once sent, the request that carries it."""
+
+    __slots__ = ("path", "payload", "fence", "sent", "replaced_by")
+
+    def __init__(self, path: str, payload: bytes, fence: Fence | None) -> None:
+        self.path = path
+        self.payload = payload
+        self.fence = fence
+        #: The request carrying it (its ops and kazoo's async result), once sent.
+        self.sent: tuple[list[_Op], Any] | None = None
+        #: A later write of the same node that replaced it in the buffer before it was sent.
+        self.replaced_by: Write | None = None
+
+    @property
+    def op(self) -> _Op:
+        """As :meth:`Session._send_multi` takes it."""
+        return (self.path, self.payload, self.fence)
 
 #: Errors after which an idempotent request is sent again once the client has reconnected.
 RECONNECTABLE = (k_exc.ConnectionLoss, k_exc.SessionExpiredError, k_exc.OperationTimeoutError)
@@ -76,7 +100,7 @@ class Session:
         self._on_session_lost = on_session_lost
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._buffer: dict[str, tuple[bytes, Fence | None]] = {}
+        self._buffer: dict[str, Write] = {}
         self._in_flight: list[tuple[list[_Op], Any]] = []
         self._closed = False
         #: False while the connection is SUSPENDED (or the session lost): leases cannot be vouched for.
@@ -178,11 +202,49 @@ class Session:
         except (KazooTimeoutError, k_exc.KazooException) as exc:
             raise self.unavailable(exc) from exc
 
-    def write_later(self, path: str, payload: bytes, fence: Fence | None = None) -> None:
-        """Buffer a ``set`` whose reply nobody waits for; a later write to ``path`` replaces it."""
+    def write_later(self, path: str, payload: bytes, fence: Fence | None = None) -> Write:
+        """Buffer a ``set`` whose reply nobody waits for; a later write to ``path`` replaces it.
+
+        Returns the write, for :meth:`wait_stored`.
+        """
+        write = Write(path, payload, fence)
         with self._lock:
-            self._buffer[path] = (payload, fence)
+            replaced = self._buffer.get(path)
+            if replaced is not None:
+                replaced.replaced_by = write
+            self._buffer[path] = write
             self._wake.notify()
+        return write
+
+    def wait_stored(self, write: Write, what: str) -> None:
+        """Wait until ``write`` (or the write that replaced it) is stored, sending it now if it is
+        still buffered; LeaseLost if its fence moved on. A write lost with the connection is sent again."""
+        with self._lock:
+            while write.replaced_by is not None:
+                write = write.replaced_by
+            if write.sent is None:
+                self._send_buffer()
+            sent = write.sent
+        if sent is None:  # cannot happen: a buffered write is sent above, an awaited one carries it
+            self.write_alone(write.op, what)
+            return
+        ops, result = sent
+        try:
+            outcome = self.wait(result, what)
+        except StorageUnavailable as exc:
+            if not isinstance(exc.__cause__, RESENDABLE):
+                raise
+        else:
+            if write.fence is not None and write.fence[0] in self._broken_fences(ops, outcome):
+                raise LeaseLost(write.fence[0].rsplit("/", 1)[-1], f"{what} not written: the lease moved on")
+            if not (isinstance(outcome, list) and any(isinstance(entry, Exception) for entry in outcome)):
+                return
+        with self._lock:
+            newer = self._buffer.get(write.path)
+        if newer is not None:  # a newer copy of the node waits in the buffer: that one must be stored
+            self.wait_stored(newer, what)
+        else:
+            self.write_alone(write.op, what)
 
     def write_now(self, path: str, payload: bytes, what: str, fence: Fence | None = None) -> None:
         """``set`` a node and wait until it is stored, together with everything buffered before it.
@@ -191,13 +253,18 @@ class Session:
         """
         mine: _Op = (path, payload, fence)
         with self._lock:
-            self._buffer.pop(path, None)  # superseded by this write
-            batch = self._send_buffer(keep_last=True)
-            if batch and (len(batch) >= MULTI_OPS or sum(len(p) for _, p, _f in batch) + len(payload) > MULTI_BYTES):
-                self._in_flight.append(self._send_multi(batch))
-                batch = []
-            batch.append(mine)
+            superseded = self._buffer.pop(path, None)  # this write carries it
+            kept = self._send_buffer(keep_last=True)
+            if kept and (len(kept) >= MULTI_OPS or sum(len(w.payload) for w in kept) + len(payload) > MULTI_BYTES):
+                self._in_flight.append(self._send_writes(kept))
+                kept = []
+            batch = [w.op for w in kept] + [mine]
             ops, result = self._send_multi(batch)
+            for write in kept:
+                write.sent = (ops, result)
+            if superseded is not None:  # whoever waits for it waits for this newer copy
+                superseded.replaced_by = Write(path, payload, fence)
+                superseded.replaced_by.sent = (ops, result)
         try:
             outcome = self.wait(result, what)
         except StorageUnavailable as exc:
@@ -254,24 +321,31 @@ class Session:
             result.wait(self.timeout)
             self._check(ops, result)
 
-    def _send_buffer(self, keep_last: bool = False) -> list[_Op]:
-        """Send the buffer as multi-op chunks (lock held); with ``keep_last`` return the last chunk."""
+    def _send_buffer(self, keep_last: bool = False) -> list[Write]:
+        """Send the buffer as multi-op chunks (lock held); with ``keep_last`` return the last chunk unsent."""
         self._reap()
         if not self._buffer:
             return []
-        items, self._buffer = list(self._buffer.items()), {}
-        chunks: list[list[_Op]] = [[]]
+        writes, self._buffer = list(self._buffer.values()), {}
+        chunks: list[list[Write]] = [[]]
         size = 0
-        for path, (payload, fence) in items:
-            if chunks[-1] and (len(chunks[-1]) >= MULTI_OPS or size + len(payload) > MULTI_BYTES):
+        for write in writes:
+            if chunks[-1] and (len(chunks[-1]) >= MULTI_OPS or size + len(write.payload) > MULTI_BYTES):
                 chunks.append([])
                 size = 0
-            chunks[-1].append((path, payload, fence))
-            size += len(payload)
+            chunks[-1].append(write)
+            size += len(write.payload)
         last = chunks.pop() if keep_last else []
         for chunk in chunks:
-            self._in_flight.append(self._send_multi(chunk))
+            self._in_flight.append(self._send_writes(chunk))
         return last
+
+    def _send_writes(self, writes: list[Write]) -> tuple[list[_Op], Any]:
+        """Send buffered writes as one request and remember it on each (lock held)."""
+        sent = self._send_multi([write.op for write in writes])
+        for write in writes:
+            write.sent = sent
+        return sent
 
     def _send_multi(self, ops: list[_Op]) -> tuple[list[_Op], Any]:
         """Send writes as one request: a plain ``set`` if alone and unfenced, else one multi-op whose

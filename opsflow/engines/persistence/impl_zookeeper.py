@@ -14,7 +14,11 @@ Here:
   acknowledgement before returning, so the engine never moves on from a finished task before it
   is stored. ZooKeeper applies a session's requests in order, so that acknowledgement covers
   every write behind it too; a resumed flow re-runs at most the atoms that were in flight, as
-  with any backend. ``write_behind: false`` awaits every update;
+  with any backend. A task's RUNNING mark is written behind from the engine's thread but waited
+  for by the worker about to run the task (:meth:`ZooKeeperBackend.wait_stored`), so every task
+  that acted is stored as started -- ``opsflow revert`` finds it after a kill -9 -- while the
+  engine's thread waits for one round trip per task only. ``write_behind: false`` awaits every
+  update;
 * many-node operations (saving a flow's atoms, loading or deleting them) are pipelined: all
   requests are sent, then all replies awaited, instead of one round trip each; new atoms are
   created with their link in multi-op requests;
@@ -33,7 +37,9 @@ lease node's version (see ``_kazoo``), so a process that lost the run cannot wri
 owner; a lost session, or a failed check, marks the run's lease lost here too.
 
 Configuration: ``{"hosts": "127.0.0.1:2181,...", "path": "/opsflow", "timeout": 10.0,
-"write_behind": true}`` (``timeout`` is the session timeout in seconds, also the connect limit).
+"write_behind": true, "flush_delay": 0.05}`` (``timeout`` is the session timeout in seconds, also
+the connect limit; ``flush_delay`` how long a write behind may wait for company before it is sent
+on its own).
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ from taskflow.persistence import base, models
 
 from opsflow.engines.lease import Holder, LeaseRecord
 from opsflow.engines.persistence import _codec, _zk_facts
-from opsflow.engines.persistence._kazoo import MULTI_OPS, Fence, Session
+from opsflow.engines.persistence._kazoo import MULTI_OPS, Fence, Session, Write
 from opsflow.errors import ConfigError, LeaseLost, RunOwned, StorageUnavailable
 
 __all__ = ["ZooKeeperBackend"]
@@ -78,6 +84,11 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self.root = "/" + str(self._conf.get("path") or "/opsflow").strip("/")
         self.timeout = float(self._conf.get("timeout", 10.0))
         self.write_behind = strutils.bool_from_string(self._conf.get("write_behind", True), default=True)
+        try:
+            self.flush_delay = float(self._conf.get("flush_delay", 0.05))
+        except ValueError:
+            raise ConfigError(f"the opsflow ZooKeeper backend's flush_delay={self._conf['flush_delay']!r} is not "
+                              f"a number of seconds") from None
         self._lock = threading.Lock()
         self._session: Session | None = None
         #: atom uuid -> (hash of what must be awaited, hash of the whole node) as last sent.
@@ -86,6 +97,8 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self._fences: dict[str, Fence] = {}
         #: Runs whose lease was lost (session ended, a fenced write refused): never usable again.
         self._lost: set[str] = set()
+        #: atom uuid -> its latest write sent behind and not waited for yet (see wait_stored).
+        self.unstored: dict[str, Write] = {}
         #: atom uuid -> run (flow detail) uuid, for fencing atom writes.
         self.atom_runs: dict[str, str] = {}
         #: Runs given up (released or lost), oldest first: their writes stay refused until leased again,
@@ -112,7 +125,7 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         """The started session; :class:`StorageUnavailable` naming the hosts if unreachable."""
         with self._lock:
             if self._session is None:
-                session = Session(self.hosts, self.timeout, on_lost_write=self._forget,
+                session = Session(self.hosts, self.timeout, flush_delay=self.flush_delay, on_lost_write=self._forget,
                                   on_fence_broken=self._fence_broken, on_session_lost=self._session_lost)
                 try:
                     session.ensure_paths(f"{self.root}/{kind}" for kind in ("books", "flows", "atoms", "leases"))
@@ -125,6 +138,15 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def _forget(self, path: str) -> None:
         self.sent.pop(path.rsplit("/", 1)[-1], None)
+
+    def wait_stored(self, atom_uuid: str) -> None:
+        """Wait until the atom's latest write is in ZooKeeper (a worker calls it before the task acts).
+
+        LeaseLost if the write was refused because the run's lease moved on: the task must not act.
+        """
+        write = self.unstored.pop(atom_uuid, None)
+        if write is not None:
+            self.session().wait_stored(write, f"atom detail {atom_uuid!r}")
 
     # -- facts beside TaskFlow's nodes (signals, summaries, damage): see _zk_facts -------------
 
@@ -187,33 +209,58 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         path = f"{self.leases_path}/{run_id}"
         owner = f"{path}/owner"
         what = f"lease of run {run_id}"
-        found = session.gather([(what, client.get_async, (path,)), (what, client.exists_async, (owner,))],
-                               (tf_exc.NotFound,))
-        txn = client.transaction()
+        # A run leased for the first time has no lease node: creating it is sent in the same round
+        # trip as the reads, after them. Where the node exists the create fails as a whole, and the
+        # reads tell who holds it.
+        def create_first() -> Any:  # a fresh transaction each time: gather sends again after a lost connection
+            txn = client.transaction()
+            txn.create(path, self._lease_payload(holder, 1))
+            txn.create(owner, b"", ephemeral=True)
+            return txn.commit_async()
+
+        found = session.gather([(what, client.get_async, (path,)), (what, client.exists_async, (owner,)),
+                                (what, create_first, ())], (tf_exc.NotFound,))
         if isinstance(found[0], tf_exc.NotFound):
-            token, version = 1, 0
-            txn.create(path, self._lease_payload(holder, token))
-        else:
-            data, stat = found[0]
-            stored = json.loads(data)
-            other = Holder.from_dict(stored.get("holder"))
-            if found[1] is not None:
-                if other is not None and not other.is_dead():
-                    raise RunOwned(run_id, other.describe(), None, session_timeout=self.timeout)
+            if any(isinstance(result, Exception) for result in found[2]):
+                raise self._owned(run_id)  # another process created it meanwhile
+            return self._taken(run_id, path, 1, 0)
+        data, stat = found[0]
+        stored = json.loads(data)
+        other = Holder.from_dict(stored.get("holder"))
+        ours = session.client.client_id[0] if session.client.client_id else None
+        if found[1] is not None and other == holder and found[1].ephemeralOwner == ours:
+            # our own create, sent again after a lost connection whose first reply never came
+            return self._taken(run_id, path, int(stored.get("token", 0)), stat.version)
+        held = found[1] is not None
+        if held and other is not None and not other.is_dead():
+            raise RunOwned(run_id, other.describe(), None, session_timeout=self.timeout)
+        token, version = int(stored.get("token", 0)) + 1, stat.version + 1
+
+        def take_over() -> Any:
+            txn = client.transaction()
+            if held:  # a dead local holder's owner node
                 txn.delete(owner)
-            token, version = int(stored.get("token", 0)) + 1, stat.version + 1
             txn.check(path, stat.version)
             txn.set_data(path, self._lease_payload(holder, token))
-        txn.create(owner, b"", ephemeral=True)
-        results = session.call(what, txn.commit_async)
+            txn.create(owner, b"", ephemeral=True)
+            return txn.commit_async()
+
+        results = session.call(what, take_over)
         if any(isinstance(result, Exception) for result in results):
-            current = self.read_lease(run_id)
-            raise RunOwned(run_id, current.holder.describe() if current and current.holder else "another process",
-                           None, session_timeout=self.timeout)
+            raise self._owned(run_id)
+        return self._taken(run_id, path, token, version)
+
+    def _taken(self, run_id: str, path: str, token: int, version: int) -> tuple[int, float]:
+        """Fence the run's writes by the lease node at ``version`` from now on."""
         self._lost.discard(run_id)
         self._given_up.pop(run_id, None)
         self._fences[run_id] = (path, version)
         return token, self.timeout
+
+    def _owned(self, run_id: str) -> RunOwned:
+        current = self.read_lease(run_id)
+        return RunOwned(run_id, current.holder.describe() if current and current.holder else "another process",
+                        None, session_timeout=self.timeout)
 
     def renew_lease(self, run_id: str, token: int, ttl: float) -> float:
         """Check the lease is still ours (same version, owner node of our session); LeaseLost if not."""
@@ -240,11 +287,14 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
             return
         session = self.session()
         path, version = fence
-        txn = session.client.transaction()
-        txn.check(path, version)
-        txn.set_data(path, self._lease_payload(None, token))
-        txn.delete(f"{path}/owner")
-        session.call(f"lease of run {run_id}", txn.commit_async)  # failed check: not ours to release
+        def give_back() -> Any:  # a fresh transaction each time: call sends again after a lost connection
+            txn = session.client.transaction()
+            txn.check(path, version)
+            txn.set_data(path, self._lease_payload(None, token))
+            txn.delete(f"{path}/owner")
+            return txn.commit_async()
+
+        session.call(f"lease of run {run_id}", give_back)  # failed check: not ours to release
 
     def _give_up(self, run_id: str) -> None:
         """Refuse the run's writes from now on (fence_of raises), remembering the newest runs only."""
@@ -350,8 +400,13 @@ class Connection(base.Connection):  # type: ignore[misc]
         fence = self._backend.fence_of(self._backend.atom_runs.get(atom_detail.uuid))
         self._backend.sent[atom_detail.uuid] = (lasting, hash(payload))
         if behind:
-            self._session.write_later(path, payload, fence)
+            write = self._session.write_later(path, payload, fence)
+            if atom_detail.state in IN_FLIGHT_STATES:  # what a worker waits for before acting
+                self._backend.unstored[atom_detail.uuid] = write
+            else:
+                self._backend.unstored.pop(atom_detail.uuid, None)
             return atom_detail
+        self._backend.unstored.pop(atom_detail.uuid, None)  # this write, awaited, carries it
         try:
             self._session.write_now(path, payload, f"atom detail {atom_detail.uuid!r}", fence)
         except BaseException:
@@ -364,8 +419,12 @@ class Connection(base.Connection):  # type: ignore[misc]
         path = f"{self._flows}/{flow_detail.uuid}"
         what = f"flow detail {flow_detail.uuid!r}"
         fence = self._backend.fence_of(flow_detail.uuid)
+        listing = self._client.get_children_async(path)  # goes out beside the write: one round trip for both
         self._session.write_now(path, self._payload(flow_detail.name, _codec.flow_state(flow_detail)), what, fence)
-        stored = set(self._children(path, what))
+        try:
+            stored = set(self._session.wait(listing, what))
+        except StorageUnavailable:  # lost with a connection the write survived: ask again
+            stored = set(self._children(path, what))
         self._write_atoms(flow_detail, stored)
         return self._with_stored_atoms(flow_detail, stored)
 
@@ -395,14 +454,35 @@ class Connection(base.Connection):  # type: ignore[misc]
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> Any:
         """Load a logbook (with its flows and atoms unless ``lazy``); ``NotFound`` if not stored."""
         path = f"{self._books}/{book_uuid}"
-        data, _stat = self._session.call(f"logbook {book_uuid!r}", self._client.get_async, path)
+        what = f"logbook {book_uuid!r}"
+        if lazy:
+            data, _stat = self._session.call(what, self._client.get_async, path)
+            node = json.loads(data)
+            return _codec.load_book(book_uuid, node["name"], node["state"])
+        # An opsflow run's one flow detail has its logbook's uuid: ask for it, and for its atoms'
+        # list, in the same round trip as the logbook (two round trips per run instead of five).
+        flow_path = f"{self._flows}/{book_uuid}"
+        client = self._client
+        found = self._session.gather(
+            [(what, client.get_async, (path,)), (what, client.get_children_async, (path,)),
+             (f"flow detail {book_uuid!r}", client.get_async, (flow_path,)),
+             (f"flow detail {book_uuid!r}", client.get_children_async, (flow_path,))],
+            (tf_exc.NotFound,))
+        for reply in found[:2]:
+            if isinstance(reply, tf_exc.NotFound):
+                raise reply
+        (data, _stat), flow_uuids, flow_node, atom_uuids = found
         node = json.loads(data)
         book = _codec.load_book(book_uuid, node["name"], node["state"])
-        if not lazy:
-            updated_at = book.updated_at  # LogBook.add() stamps updated_at; keep the stored one
-            for flow in self.get_flows_for_book(book_uuid):
-                book.add(flow)
-            book.updated_at = updated_at
+        updated_at = book.updated_at  # LogBook.add() stamps updated_at; keep the stored one
+        for uuid in flow_uuids:
+            if uuid == book_uuid and not isinstance(flow_node, Exception) and not isinstance(atom_uuids, Exception):
+                flow = self._flow_of(uuid, flow_node[0])
+                self._add_atoms(flow, atom_uuids)
+            else:
+                flow = self._load_flows([uuid], lazy=False)[0]
+            book.add(flow)
+        book.updated_at = updated_at
         return book
 
     def get_logbooks(self, lazy: bool = False) -> Iterator[Any]:
@@ -548,18 +628,24 @@ class Connection(base.Connection):  # type: ignore[misc]
         paths = [f"{self._flows}/{u}" for u in uuids]
         requests = [(f"flow detail {u!r}", self._client.get_async, (p,)) for u, p in zip(uuids, paths)]
         nodes = self._session.gather(requests)
-        flows = []
-        for uuid, (data, _stat) in zip(uuids, nodes):
-            node = json.loads(data)
-            flows.append(_codec.load_flow(uuid, node["name"], node["state"]))
+        flows = [self._flow_of(uuid, data) for uuid, (data, _stat) in zip(uuids, nodes)]
         if not lazy:
             for flow, atoms in zip(flows, self._children_of(paths)):
-                leased = flow.uuid in self._backend.leased
-                for atom in self._load_atoms(atoms):
-                    if leased:  # only the runs this process drives need their atoms' run known
-                        self._backend.atom_runs[atom.uuid] = flow.uuid
-                    flow.add(atom)
+                self._add_atoms(flow, atoms)
         return flows
+
+    @staticmethod
+    def _flow_of(uuid: str, data: bytes) -> Any:
+        node = json.loads(data)
+        return _codec.load_flow(uuid, node["name"], node["state"])
+
+    def _add_atoms(self, flow: Any, atom_uuids: list[str]) -> None:
+        """Load these atoms (one round trip) into the flow detail."""
+        leased = flow.uuid in self._backend.leased
+        for atom in self._load_atoms(atom_uuids):
+            if leased:  # only the runs this process drives need their atoms' run known
+                self._backend.atom_runs[atom.uuid] = flow.uuid
+            flow.add(atom)
 
     def _load_atoms(self, uuids: list[str]) -> list[Any]:
         requests = [(f"atom detail {u!r}", self._client.get_async, (f"{self._atoms}/{u}",)) for u in uuids]

@@ -96,3 +96,17 @@ def test_renewing_a_lease_taken_over_marks_it_lost_and_stops_task_starts(tmp_pat
     finally:
         lease.release()
     assert new.read_lease("run-1").holder.conductor == "new"  # type: ignore[union-attr]  # release left it alone
+
+
+def test_a_lost_lease_vouches_for_no_write_of_others() -> None:
+    """Once lost, a lease's fence raises LeaseLost instead of letting a hold be written unconditionally."""
+
+    class FencingStore:  # a stand-in for a ZooKeeper backend's fence_of: nothing real is needed to ask it
+        def fence_of(self, run_id: str) -> tuple[str, int]:
+            return (f"/leases/{run_id}", 3)
+
+    lease = Lease(FencingStore(), "run-1", Holder.this_process())  # type: ignore[arg-type]
+    assert lease.fence == ("/leases/run-1", 3)
+    lease.mark_lost("taken over")
+    with pytest.raises(LeaseLost):
+        lease.fence  # noqa: B018
