@@ -97,12 +97,14 @@ class TotpGuard:
         user_id = self.directory.find_user(user_ref)
         if user_id is None:
             return None  # Keystone gives its own 401 for an unknown user
-        if self.store.count("fail", user_id) >= self.options.lockout_failures:
-            raise self._locked(user_id)
-        facts = self.directory.facts(user_id)
         if "totp" not in methods:
-            self._without_passcode(facts, environ)
+            if self.store.count("fail", user_id) >= self.options.lockout_failures:
+                raise self._locked(user_id)
+            self._without_passcode(self.directory.facts(user_id), environ)
             return None
+        # with a passcode the lockout is read in the round trip that marks it used (or counted by
+        # the failure), after the local check: one memcached round trip for an accepted passcode
+        facts = self.directory.facts(user_id)
         if not facts.secrets:
             raise _Refused(401, Reason.ENROLLMENT_REQUIRED,
                            f"user {user_id} has no enrolled TOTP device; {self.options.enroll_hint}")
@@ -138,6 +140,8 @@ class TotpGuard:
         """Check a passcode or recovery code; return the current step's passcode to hand on."""
         now = self.clock()
         if otp.is_recovery_code(passcode):
+            if self.store.count("fail", facts.user_id) >= self.options.lockout_failures:
+                raise self._locked(facts.user_id)
             self._use_recovery_code(facts, passcode)
             return otp.passcode_at(facts.secrets[0], now)
         o = self.options
@@ -148,12 +152,19 @@ class TotpGuard:
                                 f"({o.drift_past} step(s) back, {o.drift_future} ahead); check the "
                                 "device's clock")
         ttl = (o.drift_past + o.drift_future + 2) * otp.STEP
-        if not self.store.first_use("passcode", ttl, facts.user_id, str(match.counter)):
+        first, failures = self.store.first_use_and_count("passcode", ttl, (facts.user_id, str(match.counter)),
+                                                         ("fail", facts.user_id))
+        if failures >= o.lockout_failures:
+            # refused although right: a locked-out user's passcode is spent, harmlessly (the lockout
+            # outlasts the passcode's window)
+            raise self._locked(facts.user_id)
+        if not first:
             raise self._failure(facts.user_id, Reason.PASSCODE_REPLAYED,
                                 "this TOTP passcode was already used; wait for the next one")
-        self.store.forget("fail", facts.user_id)
+        if failures:
+            self.store.forget("fail", facts.user_id)
         LOG.info("TOTP passcode accepted for user %s", facts.user_id)
-        return otp.passcode_at(facts.secrets[match.secret_index], now)
+        return match.current
 
     def _use_recovery_code(self, facts: UserFacts, code: str) -> None:
         record = facts.enrollment
