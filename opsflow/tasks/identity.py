@@ -279,6 +279,24 @@ class RetireAccessKey(Action):
         ks.delete_credential(parked["id"])
 
 
+class PurgeRetiredKey(Action):
+    """Drop the parked copy of a deleted key, the last place its secret was kept.
+
+    The last step of a rotation: once the old key is deleted and nothing after can fail, a copy
+    of its secret in Keystone is only a liability. From here the rotation cannot be undone: this
+    step's revert has nothing to bring back (that is the point).
+    """
+
+    def execute(self, cloud: str, access: str) -> dict[str, Any]:
+        """Return whether a copy was purged (False when an earlier try of this step did it)."""
+        ks = Keystone(cloud)
+        parked = _parked(ks, access)
+        if parked is not None:
+            ks.delete_credential(parked["id"])
+            LOG.info("parked copy of access key %s purged", access)
+        return {"access": access, "purged": parked is not None}
+
+
 class ExpireAccessKeys(_Remembering):
     """The sweep: every active key past its expiry date is marked ``expired`` (admin cloud)."""
 

@@ -174,6 +174,11 @@ class KeyGate:
 
     #: Seconds a key's last use (time and address) is remembered in the store.
     LAST_USED_SECONDS = 90 * 86400
+    #: A process writes a key's last use at most this often (or when the address changes): the
+    #: time ``keys list`` shows is this exact, and a busy key costs no second round trip per request.
+    LAST_USED_RESOLUTION = 60.0
+    #: Keys whose last write a process remembers before it starts over.
+    _LAST_USED_MEMORY = 10000
 
     def __init__(self, options: KeyOptions, lookup: KeyLookup, store: MemcacheStore,
                  clock: Callable[[], float] = time.time) -> None:
@@ -181,6 +186,7 @@ class KeyGate:
         self.lookup = lookup
         self.store = store
         self.clock = clock
+        self._written: dict[str, tuple[float, str]] = {}
 
     @classmethod
     def from_paste(cls, conf: Mapping[str, str]) -> KeyGate:
@@ -214,5 +220,14 @@ class KeyGate:
                              "signed with another secret")
         if not self.store.first_use("signature", 2 * limit, access, sig, owner=request_id):
             raise KeyRefused(401, Reason.SIGNATURE_REPLAYED, "this signed request was already used; sign a new one")
-        self.store.set("used", self.LAST_USED_SECONDS, f"{now:.0f} {address}", access)
+        self._record_use(access, address, now)
         return key
+
+    def _record_use(self, access: str, address: str, now: float) -> None:
+        last = self._written.get(access)
+        if last is not None and last[1] == address and now - last[0] < self.LAST_USED_RESOLUTION:
+            return
+        if len(self._written) >= self._LAST_USED_MEMORY:
+            self._written.clear()
+        self._written[access] = (now, address)
+        self.store.set("used", self.LAST_USED_SECONDS, f"{now:.0f} {address}", access)

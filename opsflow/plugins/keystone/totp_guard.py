@@ -97,12 +97,14 @@ class TotpGuard:
         user_id = self.directory.find_user(user_ref)
         if user_id is None:
             return None  # Keystone gives its own 401 for an unknown user
-        if self.store.count("fail", user_id) >= self.options.lockout_failures:
-            raise self._locked(user_id)
-        facts = self.directory.facts(user_id)
         if "totp" not in methods:
-            self._without_passcode(facts, environ)
+            if self._password_only_failures(user_id) >= self.options.lockout_failures:
+                raise self._locked(user_id)
+            self._without_passcode(self.directory.facts(user_id), environ)
             return None
+        # with a passcode the lockout is read in the round trip that marks it used (or counted by
+        # the failure), after the local check: one memcached round trip for an accepted passcode
+        facts = self.directory.facts(user_id)
         if not facts.secrets:
             raise _Refused(401, Reason.ENROLLMENT_REQUIRED,
                            f"user {user_id} has no enrolled TOTP device; {self.options.enroll_hint}")
@@ -112,6 +114,20 @@ class TotpGuard:
             return None
         identity["totp"]["user"]["passcode"] = current
         return json.dumps(data).encode()
+
+    def _password_only_failures(self, user_id: str) -> int:
+        """The user's failed second factors, read for a login without a passcode.
+
+        Without memcached this one check is skipped (and logged), not refused: every service user
+        logs in with a password alone, so refusing would turn a memcached outage into an outage of
+        the whole cloud, while nothing a replay store protects is at stake (Keystone still locks
+        out failed passwords itself). Passcode logins fail closed.
+        """
+        try:
+            return self.store.count("fail", user_id)
+        except StoreUnavailable as exc:
+            LOG.warning("TOTP lockout not checked for a password login of user %s: %s", user_id, exc)
+            return 0
 
     def _without_passcode(self, facts: UserFacts, environ: dict[str, Any]) -> None:
         """A password-only request: Keystone's MFA rules answer it with a receipt once enrolled;
@@ -138,6 +154,8 @@ class TotpGuard:
         """Check a passcode or recovery code; return the current step's passcode to hand on."""
         now = self.clock()
         if otp.is_recovery_code(passcode):
+            if self.store.count("fail", facts.user_id) >= self.options.lockout_failures:
+                raise self._locked(facts.user_id)
             self._use_recovery_code(facts, passcode)
             return otp.passcode_at(facts.secrets[0], now)
         o = self.options
@@ -148,12 +166,19 @@ class TotpGuard:
                                 f"({o.drift_past} step(s) back, {o.drift_future} ahead); check the "
                                 "device's clock")
         ttl = (o.drift_past + o.drift_future + 2) * otp.STEP
-        if not self.store.first_use("passcode", ttl, facts.user_id, str(match.counter)):
+        first, failures = self.store.first_use_and_count("passcode", ttl, (facts.user_id, str(match.counter)),
+                                                         ("fail", facts.user_id))
+        if failures >= o.lockout_failures:
+            # refused although right: a locked-out user's passcode is spent, harmlessly (the lockout
+            # outlasts the passcode's window)
+            raise self._locked(facts.user_id)
+        if not first:
             raise self._failure(facts.user_id, Reason.PASSCODE_REPLAYED,
                                 "this TOTP passcode was already used; wait for the next one")
-        self.store.forget("fail", facts.user_id)
+        if failures:
+            self.store.forget("fail", facts.user_id)
         LOG.info("TOTP passcode accepted for user %s", facts.user_id)
-        return otp.passcode_at(facts.secrets[match.secret_index], now)
+        return match.current
 
     def _use_recovery_code(self, facts: UserFacts, code: str) -> None:
         record = facts.enrollment

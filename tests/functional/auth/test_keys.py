@@ -11,6 +11,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import requests
 from click.testing import CliRunner
 
 from opsflow.cli import main
@@ -147,3 +148,37 @@ def test_keys_without_expiry_are_refused_at_creation(make_user: Callable[..., Us
         made = CliRunner().invoke(main, ["keys", "create", "--os-cloud", user.cloud, "--expires", expires,
                                          "--state", f"sqlite:///{tmp_path}/state.db"])
         assert made.exit_code == 1 and "expir" in str(made.exception), made.output
+
+
+def test_s3_refuses_tampered_and_replayed_requests(make_user: Callable[..., User], devcloud: Layout,
+                                                   tmp_path: Path) -> None:
+    """Through Swift's S3 API, boto3 requests changed after signing get SignatureDoesNotMatch, and a
+    signed request sent a second time gets AccessDenied, each naming the reason; the original works."""
+    client = keys.s3(devcloud, keys.create(make_user().cloud, tmp_path))
+    bucket = f"auth-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    sent: list[Any] = []
+
+    def tamper(request: Any, **_: Any) -> None:
+        request.url += "&prefix=other"  # after signing: the signature covers the query without it
+
+    def keep(request: Any, **_: Any) -> None:
+        sent.append((request.method, request.url, dict(request.headers.items()), request.body))
+
+    try:
+        client.meta.events.register("before-send.s3.ListObjectsV2", tamper)
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            client.list_objects_v2(Bucket=bucket)
+        error = caught.value.response["Error"]
+        assert error["Code"] == "SignatureDoesNotMatch" and "signature_mismatch" in error["Message"]
+        client.meta.events.unregister("before-send.s3.ListObjectsV2", tamper)
+
+        client.meta.events.register("before-send.s3.ListObjectsV2", keep)
+        client.list_objects_v2(Bucket=bucket)  # the original request is answered
+        method, url, headers, body = sent[-1]
+        replay = requests.request(method, url, headers=headers, data=body, timeout=60)
+        assert replay.status_code == 403, replay.text
+        assert "<Code>AccessDenied</Code>" in replay.text and "signature_replayed" in replay.text
+    finally:
+        client.meta.events.unregister("before-send.s3.ListObjectsV2", keep)
+        client.delete_bucket(Bucket=bucket)

@@ -69,3 +69,19 @@ def test_enrollment_record_round_trips_and_activation_moves_the_secret_out() -> 
     assert active.state is enr.EnrollmentState.ACTIVE and active.secret == ""
     assert active.recovery == (otp.hash_recovery_code("AAAA-BBBB-CCCC-DDDD"),)
     assert "AAAA" not in active.to_blob()
+
+
+def test_passcodes_equal_pyotps_for_any_secret_length_and_time() -> None:
+    """The passcodes computed here (without pyotp's per-step base32 decoding) are pyotp's, for
+    generated secrets and for shorter, unpadded, lower-case ones other tools store."""
+    secrets_ = [otp.new_secret() for _ in range(20)] + ["JBSWY3DPEHPK3PXPJBSWY3DP", otp.new_secret()[:26].lower()]
+    for i, secret in enumerate(secrets_):
+        for when in (0.0, 59.0, NOW + i * 997, 2_000_000_000.5):
+            assert otp.passcode_at(secret, when) == pyotp.TOTP(secret).at(int(when))
+
+
+def test_match_hands_on_the_current_steps_passcode() -> None:
+    """A code from a step ahead matches, and the match carries what the device shows now."""
+    secret = otp.new_secret()
+    match = otp.match_passcode([secret], otp.passcode_at(secret, NOW + 30), NOW, 1, 1)
+    assert match is not None and match.current == pyotp.TOTP(secret).at(int(NOW))
