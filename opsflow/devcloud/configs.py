@@ -41,6 +41,15 @@ class SimSettings:
     service_down_time: int = 25
     #: How nova-scheduler places (``opsflow devcloud up --scheduler``); switching restarts only it.
     scheduler: scheduler_modes.SchedulerMode = scheduler_modes.SchedulerMode.DEVCLOUD
+    #: Simulated hypervisors in the destination region when it differs (None: ``computes``), so a
+    #: scale run can put a thousand in one region and keep the other small.
+    destination_computes: int | None = None
+
+    def computes_in(self, region: str) -> int:
+        """Simulated hypervisors of ``region``."""
+        if region == "destination" and self.destination_computes is not None:
+            return self.destination_computes
+        return self.computes
 
 
 def ini(sections: Sections) -> str:
@@ -84,7 +93,8 @@ def _authtoken(layout: lay.Layout, username: str, region: str) -> dict[str, obje
 
 
 def _transport(region: lay.RegionLayout) -> str:
-    return f"rabbit://guest:guest@127.0.0.1:5672/{region.vhost}"
+    # the cloud's own broker (opsflow.devcloud.broker), never the machine's shared one
+    return f"rabbit://guest:guest@127.0.0.1:{region.broker_port}/{region.vhost}"
 
 
 def keystone(layout: lay.Layout) -> dict[Path, str]:
@@ -172,12 +182,19 @@ def nova_compute(layout: lay.Layout, region: lay.RegionLayout, sim: SimSettings)
         "compute_driver": "opsflow_sim.SimDriver",
         "report_interval": sim.report_interval,
         "update_resources_interval": 60,
+        # nova reconnects the computes' shared RPC client on demand; a big pool only holds sockets
+        "rpc_conn_pool_size": 8,
         "heal_instance_info_cache_interval": -1,
         "instance_usage_audit": False,
         "resume_guests_state_on_host_boot": False,
     })
     sections.pop("keystone_authtoken")
     sections["compute"] = {"resource_provider_association_refresh": 3600}
+    # Each compute service listens on a connection of its own; with AMQP heartbeats each such
+    # connection also runs a heartbeat thread (a thousand threads at N=1000, most of the compute
+    # process's CPU). A broker on loopback that lives and dies with the cloud needs no heartbeat:
+    # a dead TCP connection is seen at once.
+    sections["oslo_messaging_rabbit"] = {"heartbeat_timeout_threshold": 0}
     sections["opsflow_sim"] = {
         "disk_dir": region.disk_dir,
         "disk_mib_per_gb": sim.disk_mib_per_gb,

@@ -49,6 +49,13 @@ LOG = oslo_logging.getLogger(__name__)
 DRIVER_NAME = "opsflow_sim.SimDriver"
 #: Services started at once; each start makes a few RPC round trips to the conductor.
 START_CONCURRENCY = 8
+#: Hosts per wave. Each new service registers, creates its resource provider and sends a first
+#: full resource report, all through the one conductor and Placement: a wave at a time, with a
+#: pause after it, keeps the hosts already up heartbeating in time (at 300 started at once, the
+#: early ones were reported down while the late ones registered).
+WAVE = 50
+#: Seconds of pause after each wave, per host in it.
+WAVE_PAUSE_PER_HOST = 0.05
 
 
 def register_driver() -> None:
@@ -133,8 +140,16 @@ def main(argv: list[str] | None = None) -> None:
     objects.Service.enable_min_version_cache()
     _ensure_node_identity()
     _silence_heartbeats()
+    services: list[Any] = []
     with ThreadPoolExecutor(max_workers=min(START_CONCURRENCY, len(hosts))) as pool:
-        services = list(pool.map(_create, hosts))
+        for first in range(0, len(hosts), WAVE):
+            wave = hosts[first:first + WAVE]
+            started = time.monotonic()
+            services += pool.map(_create, wave)
+            LOG.info("opsflow: wave of %d started in %.1f s (%d/%d)", len(wave), time.monotonic() - started,
+                     len(services), len(hosts))
+            if len(services) < len(hosts):
+                time.sleep(WAVE_PAUSE_PER_HOST * len(wave))
     LOG.info("opsflow: %d simulated hypervisor(s) started: %s", len(services),
              ", ".join(hosts) if len(hosts) <= 10 else f"{hosts[0]} … {hosts[-1]}")
     run_until_signalled(services)
