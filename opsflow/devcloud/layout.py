@@ -131,7 +131,7 @@ class Layout:
         base = os.environ.get("OPSFLOW_DEVCLOUD_PORT_BASE") or str(DEFAULT_PORT_BASE)
         if not base.isdigit() or not 1024 <= int(base) <= 65000:
             raise ValueError(f"OPSFLOW_DEVCLOUD_PORT_BASE={base!r} is not a port number from 1024 to 65000; "
-                             f"unset it for {DEFAULT_PORT_BASE} or give a free block of 64 ports")
+                             f"unset it for {DEFAULT_PORT_BASE} or give a free block of 100 ports")
         return cls(Path(home).expanduser().resolve(), int(base))
 
     @property
