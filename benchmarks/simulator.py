@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=30, help="servers booted at each size")
     parser.add_argument("--small", type=int, default=2, help="hypervisors in the baseline and in destination")
     parser.add_argument("--down", action="store_true", help="stop the cloud at the end")
+    parser.add_argument("--budget", type=float, default=3600, help="seconds; no new size starts after them")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -78,6 +79,7 @@ def main() -> None:
         parser.error("port base 19000 is CI's: set OPSFLOW_DEVCLOUD_PORT_BASE and OPSFLOW_DEVCLOUD_HOME")
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(layout.clouds_yaml)
 
+    started = time.monotonic()
     base = configs.SimSettings(computes=args.small)
     bringup.up(layout, base)
     compute0, broker0 = rss(layout, "source-compute"), rss(layout, broker.NAME)
@@ -88,6 +90,9 @@ def main() -> None:
     per_hv: dict[int, float] = {}
     rates: dict[int, float] = {}
     for n in sizes:
+        if time.monotonic() - started > args.budget:
+            print(f"N={n}: skipped, the {args.budget:.0f} s budget is spent (load {load()})", flush=True)
+            continue
         sim = configs.SimSettings(computes=n, destination_computes=args.small)
         t = time.monotonic()
         try:

@@ -18,6 +18,7 @@ from nova import monkey_patch  # isort: skip
 monkey_patch.patch(backend="threading")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
@@ -116,12 +117,34 @@ def _parse(argv: list[str]) -> tuple[list[str], list[str]]:
     return hosts, oslo_args
 
 
+#: Attempts at starting one host before the process gives up.
+START_ATTEMPTS = 5
+
+
 def _create(host: str) -> Any:
-    svc = service.Service.create(
-        host=host, binary="nova-compute",
-        topic=compute_rpcapi.RPC_TOPIC, topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
-    svc.start()
-    return svc
+    """Start ``host``'s nova-compute service, retrying what a loaded control plane fails transiently.
+
+    At hundreds of hosts a start meets a Keystone or Placement answering 500 (their database
+    refusing connections), or an RPC timeout; nova-compute would exit and be restarted by its
+    init system. Here that exit would take every other host of the process with it, so a failed
+    start is stopped, logged and tried again after a pause that grows.
+    """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        svc = service.Service.create(
+            host=host, binary="nova-compute",
+            topic=compute_rpcapi.RPC_TOPIC, topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
+        try:
+            svc.start()
+            return svc
+        except Exception as exc:  # noqa: BLE001 -- nova raises anything from its clients
+            if attempt == START_ATTEMPTS:
+                raise
+            LOG.warning("opsflow: starting %s failed (%s: %s); attempt %d of %d in %d s", host,
+                        type(exc).__name__, exc, attempt + 1, START_ATTEMPTS, 5 * attempt)
+            with contextlib.suppress(Exception):
+                svc.stop()
+            time.sleep(5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> None:
