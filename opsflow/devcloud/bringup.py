@@ -68,11 +68,12 @@ class Row:
 def compute_wait(hosts: int) -> float:
     """Seconds to wait for ``hosts`` simulated hypervisors to start, then to report up in nova.
 
-    Start-up is paced (waves of :data:`opsflow.plugins.nova.host.WAVE`), about half a second per
-    host on this 2-core machine with both regions starting at once; twice that, and two minutes
-    for the first, so a loaded machine is not taken for a broken cloud.
+    Start-up is paced (waves of :data:`opsflow.plugins.nova.host.WAVE`): 2.1 s per host measured
+    on this 2-core machine at load average 20 (50 hosts in 106 s; at 1 s per host a 100-host
+    ``up`` timed out with 80 up). Two minutes plus 2.5 s per host, so a loaded machine is not
+    taken for a broken cloud; a compute process that dies still fails at once.
     """
-    return 120.0 + 1.0 * hosts
+    return 120.0 + 2.5 * hosts
 
 
 def _pastes(venv: Path) -> dict[str, str]:
