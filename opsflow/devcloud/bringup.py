@@ -7,7 +7,7 @@ of simulated hypervisors) with the one recorded by the last bring-up:
 * same fingerprint, some processes gone or the project code they load changed (or their command
   line, e.g. the number of simulated hypervisors): restart those processes, keep the data;
 * anything else, including nothing running at all (a new session, a CI run): rebuild from nothing
-  (stop, drop databases and vhosts, wipe state, start, seed).
+  (stop, drop databases, wipe state -- the broker's data with it --, start, seed).
 
 The order follows shared/TESTBED.md: Keystone first, database schemas while it starts, the catalog,
 then the APIs and the conductor/scheduler, and only then the simulated hypervisors.
@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import keystoneauth1.exceptions
 import openstack
 
-from opsflow.devcloud import auth, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
+from opsflow.devcloud import auth, broker, clouds, configs, hostaccess, infra, objectstore, procs, scheduler_modes, seed
 from opsflow.devcloud import opsflow_api
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
@@ -65,6 +65,17 @@ class Row:
     log: Path
 
 
+def compute_wait(hosts: int) -> float:
+    """Seconds to wait for ``hosts`` simulated hypervisors to start, then to report up in nova.
+
+    Start-up is paced (waves of :data:`opsflow.plugins.nova.host.WAVE`): 2.1 s per host measured
+    on this 2-core machine at load average 20 (50 hosts in 106 s; at 1 s per host a 100-host
+    ``up`` timed out with 80 up). Two minutes plus 2.5 s per host, so a loaded machine is not
+    taken for a broken cloud; a compute process that dies still fails at once.
+    """
+    return 120.0 + 2.5 * hosts
+
+
 def _pastes(venv: Path) -> dict[str, str]:
     etc = venv / "etc"
     return {"nova": (etc / "nova" / "api-paste.ini").read_text(),
@@ -92,7 +103,7 @@ def _gunicorn(venv: Path, name: str, region: str, app: str, port: int, env: dict
 def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs.Proc]:
     """Every process of the simulated cloud, in start order."""
     py = str(venv / "bin" / "python")
-    out = [_gunicorn(venv, "keystone", "", "keystone", layout.keystone_port,
+    out = [broker.process(layout), _gunicorn(venv, "keystone", "", "keystone", layout.keystone_port,
                      {"OS_KEYSTONE_CONFIG_FILES": str(layout.keystone_dir / "keystone.conf"),
                       "OPSFLOW_WSGI_MIDDLEWARE": auth.KEYSTONE_MIDDLEWARE}, "/v3")]
     for region in layout.regions():
@@ -115,8 +126,8 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
             procs.Proc(name=f"{r}-compute", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.host",
                              "--config-file", str(nova_dir / "nova-compute.conf"),
-                             "--prefix", region.host_prefix, "--count", str(sim.computes)],
-                       ready_text="simulated hypervisor(s) started", timeout=300),
+                             "--prefix", region.host_prefix, "--count", str(sim.computes_in(r))],
+                       ready_text="simulated hypervisor(s) started", timeout=compute_wait(sim.computes_in(r))),
             hostaccess.process(region),
         ]
     out += opsflow_api.processes(layout)
@@ -130,7 +141,8 @@ def _config_fingerprint(venv: Path, files: dict[Path, str], sim: configs.SimSett
         digest.update(f"{path}\n{files[path]}\n".encode())
     # the number of simulated hypervisors and the scheduler mode are not in here: changing them
     # restarts only the computes or the scheduler
-    unshaped = dataclasses.replace(sim, computes=0, scheduler=scheduler_modes.SchedulerMode.DEVCLOUD)
+    unshaped = dataclasses.replace(sim, computes=0, destination_computes=None,
+                                   scheduler=scheduler_modes.SchedulerMode.DEVCLOUD)
     digest.update(f"{venv}\n{unshaped}\n".encode())
     return digest.hexdigest()
 
@@ -157,6 +169,8 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
     for proc in processes:
         if proc.name.endswith("-sshd"):
             out[proc.name] = ssh
+        elif proc.name == broker.NAME:
+            out[proc.name] = digest(["devcloud/broker.py"])
         elif proc.name.endswith(("-compute", "-nova-control")):
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
@@ -182,7 +196,7 @@ def _load_state(layout: lay.Layout) -> dict[str, Any]:
 def _healthy(layout: lay.Layout, proc: procs.Proc) -> bool:
     if procs.alive_pid(layout.run, proc.name) is None:
         return False
-    return not proc.health_url or procs.http_ok(proc.health_url)
+    return procs.answers(proc)
 
 
 def _parallel(fns: Iterable[Callable[[], T]]) -> list[T]:
@@ -288,6 +302,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     started = time.monotonic()
     venv = services_venv.ensure(layout.home)
     files = configs.all_files(layout, sim, _pastes(venv))
+    files.update(broker.files(layout))
     files.update(opsflow_api.files(layout))
     conf_fp = _config_fingerprint(venv, files, sim)
     processes = plan(layout, venv, sim)
@@ -328,10 +343,23 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
                     "glance/tasks", "glance/locks", "disks"):
             (region.root / sub).mkdir(parents=True, exist_ok=True)
     hostaccess.prepare(layout)
-    LOG.info("reset databases, vhosts and state (%.0f s)", time.monotonic() - started)
+    broker.prepare(layout)
+    LOG.info("reset databases and state (%.0f s)", time.monotonic() - started)
     by_name = {p.name: p for p in processes}
     launched: list[tuple[procs.Proc, int]] = []
     catalog_ready, keystone_done = threading.Event(), threading.Event()
+    broker_ready, broker_done = threading.Event(), threading.Event()
+    # the broker starts first: its Erlang VM boots while the schemas are made
+    rabbit, rabbit_offset = _launch(layout, by_name[broker.NAME])
+
+    def message_bus() -> None:
+        try:
+            procs.wait_healthy(rabbit, layout.run, layout.logs, rabbit_offset)
+            broker_ready.set()
+            LOG.info("the cloud's own RabbitMQ answers on %d (%.0f s)", layout.broker_port,
+                     time.monotonic() - started)
+        finally:
+            broker_done.set()
 
     def keystone() -> None:
         try:
@@ -352,6 +380,9 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
             keystone_done.wait()
             if not catalog_ready.is_set():
                 return
+        broker_done.wait()  # every service sends RPC or notifications through it
+        if not broker_ready.is_set():
+            return
         names = ["nova-api", "nova-control"] if chain == "nova" else [chain]
         for name in names:
             launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))
@@ -361,7 +392,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         if catalog_ready.is_set():
             swift.start()
 
-    jobs: list[Callable[[], None]] = [keystone, object_store]
+    jobs: list[Callable[[], None]] = [message_bus, keystone, object_store]
     for region in layout.regions():
         for chain, steps in _sync_chains(layout, venv, region).items():
             jobs.append(functools.partial(service, region, chain, steps))
@@ -377,9 +408,13 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
 
 def _start_phases(layout: lay.Layout, venv: Path, sim: configs.SimSettings,
                   batch: Sequence[procs.Proc]) -> None:
-    """Start APIs and control services first, the simulated hypervisors after them."""
+    """Start the broker first, then APIs and control services, the simulated hypervisors last."""
     computes = [p for p in batch if p.name.endswith("-compute")]
-    _start(layout, [p for p in batch if p not in computes])
+    bus = [p for p in batch if p.name == broker.NAME]
+    if bus:
+        broker.prepare(layout)
+        _start(layout, bus)
+    _start(layout, [p for p in batch if p not in computes and p not in bus])
     if computes:
         _start(layout, computes)
 
@@ -388,16 +423,16 @@ def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: s
             code_fp: dict[str, str]) -> None:
     regions = layout.regions()
     _parallel([functools.partial(seed.seed_region, layout, r) for r in regions])
-    _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes, 180,
+    _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes_in(r.name),
+                                 compute_wait(sim.computes_in(r.name)),
                                  _discover(layout, venv, r)) for r in regions])
     clouds.write(layout)
     layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "yes"}))
 
 
 def _reset(layout: lay.Layout) -> None:
-    """Empty databases, vhosts and state directory of the simulated cloud."""
-    _parallel([functools.partial(infra.reset_databases, infra.databases(layout)),
-               *(functools.partial(infra.reset_vhost, r.vhost) for r in layout.regions())])
+    """Empty databases and state directory (the broker's data with it) of the simulated cloud."""
+    infra.reset_databases(infra.databases(layout))
     keep = {layout.logs}
     if layout.state.exists():
         for child in layout.state.iterdir():
@@ -407,20 +442,18 @@ def _reset(layout: lay.Layout) -> None:
 
 
 def down(layout: lay.Layout) -> str:
-    """Stop every process and remove databases, vhosts and state; keep the services' virtualenv."""
-    names = ["keystone"] + [f"{r}-{s}" for r in lay.REGIONS
+    """Stop every process and remove databases and state (the broker's too); keep the services' virtualenv."""
+    names = [broker.NAME, "keystone"] + [f"{r}-{s}" for r in lay.REGIONS
                             for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
                                       "compute", "sshd")]
     names += opsflow_api.NAMES
     stopped = _stop_all(layout, names)
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
-    for region in layout.regions():
-        infra.drop_vhost(region.vhost)
     shutil.rmtree(layout.state, ignore_errors=True)
     layout.clouds_yaml.unlink(missing_ok=True)
     layout.host_access.unlink(missing_ok=True)
-    return f"stopped {len(stopped)} process(es); databases, vhosts and state removed"
+    return f"stopped {len(stopped)} process(es); databases, queues and state removed"
 
 
 def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
@@ -431,7 +464,7 @@ def status(layout: lay.Layout, sim: configs.SimSettings) -> list[Row]:
         pid = procs.alive_pid(layout.run, proc.name)
         if pid is None:
             health = "down"
-        elif proc.health_url and not procs.http_ok(proc.health_url):
+        elif not procs.answers(proc):
             health = "unhealthy"
         else:
             health = "ok"
@@ -463,4 +496,5 @@ def _computes_up(layout: lay.Layout, region: str, sim: configs.SimSettings, *, a
     except (openstack.exceptions.SDKException, keystoneauth1.exceptions.ClientException) as exc:
         return Row(name, region, 0, None, f"unknown (nova: {type(exc).__name__})", log)
     up = sum(1 for s in services if s.host.startswith(prefix) and s.state == "up" and s.status == "enabled")
-    return Row(name, region, 0, None, "ok" if up >= sim.computes else f"{up}/{sim.computes} up", log)
+    want = sim.computes_in(region)
+    return Row(name, region, 0, None, "ok" if up >= want else f"{up}/{want} up", log)

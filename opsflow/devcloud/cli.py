@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from opsflow.devcloud import bringup, configs, procs, profiles, scheduler_modes
+from opsflow.devcloud import bringup, broker, configs, procs, profiles, scheduler_modes
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.layout import Layout
 from opsflow.errors import ConfigError, DefinitionError
@@ -17,14 +17,18 @@ __all__ = ["devcloud"]
 
 
 def _sim(computes: int, boot_failure_rate: float, scheduler: str = "devcloud", report_interval: int = 10,
-         service_down_time: int = 25) -> configs.SimSettings:
+         service_down_time: int = 25, destination_computes: int | None = None) -> configs.SimSettings:
     return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate,
                                scheduler=scheduler_modes.SchedulerMode(scheduler),
-                               report_interval=report_interval, service_down_time=service_down_time)
+                               report_interval=report_interval, service_down_time=service_down_time,
+                               destination_computes=destination_computes)
 
 
 _computes = click.option("--computes", default=2, show_default=True, type=click.IntRange(1, 2000),
                          help="Simulated hypervisors per region.")
+_destination = click.option("--destination-computes", type=click.IntRange(1, 2000), default=None,
+                            help="Simulated hypervisors in region destination, if not --computes "
+                                 "(a scale run: many in source, few here).")
 _scheduler = click.option("--scheduler", default="devcloud", show_default=True,
                           type=click.Choice([m.value for m in scheduler_modes.SchedulerMode]),
                           help="How nova-scheduler places: the cloud's spread settings, nova's own "
@@ -47,6 +51,7 @@ def devcloud(ctx: click.Context, debug: bool) -> None:
 
 @devcloud.command()
 @_computes
+@_destination
 @_failure
 @_scheduler
 @click.option("--report-interval", default=10, show_default=True, type=click.IntRange(1),
@@ -55,8 +60,8 @@ def devcloud(ctx: click.Context, debug: bool) -> None:
               help="Seconds without a heartbeat before nova calls a hypervisor down.")
 @click.option("--fresh", is_flag=True, help="Rebuild from nothing even if it is up.")
 @click.pass_context
-def up(ctx: click.Context, computes: int, boot_failure_rate: float, scheduler: str, report_interval: int,
-       service_down_time: int, fresh: bool) -> None:
+def up(ctx: click.Context, computes: int, destination_computes: int | None, boot_failure_rate: float,
+       scheduler: str, report_interval: int, service_down_time: int, fresh: bool) -> None:
     """Bring the simulated cloud up (quick and harmless when it already is)."""
     if service_down_time <= report_interval:
         raise click.BadParameter(f"{service_down_time} s is not longer than the heartbeat interval "
@@ -64,8 +69,8 @@ def up(ctx: click.Context, computes: int, boot_failure_rate: float, scheduler: s
                                  f"{2 * report_interval + 1}", param_hint="--service-down-time")
     layout = Layout.default()
     try:
-        said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler, report_interval, service_down_time),
-                          fresh=fresh)
+        said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler, report_interval, service_down_time,
+                                       destination_computes), fresh=fresh)
     except BringUpFailed as exc:
         if ctx.obj["debug"]:
             raise
@@ -84,11 +89,12 @@ def down() -> None:
 
 @devcloud.command()
 @_computes
+@_destination
 @_scheduler
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status(computes: int, scheduler: str, fmt: str) -> None:
+def status(computes: int, destination_computes: int | None, scheduler: str, fmt: str) -> None:
     """Each service with its port, pid and health; exit 1 unless all are ok."""
-    rows = bringup.status(Layout.default(), _sim(computes, 0.0, scheduler))
+    rows = bringup.status(Layout.default(), _sim(computes, 0.0, scheduler, destination_computes=destination_computes))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "region": r.region, "port": r.port, "pid": r.pid,
                                 "health": r.health, "log": str(r.log)} for r in rows], indent=2))
@@ -115,6 +121,17 @@ def logs(service: str | None, lines: int) -> None:
         click.echo(f"no log for {service!r} in {layout.logs} (known: {known})", err=True)
         sys.exit(1)
     click.echo(procs.log_tail(path, lines))
+
+
+@devcloud.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def rabbitmqctl(args: tuple[str, ...]) -> None:
+    """Run Debian's rabbitmqctl against this cloud's own broker (e.g. list_queues -p devcloud-source)."""
+    try:
+        click.echo(broker.ctl(Layout.default(), *args), nl=False)
+    except BringUpFailed as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 @devcloud.group()

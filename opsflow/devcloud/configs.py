@@ -41,6 +41,15 @@ class SimSettings:
     service_down_time: int = 25
     #: How nova-scheduler places (``opsflow devcloud up --scheduler``); switching restarts only it.
     scheduler: scheduler_modes.SchedulerMode = scheduler_modes.SchedulerMode.DEVCLOUD
+    #: Simulated hypervisors in the destination region when it differs (None: ``computes``), so a
+    #: scale run can put a thousand in one region and keep the other small.
+    destination_computes: int | None = None
+
+    def computes_in(self, region: str) -> int:
+        """Simulated hypervisors of ``region``."""
+        if region == "destination" and self.destination_computes is not None:
+            return self.destination_computes
+        return self.computes
 
 
 def ini(sections: Sections) -> str:
@@ -56,6 +65,13 @@ def ini(sections: Sections) -> str:
             out.append(f"{key} = {value}")
         out.append("")
     return "\n".join(out)
+
+
+#: Connections per database engine of a service (oslo.db's defaults, 5 plus 50 overflow, would
+#: let one loaded conductor take a third of the machine's MariaDB, whose 151 connections every
+#: cloud on the machine shares; at "Too many connections" Keystone answers 500 and every
+#: service fails). A service waits up to ``pool_timeout`` for a free one instead.
+DB_POOL = {"max_pool_size": 3, "max_overflow": 5, "pool_timeout": 60}
 
 
 def _db(name: str) -> str:
@@ -84,7 +100,8 @@ def _authtoken(layout: lay.Layout, username: str, region: str) -> dict[str, obje
 
 
 def _transport(region: lay.RegionLayout) -> str:
-    return f"rabbit://guest:guest@127.0.0.1:5672/{region.vhost}"
+    # the cloud's own broker (opsflow.devcloud.broker), never the machine's shared one
+    return f"rabbit://guest:guest@127.0.0.1:{region.broker_port}/{region.vhost}"
 
 
 def keystone(layout: lay.Layout) -> dict[Path, str]:
@@ -92,7 +109,7 @@ def keystone(layout: lay.Layout) -> dict[Path, str]:
     d = layout.keystone_dir
     return {d / "keystone.conf": ini({
         "DEFAULT": {"use_stderr": True},
-        "database": {"connection": _db(layout.keystone_database)},
+        "database": {"connection": _db(layout.keystone_database), **DB_POOL},
         "token": {"provider": "fernet"},
         "fernet_tokens": {"key_repository": d / "fernet-keys"},
         "fernet_receipts": {"key_repository": d / "fernet-keys"},
@@ -108,7 +125,7 @@ def placement(layout: lay.Layout, region: lay.RegionLayout) -> dict[Path, str]:
     """Placement of one region."""
     return {region.root / "placement" / "placement.conf": ini({
         "DEFAULT": {"use_stderr": True},
-        "placement_database": {"connection": _db(region.database("placement"))},
+        "placement_database": {"connection": _db(region.database("placement")), **DB_POOL},
         "api": {"auth_strategy": "keystone"},
         "keystone_authtoken": _authtoken(layout, "placement", region.name),
     })}
@@ -145,9 +162,9 @@ def nova(layout: lay.Layout, region: lay.RegionLayout, paste: str, sim: SimSetti
     """Nova API, conductor and scheduler of one region (nova.conf + api-paste.ini)."""
     sections = _nova_common(layout, region, sim)
     sections["api"] = {"auth_strategy": "keystone"}
-    sections["api_database"] = {"connection": _db(region.database("nova_api"))}
+    sections["api_database"] = {"connection": _db(region.database("nova_api")), **DB_POOL}
     # map_cell0 derives the cell0 database name by appending "_cell0" to this one
-    sections["database"] = {"connection": _db(region.database("nova"))}
+    sections["database"] = {"connection": _db(region.database("nova")), **DB_POOL}
     sections["conductor"] = {"workers": 1}
     sections["scheduler"] = {
         "workers": 1,
@@ -172,12 +189,19 @@ def nova_compute(layout: lay.Layout, region: lay.RegionLayout, sim: SimSettings)
         "compute_driver": "opsflow_sim.SimDriver",
         "report_interval": sim.report_interval,
         "update_resources_interval": 60,
+        # nova reconnects the computes' shared RPC client on demand; a big pool only holds sockets
+        "rpc_conn_pool_size": 8,
         "heal_instance_info_cache_interval": -1,
         "instance_usage_audit": False,
         "resume_guests_state_on_host_boot": False,
     })
     sections.pop("keystone_authtoken")
     sections["compute"] = {"resource_provider_association_refresh": 3600}
+    # Each compute service listens on a connection of its own; with AMQP heartbeats each such
+    # connection also runs a heartbeat thread (a thousand threads at N=1000, most of the compute
+    # process's CPU). A broker on loopback that lives and dies with the cloud needs no heartbeat:
+    # a dead TCP connection is seen at once.
+    sections["oslo_messaging_rabbit"] = {"heartbeat_timeout_threshold": 0}
     sections["opsflow_sim"] = {
         "disk_dir": region.disk_dir,
         "disk_mib_per_gb": sim.disk_mib_per_gb,
@@ -208,7 +232,7 @@ def neutron(layout: lay.Layout, region: lay.RegionLayout, paste: str) -> dict[Pa
             "notify_nova_on_port_data_changes": True,
             "host": f"{region.name}-control",
         },
-        "database": {"connection": _db(region.database("neutron"))},
+        "database": {"connection": _db(region.database("neutron")), **DB_POOL},
         "keystone_authtoken": _authtoken(layout, "neutron", region.name),
         "nova": _service_auth(layout, "nova", region.name),
         "oslo_concurrency": {"lock_path": d / "locks"},
@@ -238,7 +262,7 @@ def glance(layout: lay.Layout, region: lay.RegionLayout, paste: str) -> dict[Pat
         "file": {"filesystem_store_datadir": d / "images"},
         "os_glance_staging_store": {"filesystem_store_datadir": d / "staging"},
         "os_glance_tasks_store": {"filesystem_store_datadir": d / "tasks"},
-        "database": {"connection": _db(region.database("glance"))},
+        "database": {"connection": _db(region.database("glance")), **DB_POOL},
         "keystone_authtoken": _authtoken(layout, "glance", region.name),
         "paste_deploy": {"flavor": "keystone"},
         "oslo_concurrency": {"lock_path": d / "locks"},

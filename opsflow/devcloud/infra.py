@@ -1,8 +1,9 @@
-"""The machine's MariaDB and RabbitMQ: the simulated cloud's databases, user and virtual hosts.
+"""The machine's MariaDB: the simulated cloud's databases and user.
 
-CI and later sessions find whatever earlier runs left in them, so a bring-up from nothing drops
-and recreates its own databases and vhosts rather than assuming a blank machine. Only names
-starting with ``devcloud`` are touched.
+CI and later sessions find whatever earlier runs left in it, so a bring-up from nothing drops
+and recreates its own databases rather than assuming a blank machine. Only names starting with
+``devcloud`` are touched. (The message bus is no longer the machine's: each cloud runs its own,
+:mod:`opsflow.devcloud.broker`.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud.errors import BringUpFailed
 
-__all__ = ["databases", "reset_databases", "reset_vhost", "drop_databases", "drop_vhost"]
+__all__ = ["databases", "reset_databases", "drop_databases"]
 
 LOG = logging.getLogger(__name__)
 
@@ -55,29 +56,3 @@ def reset_databases(names: Sequence[str]) -> None:
 def drop_databases(names: Sequence[str]) -> None:
     """Drop ``names`` (teardown)."""
     _mysql(";\n".join(f"DROP DATABASE IF EXISTS `{n}`" for n in names) + ";")
-
-
-def _rabbitmqctl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        raise BringUpFailed("RabbitMQ", "rabbitmqctl is not on PATH; is rabbitmq-server installed?")
-    proc = subprocess.run([ctl, "-q", *args], capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise BringUpFailed("RabbitMQ", f"`rabbitmqctl {' '.join(args)}` failed: "
-                            f"{(proc.stderr or proc.stdout).strip()} (is it running? "
-                            "`rabbitmq-server -detached` starts it)")
-    return proc
-
-
-def reset_vhost(vhost: str) -> None:
-    """Recreate ``vhost`` empty, with full rights for guest."""
-    drop_vhost(vhost)
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-
-
-def drop_vhost(vhost: str) -> None:
-    """Delete ``vhost`` and every queue in it, if it exists."""
-    listing = _rabbitmqctl("list_vhosts", "name").stdout.split()
-    if vhost in listing:
-        _rabbitmqctl("delete_vhost", vhost)

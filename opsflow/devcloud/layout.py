@@ -30,7 +30,8 @@ __all__ = [
 REGIONS = ("source", "destination")
 #: Keystone's port when no other base is asked for. Each region's APIs take the next block of ten
 #: (source base+10-, destination base+20-; +4 is the region's sshd), memcached base+50, Swift
-#: base+60 (proxy) to base+63.
+#: base+60 (proxy) to base+63, the cloud's own RabbitMQ base+80 (AMQP) and base+81 (Erlang
+#: distribution).
 DEFAULT_PORT_BASE = 19000
 _REGION_OFFSET = {"source": 10, "destination": 20}
 
@@ -88,6 +89,11 @@ class RegionLayout:
         """That sshd's keys and config."""
         return self.root / "sshd"
 
+    @property
+    def broker_port(self) -> int:
+        """The cloud's own RabbitMQ (AMQP), shared by both regions in their own vhosts."""
+        return self.port_base + 80
+
     def database(self, service: str) -> str:
         """MariaDB database name of ``service`` (nova_api, nova, placement, ...) in this region."""
         return f"{self.prefix}_{self.name}_{service}"
@@ -125,7 +131,7 @@ class Layout:
         base = os.environ.get("OPSFLOW_DEVCLOUD_PORT_BASE") or str(DEFAULT_PORT_BASE)
         if not base.isdigit() or not 1024 <= int(base) <= 65000:
             raise ValueError(f"OPSFLOW_DEVCLOUD_PORT_BASE={base!r} is not a port number from 1024 to 65000; "
-                             f"unset it for {DEFAULT_PORT_BASE} or give a free block of 64 ports")
+                             f"unset it for {DEFAULT_PORT_BASE} or give a free block of 100 ports")
         return cls(Path(home).expanduser().resolve(), int(base))
 
     @property
@@ -147,6 +153,21 @@ class Layout:
     def swift_proxy_port(self) -> int:
         """Swift's proxy; its account, container and object servers take the next three ports."""
         return self.port_base + 60
+
+    @property
+    def broker_port(self) -> int:
+        """The cloud's own RabbitMQ (AMQP)."""
+        return self.port_base + 80
+
+    @property
+    def broker_dist_port(self) -> int:
+        """That RabbitMQ's Erlang distribution port (``rabbitmqctl`` talks to it there)."""
+        return self.port_base + 81
+
+    @property
+    def broker_dir(self) -> Path:
+        """That RabbitMQ's config, cookie, data and logs; wiped with the state."""
+        return self.state / "rabbitmq"
 
     @property
     def state(self) -> Path:

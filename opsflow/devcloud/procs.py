@@ -13,14 +13,14 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.services import supervisor
 
-__all__ = ["Proc", "alive_pid", "http_ok", "log_tail", "start", "stop", "wait_healthy", "wait_log"]
+__all__ = ["Proc", "alive_pid", "answers", "http_ok", "log_tail", "start", "stop", "wait_healthy", "wait_log"]
 
 #: Seconds a process gets to exit on SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
@@ -46,6 +46,19 @@ class Proc:
     ready_text: str = ""
     #: Seconds to wait for it to become healthy.
     timeout: float = 120.0
+    #: True when it serves, for processes that speak no HTTP (the broker's AMQP handshake).
+    probe: Callable[[], bool] | None = None
+    #: Open-files limit to give it (0: inherit ours).
+    nofile: int = 0
+
+
+def answers(proc: Proc) -> bool:
+    """Whether ``proc``'s health URL or probe says it serves (True if it has neither)."""
+    if proc.health_url:
+        return http_ok(proc.health_url)
+    if proc.probe is not None:
+        return proc.probe()
+    return True
 
 
 def alive_pid(run_dir: Path, name: str) -> int | None:
@@ -60,7 +73,7 @@ def start(proc: Proc, run_dir: Path, log_dir: Path) -> int:
     log = log_dir / f"{proc.name}.log"
     with open(log, "ab") as out:
         out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {proc.name}\n".encode())
-    pid = supervisor.spawn(proc.argv, log, env={**os.environ, **proc.env})
+    pid = supervisor.spawn(proc.argv, log, env={**os.environ, **proc.env}, nofile=proc.nofile)
     supervisor.write_pid_file(run_dir / f"{proc.name}.pid", pid)
     return pid
 
@@ -113,13 +126,13 @@ def wait_healthy(proc: Proc, run_dir: Path, log_dir: Path, log_offset: int = 0) 
         if alive_pid(run_dir, proc.name) is None:
             raise BringUpFailed(proc.name, f"the process exited; last lines of its log:\n{log_tail(log)}",
                                 log)
-        if proc.health_url and http_ok(proc.health_url):
+        if (proc.health_url or proc.probe) and answers(proc):
             return
         if proc.ready_text and proc.ready_text in _log_since(log, log_offset):
             return
         if time.monotonic() > deadline:
             what = f"{proc.health_url} did not answer" if proc.health_url else \
-                f"its log never said {proc.ready_text!r}"
+                f"port {proc.port} did not answer" if proc.probe else f"its log never said {proc.ready_text!r}"
             raise BringUpFailed(proc.name, f"{what} within {proc.timeout:.0f} s; last lines of its "
                                 f"log:\n{log_tail(log)}", log)
         time.sleep(0.5)

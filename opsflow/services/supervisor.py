@@ -12,7 +12,9 @@ time (psutil's ``create_time``), and a pid counts as ours only while both still 
   ``subprocess.Popen``: the child outlives us by design, and a ``Popen`` collected while its child
   runs raises ResourceWarning (pytest's ``filterwarnings = error`` turns it into a failure). With
   ``die_with_parent`` (test servers) the kernel sends SIGTERM when the spawning thread dies, which
-  needs ``prctl`` in the child before exec, so that one case goes through ``Popen``, kept here.
+  needs ``prctl`` in the child before exec, so that case goes through ``Popen``, kept here; so does
+  ``nofile`` (a raised open-files limit, set with ``setrlimit`` in the child: the broker needs one
+  socket per connection, more than the usual soft limit).
 * :func:`alive` says whether a pid runs (a zombie is dead; our own is reaped, its status kept).
 * :func:`stop` sends SIGTERM, then SIGKILL after a grace period, to the process or its group.
 """
@@ -22,10 +24,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -47,24 +50,41 @@ _POPENS: dict[int, subprocess.Popen[bytes]] = {}
 _EXIT_STATUS: dict[int, int] = {}
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends SIGTERM when the starting thread dies."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _child_setup(die_with_parent: bool, nofile: tuple[int, int] | None) -> Callable[[], None]:
+    """What runs in the child before exec: the parent-death signal, the open-files limit."""
+    def setup() -> None:
+        if die_with_parent:  # the kernel sends SIGTERM when the starting thread dies
+            _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+    return setup
+
+
+def _nofile_limits(wanted: int) -> tuple[int, int]:
+    """(soft, hard) open-files limits for a child that wants ``wanted``: no more than our hard limit.
+
+    Raising the hard limit needs CAP_SYS_RESOURCE, which containers (this machine's included) lack.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    return max(soft, top), hard
 
 
 def spawn(argv: Sequence[str], log_file: Path, *, env: Mapping[str, str] | None = None,
-          die_with_parent: bool = False) -> int:
+          die_with_parent: bool = False, nofile: int = 0) -> int:
     """Start ``argv`` detached (own session, stdin /dev/null, output appended to ``log_file``); its pid.
 
     ``argv[0]`` is looked up on ``PATH`` unless it is a path. ``env`` replaces the environment
-    (default: this process's).
+    (default: this process's). ``nofile`` raises the child's open-files limit towards that many
+    (up to our hard limit).
     """
     environ = dict(os.environ if env is None else env)
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    if die_with_parent:
+    if die_with_parent or nofile:
+        setup = _child_setup(die_with_parent, _nofile_limits(nofile) if nofile else None)
         with open(log_file, "ab") as log:
             popen = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     env=environ, start_new_session=True, preexec_fn=_die_with_parent)
+                                     env=environ, start_new_session=True, preexec_fn=setup)
         _POPENS[popen.pid] = popen
         _SPAWNED.add(popen.pid)
         return popen.pid

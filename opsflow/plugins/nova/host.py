@@ -18,6 +18,7 @@ from nova import monkey_patch  # isort: skip
 monkey_patch.patch(backend="threading")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
@@ -49,6 +50,13 @@ LOG = oslo_logging.getLogger(__name__)
 DRIVER_NAME = "opsflow_sim.SimDriver"
 #: Services started at once; each start makes a few RPC round trips to the conductor.
 START_CONCURRENCY = 8
+#: Hosts per wave. Each new service registers, creates its resource provider and sends a first
+#: full resource report, all through the one conductor and Placement: a wave at a time, with a
+#: pause after it, keeps the hosts already up heartbeating in time (at 300 started at once, the
+#: early ones were reported down while the late ones registered).
+WAVE = 50
+#: Seconds of pause after each wave, per host in it.
+WAVE_PAUSE_PER_HOST = 0.05
 
 
 def register_driver() -> None:
@@ -109,12 +117,34 @@ def _parse(argv: list[str]) -> tuple[list[str], list[str]]:
     return hosts, oslo_args
 
 
+#: Attempts at starting one host before the process gives up.
+START_ATTEMPTS = 5
+
+
 def _create(host: str) -> Any:
-    svc = service.Service.create(
-        host=host, binary="nova-compute",
-        topic=compute_rpcapi.RPC_TOPIC, topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
-    svc.start()
-    return svc
+    """Start ``host``'s nova-compute service, retrying what a loaded control plane fails transiently.
+
+    At hundreds of hosts a start meets a Keystone or Placement answering 500 (their database
+    refusing connections), or an RPC timeout; nova-compute would exit and be restarted by its
+    init system. Here that exit would take every other host of the process with it, so a failed
+    start is stopped, logged and tried again after a pause that grows.
+    """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        svc = service.Service.create(
+            host=host, binary="nova-compute",
+            topic=compute_rpcapi.RPC_TOPIC, topic_alt=compute_rpcapi.RPC_TOPIC_ALT)
+        try:
+            svc.start()
+            return svc
+        except Exception as exc:  # noqa: BLE001 -- nova raises anything from its clients
+            if attempt == START_ATTEMPTS:
+                raise
+            LOG.warning("opsflow: starting %s failed (%s: %s); attempt %d of %d in %d s", host,
+                        type(exc).__name__, exc, attempt + 1, START_ATTEMPTS, 5 * attempt)
+            with contextlib.suppress(Exception):
+                svc.stop()
+            time.sleep(5 * attempt)
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,8 +163,16 @@ def main(argv: list[str] | None = None) -> None:
     objects.Service.enable_min_version_cache()
     _ensure_node_identity()
     _silence_heartbeats()
+    services: list[Any] = []
     with ThreadPoolExecutor(max_workers=min(START_CONCURRENCY, len(hosts))) as pool:
-        services = list(pool.map(_create, hosts))
+        for first in range(0, len(hosts), WAVE):
+            wave = hosts[first:first + WAVE]
+            started = time.monotonic()
+            services += pool.map(_create, wave)
+            LOG.info("opsflow: wave of %d started in %.1f s (%d/%d)", len(wave), time.monotonic() - started,
+                     len(services), len(hosts))
+            if len(services) < len(hosts):
+                time.sleep(WAVE_PAUSE_PER_HOST * len(wave))
     LOG.info("opsflow: %d simulated hypervisor(s) started: %s", len(services),
              ", ".join(hosts) if len(hosts) <= 10 else f"{hosts[0]} … {hosts[-1]}")
     run_until_signalled(services)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
-from opsflow.devcloud import bringup, configs
+from opsflow.devcloud import bringup, broker, configs, procs
 from opsflow.devcloud.cli import devcloud as devcloud_cli
 from opsflow.devcloud.layout import Layout
 from opsflow.plugins.nova import controls
@@ -29,11 +30,28 @@ def test_status_shows_every_service_ok(devcloud: Layout) -> None:
     result = CliRunner().invoke(devcloud_cli, ["status", "-f", "json"])
     assert result.exit_code == 0, result.output
     rows = bringup.status(devcloud, configs.SimSettings())
-    assert {r.name for r in rows} >= {"keystone", "source-nova-api", "destination-neutron",
+    assert {r.name for r in rows} >= {"rabbitmq", "keystone", "source-nova-api", "destination-neutron",
                                       "source-compute", "destination-glance"}
+    assert next(r.port for r in rows if r.name == "rabbitmq") == devcloud.broker_port
     assert all(r.health == "ok" for r in rows)
     assert all(r.pid for r in rows if not r.name.endswith("-nova-computes"))
     assert {r.name for r in rows} >= {"source-nova-computes", "destination-nova-computes"}
+
+
+def test_the_services_talk_to_the_clouds_own_broker_never_the_machines(devcloud: Layout) -> None:
+    """Every RPC connection of conductor, scheduler and computes goes to this cloud's RabbitMQ
+    (base+80), none to the machine's shared one on 5672; the broker has both regions' queues."""
+    for name in ("source-nova-control", "destination-compute"):
+        pid = procs.alive_pid(devcloud.run, name)
+        assert pid is not None, name
+        group = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        ports = {c.raddr.port for p in group for c in p.net_connections("tcp") if c.raddr}
+        assert devcloud.broker_port in ports, (name, ports)
+        assert 5672 not in ports, name
+    queues = {(vhost, name) for vhost, name, _, _ in broker.list_queues(devcloud)}
+    for region in devcloud.regions():
+        assert (region.vhost, f"compute.{region.host_prefix}001") in queues
+        assert (region.vhost, "conductor") in queues
 
 
 def test_status_says_when_nova_sees_a_hypervisor_down_though_its_process_runs(devcloud: Layout) -> None:
