@@ -110,7 +110,8 @@ def test_owners_see_and_keep_their_own_servers_only(api: Api, personas: dict[str
             expect(row).to_contain_text("tagged", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "dashboard-reclaim.png"), full_page=True)
             row.locator("button.keep").click()
-            expect(page.locator("#reclaim-message")).to_contain_text(f"server {server_id} is kept until")
+            expect(page.locator("#reclaim-message")).to_contain_text(f"server {server_id} is kept until",
+                                                                     timeout=60_000)  # nova and the board, then the page
             expect(row).to_have_attribute("data-state", "ended", timeout=120_000)
             page.screenshot(path=str(ARTIFACTS / "dashboard-reclaim-kept.png"), full_page=True)
         finally:
