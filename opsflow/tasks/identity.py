@@ -85,7 +85,11 @@ class BeginTotp(Action):
         """Delete the record this task made (found by its tag) and the QR files."""
         qr.remove(qr_dir)
         ks = Keystone(cloud)
-        for cid, record in _records(ks, ks.user_id(user)):
+        try:
+            user_id = ks.user_id(user)
+        except ActionFailed:
+            return  # no such user (what failed the task): nothing was made for it
+        for cid, record in _records(ks, user_id):
             if record.tag == self.context.tag:
                 ks.delete_credential(cid)
 

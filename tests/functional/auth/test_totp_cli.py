@@ -73,7 +73,7 @@ def test_enroll_shows_the_qr_code_waits_for_the_first_code_then_enables(
 def test_enroll_with_a_wrong_code_or_unknown_user_fails_in_one_line(
         admin: Any, make_user: Callable[..., User], login: Login, tmp_path: Path) -> None:
     """A wrong first code exits 1 with one line saying so and enables nothing; an unknown user
-    exits 1 with one line naming the user; enrolling twice is refused the same way."""
+    exits 1 with one line naming the user."""
     user = make_user()
     wrong = _enroll(user, tmp_path, "--code", "000000")
     out, err = wrong.communicate(timeout=180)
