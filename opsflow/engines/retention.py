@@ -246,10 +246,16 @@ class Pruner:
             self._thread.join(60)
 
     def _loop(self) -> None:
+        # One lock for the pruner's life: when its release fails (the connection drops just then
+        # and the session survives), the lock still knows its node and the next period deletes it
+        # first. A fresh lock each period would leave that node behind, and with it every
+        # conductor's pruning stopped for as long as this one's session lives.
+        lock = self._board.client.Lock(f"{self._board.address.root}/{self.LOCK}")
         while not self._stop.wait(self.every):
             started = time.monotonic()
             try:
-                lock = self._board.client.Lock(f"{self._board.address.root}/{self.LOCK}")
+                if lock.is_acquired:
+                    lock.release()
                 if not lock.acquire(blocking=False):
                     continue  # another conductor prunes now
                 try:

@@ -10,7 +10,7 @@ from opsflow.engines import retention
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
-from tests.fixtures import APPROVAL, chain
+from tests.fixtures import APPROVAL, chain, eventually
 
 pytestmark = pytest.mark.functional
 
@@ -58,3 +58,37 @@ def test_node_count_is_flat_after_many_runs_are_pruned(zookeeper_hosts: str, zk_
         assert after == baseline, f"{baseline} nodes before, {grown} with 40 runs, {after} after pruning them"
         listed = {r.run_id: r for r in runner.runs()}
         assert all(listed[i].pruned_at is not None and listed[i].state is RunState.SUCCEEDED for i in ids)
+
+
+def test_a_lost_release_of_the_prune_lock_does_not_stop_pruning(zookeeper_hosts: str, zk_chroot: str) -> None:
+    """The connection drops just as a conductor releases the prune lock (its session lives on): its
+    next period deletes the lock node first and prunes again, and no lock node outlives the pruner.
+
+    The drop is simulated (a stand-in lock whose first release raises ConnectionLoss, as kazoo's
+    does then): ZooKeeper cannot be made to lose one delete on cue."""
+    from kazoo.exceptions import ConnectionLoss
+    from kazoo.recipe.lock import Lock
+
+    from opsflow.engines.jobboard import Address, JobBoard
+
+    class DropsFirstRelease(Lock):  # type: ignore[misc]
+        dropped = False
+
+        def release(self) -> bool:
+            if not DropsFirstRelease.dropped:
+                DropsFirstRelease.dropped = True
+                raise ConnectionLoss("connection lost while releasing (simulated)")
+            return bool(super().release())
+
+    board = JobBoard(Address.parse(f"{zookeeper_hosts}{zk_chroot}"))
+    pruned: list[float] = []
+    board.client.Lock = lambda path: DropsFirstRelease(board.client, path)  # type: ignore[method-assign]
+    pruner = retention.Pruner(lambda: pruned.append(1), board, every=0.1)
+    try:
+        pruner.start()
+        eventually(lambda: len(pruned) >= 3, 30, "pruning going on after the lost release")
+    finally:
+        pruner.stop()
+    lock_path = f"{board.address.root}/{retention.Pruner.LOCK}"
+    assert DropsFirstRelease.dropped and board.client.get_children(lock_path) == []
+    board.close()
