@@ -92,7 +92,12 @@ def _execute_within(task: Any, around: AroundExecute, arguments: Any, progress_c
     try:
         context = around(task.name)
         context.__enter__()
-    except Exception:  # the task must not act: report it as the task's failure
+    except tf_exc.StorageFailure:
+        # The store did not answer in time: the task must not act, and it did not fail either.
+        # Raised here it stops the engine as a failed save does (the run suspends, to be resumed),
+        # where a task failure would revert the whole run for an outage.
+        raise
+    except Exception:  # the task must not act (its lease moved on): report it as the task's failure
         return tf_executor.EXECUTED, tf_failure.Failure()
     try:
         return tf_executor._execute_task(task, arguments, progress_callback)

@@ -103,3 +103,41 @@ def test_shadowed_symbols_keep_taskflows_scoping() -> None:
     theirs.run()
     assert (ours.storage.fetch("r1"), ours.storage.fetch("r2")) == ("p1", "p2")
     assert (theirs.storage.fetch("r1"), theirs.storage.fetch("r2")) == ("p1", "p2")
+
+
+def test_a_store_that_does_not_answer_before_a_task_acts_stops_the_run_without_reverting_it() -> None:
+    """When the worker cannot confirm the task's start is stored (the store timed out), the task
+    does not act and is not failed: the engine stops as on a failed save, and nothing is reverted
+    (a revert would undo a whole run for an outage). Any other refusal fails the task as before."""
+    import contextlib
+
+    acted: list[str] = []
+    reverted: list[str] = []
+
+    class Record(task.Task):  # type: ignore[misc]
+        def execute(self) -> None:
+            acted.append(self.name)
+
+        def revert(self, **kwargs: object) -> None:
+            reverted.append(self.name)
+
+    def run(refusal: Exception) -> None:
+        @contextlib.contextmanager
+        def around(name: str):  # type: ignore[no-untyped-def]
+            if name == "t1":
+                raise refusal
+            yield
+
+        engine = taskflow.engines.load(linear_flow.Flow("chain").add(*(Record(f"t{i}") for i in range(3))),
+                                       engine="opsflow-parallel", max_workers=2)
+        engine.around_execute = around
+        engine.run()
+
+    with pytest.raises(tf_exc.StorageFailure):
+        run(tf_exc.StorageFailure("ZooKeeper did not answer in time"))
+    assert acted == ["t0"] and reverted == []
+
+    acted.clear()
+    with pytest.raises(RuntimeError):
+        run(RuntimeError("the lease moved on"))
+    assert acted == ["t0"] and reverted == ["t1", "t0"]
