@@ -5,8 +5,8 @@ as unmarked.
 Notices already mailed stay sent (mail cannot be unsent; the next cycle mails afresh). The final
 action itself is not in the matrix: ``delete`` is irreversible by design (the flow says so), and
 ``hibernate`` is a child run of hibernate.yaml, whose own matrix is in tests/functional/hibernate.
-``OPSFLOW_RECLAIM_FULL_REVERT=1`` runs every case (16); CI runs one per kind of change: the mark
-made, the owner told, the decision claimed, and the last moment before the server is deleted.
+``OPSFLOW_RECLAIM_FULL_REVERT=1`` runs every case (15); CI runs three: the mark made, the decision
+claimed (the owner told in between), and the last moment before the server is deleted.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ DEFINITION = _without_retry_delays(loader.load_file(f"{BUILTIN_DIR}/reclaim.yaml
 #: The steps before the final action (the hibernate fan-out, delete and record come after it).
 STEPS = [t.name for t in DEFINITION.tasks][:[t.name for t in DEFINITION.tasks].index("hibernate")]
 _FULL = os.environ.get("OPSFLOW_RECLAIM_FULL_REVERT") == "1"
-_CI = {("mark", "after"), ("notify", "after"), ("decide", "after")}
+_CI = {("mark", "after"), ("decide", "after")}
 CASES = [(step, when) for step in STEPS for when in ("after", "before") if _FULL or (step, when) in _CI]
 CASES += [("delete", "before")]
 _RECLAIM_KEYS = (marks.STAGE_KEY, marks.DEADLINE_KEY, marks.RUN_KEY, marks.REASON_KEY)
