@@ -36,16 +36,6 @@ BATCH_TIMEOUT = 600
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, zookeeper_hosts: str, zk_chroot: str) -> Iterator[Cluster]:
-    """Conductors started by the test on a fresh ZooKeeper root; stopped afterwards."""
-    made = Cluster(tmp_path, f"{zookeeper_hosts}{zk_chroot}")
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-@pytest.fixture
 def boot(cloud: Layout) -> Iterator[Callable[[int], list[Any]]]:
     """``boot(n)``: n ACTIVE servers ``fkc-<hex>-NN`` at the source; they and their twins are deleted after."""
     prefixes: list[str] = []

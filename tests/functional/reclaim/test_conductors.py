@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,6 @@ from tests.functional.conductor.harness import Cluster
 from tests.functional.reclaim.conftest import DAY, SOURCE_ADMIN, Tenancy, load_policy, policy_text
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]  # ~100 s: conductors, a hibernation
-
-
-@pytest.fixture()
-def cluster(tmp_path: Path, zookeeper_hosts: str, zk_chroot: str) -> Iterator[Cluster]:
-    """Conductor processes on a ZooKeeper chroot of this test's own."""
-    cluster = Cluster(tmp_path, f"{zookeeper_hosts}{zk_chroot}")
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 def _stages(mail: Capture, server_id: str) -> list[str]:
