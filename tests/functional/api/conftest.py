@@ -58,6 +58,13 @@ class Persona:
         """Headers that authenticate as this user."""
         return {"X-Auth-Token": self.token}
 
+    def sign_in(self, page: Any) -> None:
+        """Fill and send the dashboard's sign-in form showing on a playwright ``page``."""
+        page.fill("input[name=username]", self.name)
+        page.fill("input[name=password]", self.password)
+        page.fill("input[name=project]", self.project)
+        page.click("button[type=submit]")
+
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout

@@ -81,10 +81,7 @@ def test_sign_in_and_watch_a_job_run_to_done(api: Api, personas: dict[str, Perso
             page = browser.new_page(viewport={"width": 1100, "height": 700})
             page.goto(f"{api.url}/dashboard/jobs")
             expect(page.locator("h1")).to_have_text("Sign in")  # not signed in yet: the form
-            page.fill("input[name=username]", owner.name)
-            page.fill("input[name=password]", owner.password)
-            page.fill("input[name=project]", owner.project)
-            page.click("button[type=submit]")
+            owner.sign_in(page)
             row = page.locator(f'#jobs tr[data-job="{job_id}"]')
             expect(row).to_have_attribute("data-state", "queued")
             page.screenshot(path=str(ARTIFACTS / "dashboard-jobs.png"), full_page=True)

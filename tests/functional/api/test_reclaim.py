@@ -101,10 +101,7 @@ def test_owners_see_and_keep_their_own_servers_only(api: Api, personas: dict[str
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 700})
             page.goto(f"{api.url}/dashboard/reclaim")
-            page.fill("input[name=username]", owner.name)
-            page.fill("input[name=password]", owner.password)
-            page.fill("input[name=project]", owner.project)
-            page.click("button[type=submit]")
+            owner.sign_in(page)
             page.goto(f"{api.url}/dashboard/reclaim")
             row = page.locator(f'#reclaim tr[data-server="{server_id}"]')
             expect(row).to_contain_text("tagged", timeout=30_000)
