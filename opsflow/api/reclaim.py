@@ -21,6 +21,7 @@ from opsflow.api.faults import ApiError
 from opsflow.api.services import Services
 from opsflow.errors import FlowNotFound
 from opsflow.reclaim import cycles, keep as keeping, operations
+from opsflow.reclaim.audit import Event
 
 __all__ = ["MAX_KEEP_DAYS", "routes"]
 
@@ -28,16 +29,16 @@ __all__ = ["MAX_KEEP_DAYS", "routes"]
 MAX_KEEP_DAYS = 365
 
 
-def _cycles(services: Services) -> list[cycles.Cycle]:
-    return cycles.cycles(services.audit, lambda run_id: operations.status_of(services.runner, run_id))
+def _cycles(services: Services, log: list[Event] | None = None) -> list[cycles.Cycle]:
+    return cycles.cycles(services.audit, lambda run_id: operations.status_of(services.runner, run_id), log)
 
 
 def _visible(context: Context, cycle: cycles.Cycle) -> bool:
     return context.can("opsflow:reclaim:get", {"project_id": cycle.project_id or None})
 
 
-def _find(services: Services, context: Context, server_id: str) -> cycles.Cycle:
-    for cycle in _cycles(services):
+def _find(services: Services, context: Context, server_id: str, log: list[Event] | None = None) -> cycles.Cycle:
+    for cycle in _cycles(services, log):
         if cycle.server == server_id and _visible(context, cycle):
             return cycle
     raise ApiError(404, f"no server {server_id!r} in a reclaim cycle; GET /v1/reclaim/servers lists those you "
@@ -69,8 +70,9 @@ def routes(services: Services) -> list[Route]:
         return {"servers": [c.to_json() for c in found]}
 
     def show(request: webob.Request, context: Context, server_id: str) -> Any:
-        cycle = _find(services, context, server_id)
-        events = [e.to_json() for e in services.audit.events(server_id)]
+        log = services.audit.events()  # read once: the cycle and the server's entries both come from it
+        cycle = _find(services, context, server_id, log)
+        events = [e.to_json() for e in log if e.server == server_id]
         return {"server": {**cycle.to_json(), "events": events}}
 
     def keep(request: webob.Request, context: Context, server_id: str) -> Any:
