@@ -10,6 +10,7 @@ job's state and says what would fit instead; repeating one that already happened
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import socket
@@ -24,15 +25,29 @@ from opsflow.errors import ClaimConflict, InvalidState
 from opsflow.flows.model import FlowDefinition
 from opsflow.tasks.base import Clock, SystemClock
 
-__all__ = ["JobView", "cancel", "resume", "revert", "signal", "submit", "view", "views"]
+__all__ = ["JobState", "JobView", "cancel", "resume", "revert", "signal", "submit", "view", "views"]
 
 LOG = logging.getLogger(__name__)
 
 
+class JobState(enum.StrEnum):
+    """A job's state as ``opsflow jobs list`` shows it (a member equals its text)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = HoldKind.PAUSED.value
+    FAILED = HoldKind.FAILED.value
+    WAITING = HoldKind.WAITING.value
+    REVERTING = "reverting"
+    REVERT_REQUESTED = "revert-requested"
+    CANCELLING = "cancelling"
+    CANCEL_REQUESTED = "cancel-requested"
+
+
 #: Operators' requests a conductor acts on: what a job is called while being served, and before.
 _REQUESTS = {
-    HoldKind.REVERT: ("reverting", "revert-requested"),
-    HoldKind.CANCEL: ("cancelling", "cancel-requested"),
+    HoldKind.REVERT: (JobState.REVERTING, JobState.REVERT_REQUESTED),
+    HoldKind.CANCEL: (JobState.CANCELLING, JobState.CANCEL_REQUESTED),
 }
 
 
@@ -54,14 +69,14 @@ class JobView:
     reason: str | None = None
 
     @property
-    def state(self) -> str:
+    def state(self) -> JobState:
         """running, queued, paused, failed, waiting, reverting/revert-requested, cancelling/cancel-requested."""
         if self.hold is None:
-            return "queued" if self.owner is None else "running"
+            return JobState.QUEUED if self.owner is None else JobState.RUNNING
         if self.hold.kind in _REQUESTS:
             doing, requested = _REQUESTS[self.hold.kind]
             return requested if self.owner is None else doing
-        return "running" if self.owner is not None else self.hold.kind.value
+        return JobState.RUNNING if self.owner is not None else JobState(self.hold.kind.value)
 
     @property
     def due(self) -> float | None:
@@ -111,9 +126,9 @@ def resume(board: JobBoard, runner: Runner, ref: str) -> JobView:
     """Let conductors continue a paused or failed job."""
     job = view(board, runner, ref)
     run_id = job.entry.run_id
-    if job.state in ("running", "queued"):
+    if job.state in (JobState.RUNNING, JobState.QUEUED):
         return job  # already running, or about to be
-    if job.state == "waiting":
+    if job.state is JobState.WAITING:
         raise InvalidState(
             f"job {run_id} is waiting ({_due_text(job)}); it resumes by itself when due — "
             f"`opsflow signal {run_id} NAME` ends a signal wait early, `opsflow revert {run_id}` undoes it"
@@ -128,7 +143,7 @@ def revert(board: JobBoard, runner: Runner, ref: str) -> JobView:
     """Ask conductors to undo every completed task of a job, stopping it first if it is running."""
     job = view(board, runner, ref)
     run_id = job.entry.run_id
-    if job.state not in ("reverting", "revert-requested"):
+    if job.state not in (JobState.REVERTING, JobState.REVERT_REQUESTED):
         # A running job's conductor sees the request, lets the tasks in flight finish and lets go of it.
         board.set_hold(Hold(run_id, HoldKind.REVERT))
     return view(board, runner, run_id)
@@ -157,7 +172,7 @@ def signal(board: JobBoard, runner: Runner, ref: str, name: str) -> JobView:
     """Deliver a signal to a job's run, and wake it if it waits."""
     job = view(board, runner, ref)
     runner.signal(job.entry.run_id, name)
-    if job.state == "waiting":
+    if job.state is JobState.WAITING:
         board.clear_hold(job.entry.run_id)
     return view(board, runner, job.entry.run_id)
 

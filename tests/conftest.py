@@ -1,4 +1,4 @@
-"""Shared fixtures: a real ZooKeeper for the whole session and a fresh chroot for each test.
+"""Shared fixtures: a real ZooKeeper for the whole session, a fresh chroot for each test, a clock step.
 
 Nothing here touches a service at import time; ZooKeeper starts only when a test asks for it.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import psutil
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -48,3 +49,19 @@ def zk_chroot(request: pytest.FixtureRequest, zookeeper_hosts: str) -> Iterator[
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture
+def clock_step(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Call it to step the wall clock by 90 s as far as process start times go.
+
+    The one stand-in here: a test cannot step this machine's clock. What a step does to a process's
+    start time is that Linux reports another boot time, and psutil's ``create_time`` adds it; so this
+    moves the boot time psutil reads (its Linux module's ``boot_time``) for the rest of the test.
+    """
+    linux = psutil._psplatform  # psutil's platform module: _pslinux here
+    reported = linux.boot_time
+
+    def step() -> None:
+        monkeypatch.setattr(linux, "boot_time", lambda: reported() + 90.0)
+    return step

@@ -145,6 +145,12 @@ class Scope:
         return expressions.evaluate_value(value, namespace)
 
 
+def _limits(inputs: Any) -> Mapping[str, Any]:
+    """The flow's ``limits`` input when it has one (see :attr:`RunContext.limits`)."""
+    limits = inputs.get("limits") if isinstance(inputs, Mapping) else None
+    return limits if isinstance(limits, Mapping) else {}
+
+
 class ActionAtom(task.Task):  # type: ignore[misc]
     """Runs one action with arguments evaluated from expressions."""
 
@@ -195,6 +201,7 @@ class ActionAtom(task.Task):  # type: ignore[misc]
             clock=options.clock,
             remember=(lambda key, value: memory(self.name, key, value)) if memory is not None else None,
             signals=options.signals,
+            limits=_limits(symbols.get(self._scope.inputs_symbol)),
         )
         return instance
 

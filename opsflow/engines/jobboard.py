@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from kazoo import exceptions as k_exc
@@ -390,10 +390,19 @@ class JobBoard:
 
     def clear_hold(self, run_id: str) -> None:
         """Remove the job's hold, if any (safe to repeat)."""
-        with self._mapped(f"release job {run_id}"):
-            for old in self._hold_nodes(run_id):
+        self.clear_holds([run_id])
+
+    def clear_holds(self, run_ids: Sequence[str]) -> None:
+        """Remove these jobs' holds, if any, in one listing and one round of deletes (safe to repeat)."""
+        wanted = set(run_ids)
+        what = f"release job {run_ids[0]}" if len(run_ids) == 1 else f"release {len(run_ids)} jobs"
+        with self._mapped(what):
+            names = self._wait(self._client.get_children_async(self._holds_path))
+            pending = [self._client.delete_async(f"{self._holds_path}/{name}") for name in names
+                       if name.split(Hold.SEPARATOR, 1)[0] in wanted]
+            for reply in pending:
                 try:
-                    self._wait(self._client.delete_async(f"{self._holds_path}/{old}"))
+                    self._wait(reply)
                 except k_exc.NoNodeError:
                     pass
 

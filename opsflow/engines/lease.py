@@ -12,10 +12,10 @@ lease is known good until ``renewed + good_for`` on the monotonic clock (a SIGST
 up past that), and the store can veto at once (a ZooKeeper session SUSPENDED). A heartbeat thread
 renews it every third of its lifetime.
 
-A holder is a process: pid, host and the process's start time (so a reused pid is not taken for
-alive), plus the conductor's name when a conductor owns the run. A lease whose holder is a dead
-process on this host is free at once; one held elsewhere is free once it expires (SQLite) or its
-holder's ZooKeeper session ends.
+A holder is a process: pid, host and when the process started (:mod:`opsflow.process_start`, which
+no step of the wall clock moves; so a reused pid is not taken for alive), plus the conductor's name
+when a conductor owns the run. A lease whose holder is a dead process on this host is free at
+once; one held elsewhere is free once it expires (SQLite) or its holder's ZooKeeper session ends.
 
 What an action can still observe: delivery stays at-least-once (a task in flight when its owner
 stopped runs again under the next owner), but no two live owners ever start tasks of the same run.
@@ -30,10 +30,12 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import psutil
 
+from opsflow import process_start
 from opsflow.errors import BackendUnavailable, LeaseLost
 
 __all__ = ["Holder", "Lease", "LeaseRecord", "LeaseStore"]
@@ -42,8 +44,8 @@ LOG = logging.getLogger(__name__)
 
 
 @functools.cache
-def _own_start() -> float:
-    return float(psutil.Process(os.getpid()).create_time())
+def _own_start() -> str:
+    return process_start.of(os.getpid()) or ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +56,8 @@ class Holder:
     pid: int
     #: Host name (``socket.gethostname()``).
     host: str
-    #: The process's start time (psutil's ``create_time``): a reused pid has another.
-    started: float
+    #: When the process started, ``<boot id>/<clock ticks>`` (:func:`opsflow.process_start.of`): a reused pid has another.
+    started: str
     #: The conductor's name, when a conductor owns the run.
     conductor: str | None = None
 
@@ -74,12 +76,13 @@ class Holder:
         if self.host != socket.gethostname():
             return False
         try:
-            started = psutil.Process(self.pid).create_time()
-        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            if psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
             return True
         except psutil.Error:
             return False
-        return bool(abs(float(started) - self.started) > 1.0)
+        return process_start.of(self.pid) != self.started
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for the store."""
@@ -89,7 +92,7 @@ class Holder:
     def from_dict(cls, data: Any) -> Holder | None:
         """Read back :meth:`to_dict`; None for anything else (a released lease)."""
         try:
-            return cls(int(data["pid"]), str(data["host"]), float(data["started"]), data.get("conductor"))
+            return cls(int(data["pid"]), str(data["host"]), str(data["started"]), data.get("conductor"))
         except (TypeError, KeyError, ValueError):
             return None
 
@@ -135,11 +138,14 @@ class LeaseStore(Protocol):
     def read_lease(self, run_id: str) -> LeaseRecord | None:
         """The stored lease of a run, if it ever had one."""
 
+    def read_leases(self, run_ids: list[str] | None = None) -> dict[str, LeaseRecord]:
+        """Stored leases (of these runs, or all), by run id."""
+
     def lease_usable(self, run_id: str) -> bool:
         """False while the store cannot promise the lease holds (a ZooKeeper session SUSPENDED or lost)."""
 
-    def drop_lease(self, run_id: str) -> None:
-        """Forget a finished run's lease (retention prunes the run); a lease someone holds stays."""
+    def drop_leases(self, run_ids: Sequence[str]) -> None:
+        """Forget these finished runs' leases (retention prunes them); a lease someone holds stays."""
 
 
 class Lease:

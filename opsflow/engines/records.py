@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from taskflow import exceptions as tf_exc, states as tf_states
@@ -21,12 +21,12 @@ from taskflow.types import failure as tf_failure
 
 from opsflow.engines.children.batch import ParentLink
 from opsflow.engines.run_meta import RunMeta, identity
-from opsflow.errors import DamagedRecord, FlowNotFound, OpsflowError, describe_wait
+from opsflow.errors import DamagedRecord, FlowNotFound, OpsflowError, StorageUnavailable, describe_wait
 from opsflow.flows import loader, resolver
 from opsflow.flows.model import FlowDefinition
 
-__all__ = ["INTERNAL_MARK", "RunRecord", "RunState", "TaskRecord", "connection", "damaged", "definition_of",
-           "is_internal", "load_detail", "record_of", "run_ids"]
+__all__ = ["INTERNAL_MARK", "RunRecord", "RunState", "TaskRecord", "TaskState", "connection", "damaged", "definition_of",
+           "is_internal", "load_detail", "load_many", "record_of", "run_ids"]
 
 #: What the definition compiler puts in the names of its bookkeeping atoms (``copy#retry``,
 #: ``migrate#inputs``); task paths never contain it (task names cannot).
@@ -53,14 +53,28 @@ class RunState(enum.Enum):
     DAMAGED = "damaged"
 
 
+class TaskState(enum.StrEnum):
+    """A task's (an atom's) state: TaskFlow's own names, so a member equals the stored string."""
+
+    PENDING = tf_states.PENDING
+    RUNNING = tf_states.RUNNING
+    SUCCESS = tf_states.SUCCESS
+    FAILURE = tf_states.FAILURE
+    REVERTING = tf_states.REVERTING
+    REVERTED = tf_states.REVERTED
+    REVERT_FAILURE = tf_states.REVERT_FAILURE
+    RETRYING = tf_states.RETRYING
+    IGNORE = tf_states.IGNORE
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskRecord:
     """One atom of a stored run."""
 
     #: The task's path (``copy``, ``migrate[2].copy``) or a bookkeeping atom (``...#retry``).
     path: str
-    #: TaskFlow state: PENDING, RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED, ...
-    state: str
+    #: Its state (TaskFlow's): PENDING, RUNNING, SUCCESS, FAILURE, REVERTING, REVERTED, ...
+    state: TaskState
     #: The result, when there is one.
     result: Any
     #: The error text of its last failure, if any.
@@ -160,6 +174,46 @@ def load_detail(backend: tf_base.Backend, run_id: str, where: str) -> tuple[mode
             raise
         except Exception as exc:  # whatever a corrupted row or node makes the decoders raise
             raise _damaged(backend, run_id, where, exc) from exc
+    return book, _own_detail(book, run_id, where)
+
+
+#: Runs loaded per request batch by :func:`load_many` (four ZooKeeper requests in flight per run).
+LOAD_BATCH = 200
+
+
+def load_many(backend: tf_base.Backend, run_ids: Sequence[str],
+              where: str) -> dict[str, models.FlowDetail | FlowNotFound | DamagedRecord]:
+    """Each run's flow detail as :func:`load_detail` gives it, or the FlowNotFound or DamagedRecord it raises.
+
+    A backend that loads many logbooks at once (ZooKeeper: two round trips for a batch) is asked
+    batch by batch; a batch it cannot decode whole (a damaged run, one deleted meanwhile) is loaded
+    run by run, so each run gets its own answer. Unreachable storage raises.
+    """
+    found: dict[str, models.FlowDetail | FlowNotFound | DamagedRecord] = {}
+    for start in range(0, len(run_ids), LOAD_BATCH):
+        batch = run_ids[start:start + LOAD_BATCH]
+        with connection(backend) as conn:
+            bulk = getattr(conn, "get_logbooks_of", None)
+            try:
+                books = bulk(batch) if bulk is not None else None
+            except StorageUnavailable:
+                raise
+            except Exception:  # whatever one bad run makes it raise: each run on its own below
+                books = None
+        for index, run_id in enumerate(batch):
+            try:
+                if books is None:
+                    found[run_id] = load_detail(backend, run_id, where)[1]
+                else:
+                    found[run_id] = _own_detail(books[index], run_id, where)
+            except (FlowNotFound, DamagedRecord) as exc:
+                found[run_id] = exc
+    return found
+
+
+def _own_detail(book: models.LogBook | Exception, run_id: str, where: str) -> models.FlowDetail:
+    if isinstance(book, Exception):
+        raise FlowNotFound(run_id, where)
     detail = book.find(run_id)
     if detail is None or not RunMeta.present(detail.meta):
         raise FlowNotFound(run_id, where)
@@ -168,7 +222,7 @@ def load_detail(backend: tf_base.Backend, run_id: str, where: str) -> tuple[mode
     except Exception as exc:
         raise DamagedRecord(run_id, f"the opsflow metadata of flow detail {run_id} in {where}",
                             f"{type(exc).__name__}: {exc}") from exc
-    return book, detail
+    return detail
 
 
 def _damaged(backend: tf_base.Backend, run_id: str, where: str, exc: Exception) -> DamagedRecord:
@@ -240,7 +294,7 @@ def _task_record(atom: models.AtomDetail) -> TaskRecord:
     timing = (atom.meta or {}).get("timing", {})
     return TaskRecord(
         path=atom.name,
-        state=atom.state or tf_states.PENDING,
+        state=TaskState(atom.state or tf_states.PENDING),
         result=result,
         error=error,
         started=timing.get("started"),

@@ -58,8 +58,8 @@ class SignalStore(Protocol):
     def signals_of(self, run_id: str) -> list[tuple[int, str, float, str]]:
         """The run's signals as (seq, name, sent_at, sender), oldest first; empty if none."""
 
-    def drop_signals(self, run_id: str) -> None:
-        """Forget the run's signals (its record is being pruned)."""
+    def drop_signals(self, run_ids: Sequence[str]) -> None:
+        """Forget these runs' signals (their records are being pruned)."""
 
 
 class _Fallback:
@@ -79,9 +79,10 @@ class _Fallback:
         with self._lock:
             return list(self._signals.get(run_id, ()))
 
-    def drop_signals(self, run_id: str) -> None:
+    def drop_signals(self, run_ids: Sequence[str]) -> None:
         with self._lock:
-            self._signals.pop(run_id, None)
+            for run_id in run_ids:
+                self._signals.pop(run_id, None)
 
 
 _FALLBACKS: weakref.WeakKeyDictionary[Any, _Fallback] = weakref.WeakKeyDictionary()
@@ -121,6 +122,6 @@ def names(backend: tf_base.Backend, run_id: str, legacy: Sequence[str] = ()) -> 
     return frozenset(legacy).union(signal.name for signal in of(backend, run_id))
 
 
-def drop(backend: tf_base.Backend, run_id: str) -> None:
-    """Forget every signal of ``run_id`` (retention prunes the run)."""
-    _store(backend).drop_signals(run_id)
+def drop(backend: tf_base.Backend, run_ids: Sequence[str]) -> None:
+    """Forget every signal of these runs (retention prunes them)."""
+    _store(backend).drop_signals(run_ids)

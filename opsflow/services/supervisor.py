@@ -4,8 +4,9 @@ ZooKeeper (:mod:`opsflow.services.zookeeper`), the simulated cloud's services
 (:mod:`opsflow.devcloud.procs`) and its Swift (:mod:`opsflow.devcloud.swift_process`) all run
 detached processes that outlive whoever started them, and are found again later from a pid file.
 A pid file outlives its process and the pid gets reused -- CI and later sessions start with old
-pid files and none of our processes -- so a pid file records the pid *and* the process's start
-time (psutil's ``create_time``), and a pid counts as ours only while both still match.
+pid files and none of our processes -- so a pid file records the pid *and* when the process
+started, in clock ticks since boot with the boot's id (:mod:`opsflow.process_start`: no step of
+the wall clock moves it), and a pid counts as ours only while both still match.
 
 * :func:`spawn` starts a process in its own session (stopping it can stop its children too) with
   stdin from /dev/null and stdout and stderr appended to a log file. ``posix_spawn`` rather than
@@ -33,9 +34,11 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["alive", "exit_status", "kill", "read_pid_file", "reap", "spawn", "start_time", "stop", "write_pid_file"]
+from opsflow import process_start
 
-#: Seconds two readings of one process's start time may differ by (psutil derives it from clock ticks).
+__all__ = ["alive", "exit_status", "kill", "read_pid_file", "reap", "spawn", "stop", "write_pid_file"]
+
+#: Seconds the epoch start times older pid files hold may differ by between two readings.
 START_TIME_SLACK = 0.05
 
 _PR_SET_PDEATHSIG = 1
@@ -98,57 +101,42 @@ def spawn(argv: Sequence[str], log_file: Path, *, env: Mapping[str, str] | None 
     return pid
 
 
-def start_time(pid: int) -> float | None:
-    """When ``pid`` started (epoch seconds, psutil's ``create_time``); None if there is no such process."""
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return None
-
-
 def write_pid_file(path: Path, pid: int) -> None:
-    """Record ``pid`` and its start time in ``path``, replaced in one step (never half written)."""
+    """Record ``pid``, its start in clock ticks and the boot's id in ``path``, replaced in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(f"{pid} {start_time(pid) or 0.0!r}\n")
+    tmp.write_text(f"{pid} {process_start.ticks(pid) or 0} {process_start.boot_id()}\n")
     os.replace(tmp, path)
 
 
 def read_pid_file(path: Path) -> int | None:
     """The pid recorded in ``path`` if that very process still runs; None otherwise (or no file).
 
-    Besides ``pid start-time`` it reads what the three supervisors wrote before this module: ``pid
-    ticks`` (the start in clock ticks from /proc, compared the same way) and a bare ``pid``, whose
-    caller must check the command line itself.
+    Besides ``pid ticks boot-id`` it reads what earlier versions wrote: ``pid ticks`` (no boot id),
+    ``pid epoch-start`` (psutil's ``create_time``, which a step of the clock moves) and a bare
+    ``pid``, whose caller must check the command line itself.
     """
     try:
         words = path.read_text().split()
         pid = int(words[0])
     except (OSError, ValueError, IndexError):
         return None
-    if len(words) > 1:
-        recorded = words[1]
-        if recorded.isdigit():  # clock ticks since boot, as /proc/PID/stat field 22 says
-            if _ticks(pid) != recorded:
-                return None
-        else:
-            try:
-                when = float(recorded)
-            except ValueError:
-                return None
-            now = start_time(pid)
-            if now is None or abs(now - when) > START_TIME_SLACK:
-                return None
+    if len(words) > 2 and words[2] != process_start.boot_id():
+        return None
+    if len(words) > 1 and not _started_as_recorded(pid, words[1]):
+        return None
     return pid if alive(pid) else None
 
 
-def _ticks(pid: int) -> str:
+def _started_as_recorded(pid: int, recorded: str) -> bool:
+    if recorded.isdigit():
+        return process_start.ticks(pid) == recorded
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    # field 22 (starttime); the command name (field 2) may contain spaces, so split after ")"
-    return stat.rsplit(")", 1)[1].split()[19]
+        when = float(recorded)
+        now = float(psutil.Process(pid).create_time())
+    except (ValueError, psutil.Error):
+        return False
+    return abs(now - when) <= START_TIME_SLACK
 
 
 def alive(pid: int) -> bool:
@@ -214,19 +202,19 @@ def stop(pid: int, grace: float, *, group: bool = False) -> bool:
     if group:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-    elif alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    gone = _wait_gone(pid, 5.0)
-    reap()
-    _EXIT_STATUS.pop(pid, None)  # we ended it: its status tells nothing
-    return gone
+        return _ended(pid)
+    return kill(pid) if alive(pid) else _ended(pid)
 
 
 def kill(pid: int) -> bool:
     """SIGKILL ``pid`` at once, as a crash would; True once it is gone."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    return _ended(pid)
+
+
+def _ended(pid: int) -> bool:
+    """Wait (5 s at most) until ``pid`` is gone and reap it; True once it is."""
     gone = _wait_gone(pid, 5.0)
     reap()
     _EXIT_STATUS.pop(pid, None)  # we ended it: its status tells nothing

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from opsflow.engines.runner import Runner
 from tests.fixtures import KILLABLE, OPSFLOW, eventually, executions
 
@@ -53,7 +53,7 @@ def test_ctrl_c_suspends_records_the_tasks_in_flight_and_resume_runs_nothing_twi
     with Runner(state) as runner:
         stopped = runner.record(run_id)
     assert stopped.state is RunState.SUSPENDED
-    assert not [t.path for t in stopped.steps if t.state == "RUNNING"]  # in flight at the signal: finished, recorded
+    assert not [t.path for t in stopped.steps if t.state is TaskState.RUNNING]  # in flight at the signal: finished, recorded
 
     resume_log = _resume(tmp_path, state, run_id)
     counts = executions(log, resume_log)
@@ -73,8 +73,8 @@ def test_second_ctrl_c_abandons_the_tasks_in_flight_and_resume_reruns_only_those
     run_id = re.search(r"run (\S+) started", log.read_text()).group(1)  # type: ignore[union-attr]
     with Runner(state) as runner:
         at_stop = runner.record(run_id)
-    completed = {t.path for t in at_stop.steps if t.state == "SUCCESS"}
-    in_flight = {t.path for t in at_stop.steps if t.state == "RUNNING"}
+    completed = {t.path for t in at_stop.steps if t.state is TaskState.SUCCESS}
+    in_flight = {t.path for t in at_stop.steps if t.state is TaskState.RUNNING}
 
     resume_log = _resume(tmp_path, state, run_id)
     counts = executions(log, resume_log)

@@ -6,7 +6,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from opsflow.engines.runner import Runner
 from tests.fixtures import KILLABLE, OPSFLOW, eventually, executions
 
@@ -35,8 +35,8 @@ def test_sigkill_mid_run_then_resume_runs_each_completed_task_once(tmp_path: Pat
 
     with Runner(state) as runner:
         at_kill = runner.record(run_id)
-    completed = {t.path for t in at_kill.tasks if t.state == "SUCCESS"}
-    in_flight = {t.path for t in at_kill.tasks if t.state == "RUNNING"}
+    completed = {t.path for t in at_kill.tasks if t.state is TaskState.SUCCESS}
+    in_flight = {t.path for t in at_kill.tasks if t.state is TaskState.RUNNING}
     assert at_kill.state is RunState.RUNNING and completed
 
     with second_log.open("w") as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from opsflow.engines.persistence import _codec
@@ -86,10 +87,10 @@ def signals_of(backend: SQLiteBackend, run_id: str) -> list[tuple[int, str, floa
     return [(int(seq), str(name), float(sent_at), str(sender)) for seq, name, sent_at, sender in rows]
 
 
-def drop_signals(backend: SQLiteBackend, run_id: str) -> None:
-    """Delete the run's signal rows."""
+def drop_signals(backend: SQLiteBackend, run_ids: Sequence[str]) -> None:
+    """Delete these runs' signal rows."""
     with backend.locked() as db:
-        db.execute("DELETE FROM signals WHERE run_id = ?", (run_id,))
+        db.executemany("DELETE FROM signals WHERE run_id = ?", [(run_id,) for run_id in run_ids])
 
 
 # -- summaries of pruned runs (opsflow.engines.retention): one small row each ----------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kazoo import exceptions as k_exc
@@ -172,15 +173,14 @@ def summaries(backend: ZooKeeperBackend) -> list[dict[str, Any]]:
     return found
 
 
-def drop_signals(backend: ZooKeeperBackend, run_id: str) -> None:
-    """Delete the run's signal nodes and their folder."""
+def drop_signals(backend: ZooKeeperBackend, run_ids: Sequence[str]) -> None:
+    """Delete these runs' signal nodes and their folders (two round trips for all)."""
     session = backend.session()
-    folder = f"{backend.root}/{SIGNALS}/{run_id}"
-    listed = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))],
-                            (tf_exc.NotFound,))[0]
-    if isinstance(listed, tf_exc.NotFound):
-        return
-    paths = [f"{folder}/{child}" for child in listed] + [folder]
+    folders = [f"{backend.root}/{SIGNALS}/{run_id}" for run_id in run_ids]
+    listings = session.gather([(f"signals of run {run_id}", session.client.get_children_async, (folder,))
+                               for run_id, folder in zip(run_ids, folders)], (tf_exc.NotFound,))
+    paths = [path for folder, listed in zip(folders, listings) if not isinstance(listed, tf_exc.NotFound)
+             for path in [*(f"{folder}/{child}" for child in listed), folder]]
     session.gather([(path, session.client.delete_async, (path,)) for path in paths], (tf_exc.NotFound,))
 
 

@@ -28,7 +28,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +191,9 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         """The run's signals as (seq, name, sent_at, sender), oldest first."""
         return _sqlite_facts.signals_of(self, run_id)
 
-    def drop_signals(self, run_id: str) -> None:
-        """Delete the run's signal rows."""
-        _sqlite_facts.drop_signals(self, run_id)
+    def drop_signals(self, run_ids: Sequence[str]) -> None:
+        """Delete these runs' signal rows."""
+        _sqlite_facts.drop_signals(self, run_ids)
 
     def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
         """Store (or replace) pruned runs' summaries, one row each."""
@@ -270,11 +270,12 @@ class SQLiteBackend(base.Backend):  # type: ignore[misc]
         """Always: an SQLite lease is good until it expires."""
         return True
 
-    def drop_lease(self, run_id: str) -> None:
-        """Delete the run's lease row unless a holder still has it."""
+    def drop_leases(self, run_ids: Sequence[str]) -> None:
+        """Delete these runs' lease rows, but each a holder still has."""
+        now = time.time()
         with self.locked() as db:
-            db.execute("DELETE FROM leases WHERE run_id = ? AND holder IS NULL OR run_id = ? AND expires < ?",
-                       (run_id, run_id, time.time()))
+            db.executemany("DELETE FROM leases WHERE run_id = ? AND holder IS NULL OR run_id = ? AND expires < ?",
+                           [(run_id, run_id, now) for run_id in run_ids])
 
     def fenced_out(self, db: sqlite3.Connection, flow_uuid: str) -> bool:
         """True when this connection leased the run and another process has taken it since (lock held)."""

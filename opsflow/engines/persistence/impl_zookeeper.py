@@ -45,10 +45,11 @@ on its own).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from kazoo import exceptions as k_exc
@@ -73,6 +74,24 @@ PROGRESS_KEYS = frozenset({tf_storage.META_PROGRESS, tf_storage.META_PROGRESS_DE
 MAX_NODE_BYTES = 1_000_000
 
 
+@dataclasses.dataclass(eq=False)
+class _RunLease:
+    """What a backend knows of the lease of one run it took or gave up."""
+
+    #: The run (flow detail) uuid.
+    run_id: str
+    #: The lease node's path and version at taking: every write of the run checks it. None for a
+    #: run given up without ever being taken here.
+    fence: Fence | None = None
+    #: Lost (session ended, a fenced write refused) or given up: the run's writes are refused until
+    #: it is leased again, since an engine thread can still write after its owner let the run go.
+    lost: bool = False
+    #: Given up (released or lost): forgotten once enough newer runs were (see GIVEN_UP_REMEMBERED).
+    given_up: bool = False
+    #: Uuids of the run's atoms seen while it was leased: their writes are fenced by the run's lease.
+    atoms: set[str] = dataclasses.field(default_factory=set)
+
+
 class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
     """A TaskFlow backend keeping logbooks, flow details and atom details in ZooKeeper."""
 
@@ -93,17 +112,12 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         self._session: Session | None = None
         #: atom uuid -> (hash of what must be awaited, hash of the whole node) as last sent.
         self.sent: dict[str, tuple[int, int]] = {}
-        #: Runs whose lease this backend holds -> the lease node's version at taking.
-        self._fences: dict[str, Fence] = {}
-        #: Runs whose lease was lost (session ended, a fenced write refused): never usable again.
-        self._lost: set[str] = set()
         #: atom uuid -> its latest write sent behind and not waited for yet (see wait_stored).
         self.unstored: dict[str, Write] = {}
-        #: atom uuid -> run (flow detail) uuid, for fencing atom writes.
-        self.atom_runs: dict[str, str] = {}
-        #: Runs given up (released or lost), oldest first: their writes stay refused until leased again,
-        #: since an engine thread can still write after its owner let the run go.
-        self._given_up: collections.OrderedDict[str, None] = collections.OrderedDict()
+        #: Runs this backend leased or gave up, by run id, the most recently taken or given up last.
+        self._leases: collections.OrderedDict[str, _RunLease] = collections.OrderedDict()
+        #: The same records by the uuid of each atom they fence (an atom write knows no run).
+        self._atom_leases: dict[str, _RunLease] = {}
         self.leases_path = f"{self.root}/leases"
         #: An ZooKeeper lease lives as long as the holder's session: one session timeout.
         self.lease_ttl = self.timeout
@@ -166,9 +180,9 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
         """The run's signals as (seq, name, sent_at, sender), oldest first."""
         return _zk_facts.signals_of(self, run_id)
 
-    def drop_signals(self, run_id: str) -> None:
-        """Delete the run's signal nodes."""
-        _zk_facts.drop_signals(self, run_id)
+    def drop_signals(self, run_ids: Sequence[str]) -> None:
+        """Delete these runs' signal nodes."""
+        _zk_facts.drop_signals(self, run_ids)
 
     def save_summaries(self, summaries: list[dict[str, Any]]) -> None:
         """Append pruned runs' summaries (packed, many to a node)."""
@@ -183,24 +197,39 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
     #: How many given-up runs keep their writes refused (their engine threads end long before).
     GIVEN_UP_REMEMBERED = 1000
 
-    def fence_of(self, run_id: str | None) -> Fence | None:
+    def fence_of(self, run_id: str) -> Fence | None:
         """The condition on writes of this run, if this backend leased it; LeaseLost once lost."""
-        if run_id is None:
-            return None
-        if run_id in self._lost:
-            raise LeaseLost(run_id, f"its ZooKeeper lease at {self.hosts} is gone")
-        return self._fences.get(run_id)
+        return self._fence(self._leases.get(run_id))
 
-    @property
-    def leased(self) -> dict[str, Fence]:
-        """Runs this backend holds the lease of (even if lost since)."""
-        return self._fences
+    def fence_of_atom(self, atom_uuid: str) -> Fence | None:
+        """The condition on writes of this atom: its run's (:meth:`fence_of`)."""
+        return self._fence(self._atom_leases.get(atom_uuid))
+
+    def _fence(self, lease: _RunLease | None) -> Fence | None:
+        if lease is None:
+            return None
+        if lease.lost:
+            raise LeaseLost(lease.run_id, f"its ZooKeeper lease at {self.hosts} is gone")
+        return lease.fence
+
+    def track_atoms(self, run_id: str, atom_uuids: Iterable[str]) -> None:
+        """Fence the writes of these atoms of the run by its lease, if this backend took it."""
+        lease = self._leases.get(run_id)
+        if lease is None or lease.fence is None:  # only the runs this process drives need it
+            return
+        for atom_uuid in atom_uuids:
+            lease.atoms.add(atom_uuid)
+            self._atom_leases[atom_uuid] = lease
 
     def _fence_broken(self, lease_path: str) -> None:
-        self._lost.add(lease_path.rsplit("/", 1)[-1])
+        lease = self._leases.get(lease_path.rsplit("/", 1)[-1])
+        if lease is not None:
+            lease.lost = True
 
     def _session_lost(self) -> None:
-        self._lost.update(self._fences)  # the owner nodes went with the session
+        for lease in list(self._leases.values()):
+            if lease.fence is not None:  # the owner nodes went with the session
+                lease.lost = True
 
     def take_lease(self, run_id: str, holder: Holder, ttl: float) -> tuple[int, float]:
         """Take the run's lease unless its owner node lives (a dead local holder's is removed first)."""
@@ -252,9 +281,9 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def _taken(self, run_id: str, path: str, token: int, version: int) -> tuple[int, float]:
         """Fence the run's writes by the lease node at ``version`` from now on."""
-        self._lost.discard(run_id)
-        self._given_up.pop(run_id, None)
-        self._fences[run_id] = (path, version)
+        lease = self._leases.setdefault(run_id, _RunLease(run_id))
+        lease.fence, lease.lost, lease.given_up = (path, version), False, False
+        self._leases.move_to_end(run_id)
         return token, self.timeout
 
     def _owned(self, run_id: str) -> RunOwned:
@@ -274,14 +303,14 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
                                 (what, session.client.exists_async, (f"{path}/owner",))])
         ours = session.client.client_id[0] if session.client.client_id else None
         if found[0] is None or found[0].version != version or found[1] is None or found[1].ephemeralOwner != ours:
-            self._lost.add(run_id)
+            self._leases[run_id].lost = True  # fence_of found it
             raise LeaseLost(run_id, f"its ZooKeeper lease at {self.hosts} has a newer owner or lapsed")
         return self.timeout
 
     def release_lease(self, run_id: str, token: int) -> None:
         """Give the lease up if it is still ours, and stop fencing the run's writes."""
-        fence = self._fences.get(run_id)
-        lost = run_id in self._lost
+        lease = self._leases.get(run_id)
+        fence, lost = (lease.fence, lease.lost) if lease is not None else (None, False)
         self._give_up(run_id)
         if fence is None or lost:
             return
@@ -298,16 +327,18 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
 
     def _give_up(self, run_id: str) -> None:
         """Refuse the run's writes from now on (fence_of raises), remembering the newest runs only."""
-        self._lost.add(run_id)
-        self._given_up[run_id] = None
-        self._given_up.move_to_end(run_id)
-        if len(self._given_up) > self.GIVEN_UP_REMEMBERED:
+        lease = self._leases.setdefault(run_id, _RunLease(run_id))
+        lease.lost = lease.given_up = True
+        self._leases.move_to_end(run_id)
+        # list(): a snapshot taken without giving up the GIL, as another thread may take a lease meanwhile
+        given_up = [old for old in list(self._leases.values()) if old.given_up]
+        if len(given_up) > self.GIVEN_UP_REMEMBERED:
             # a conductor drives runs for months: forget the oldest, whose engines are long gone
-            old, _ = self._given_up.popitem(last=False)
-            self._lost.discard(old)
-            self._fences.pop(old, None)
-            for atom in [atom for atom, run in self.atom_runs.items() if run == old]:
-                del self.atom_runs[atom]
+            oldest = given_up[0]
+            del self._leases[oldest.run_id]
+            for atom_uuid in oldest.atoms:
+                if self._atom_leases.get(atom_uuid) is oldest:
+                    del self._atom_leases[atom_uuid]
 
     def read_lease(self, run_id: str) -> LeaseRecord | None:
         """The run's stored lease, if it ever had one."""
@@ -335,17 +366,19 @@ class ZooKeeperBackend(base.Backend):  # type: ignore[misc]
     def lease_usable(self, run_id: str) -> bool:
         """False while the session is SUSPENDED, and for good once the run's lease was lost."""
         session = self._session
-        return session is not None and session.usable and run_id not in self._lost
+        lease = self._leases.get(run_id)
+        return session is not None and session.usable and not (lease is not None and lease.lost)
 
-    def drop_lease(self, run_id: str) -> None:
-        """Delete the run's lease node unless its owner node lives (a holder still has it)."""
+    def drop_leases(self, run_ids: Sequence[str]) -> None:
+        """Delete these runs' lease nodes, but each whose owner node lives (a holder still has it)."""
         session = self.session()
-        path = f"{self.leases_path}/{run_id}"
-        # the delete fails (not empty) while the ephemeral owner child exists: exactly while it is held
-        (result,) = session.gather([(f"lease of run {run_id}", session.client.delete_async, (path,))],
-                                   (tf_exc.NotFound, tf_exc.StorageFailure))
-        if isinstance(result, StorageUnavailable):
-            raise result
+        # a delete fails (not empty) while the ephemeral owner child exists: exactly while it is held
+        results = session.gather([(f"lease of run {run_id}", session.client.delete_async,
+                                   (f"{self.leases_path}/{run_id}",)) for run_id in run_ids],
+                                 (tf_exc.NotFound, tf_exc.StorageFailure))
+        for result in results:
+            if isinstance(result, StorageUnavailable):
+                raise result
 
     @staticmethod
     def _lease_payload(holder: Holder | None, token: int) -> bytes:
@@ -397,7 +430,7 @@ class Connection(base.Connection):  # type: ignore[misc]
         behind = self._backend.write_behind and sent is not None and (
             atom_detail.state in IN_FLIGHT_STATES or sent[0] == lasting
         )
-        fence = self._backend.fence_of(self._backend.atom_runs.get(atom_detail.uuid))
+        fence = self._backend.fence_of_atom(atom_detail.uuid)
         self._backend.sent[atom_detail.uuid] = (lasting, hash(payload))
         if behind:
             write = self._session.write_later(path, payload, fence)
@@ -441,15 +474,27 @@ class Connection(base.Connection):  # type: ignore[misc]
 
     def destroy_logbook(self, book_uuid: str) -> None:
         """Delete a logbook with its flow and atom details; ``NotFound`` if it is not stored."""
-        book_path = f"{self._books}/{book_uuid}"
-        flows = self._children(book_path, f"logbook {book_uuid!r}")
+        if self.destroy_logbooks([book_uuid]):
+            raise tf_exc.NotFound(f"no logbook {book_uuid!r} in ZooKeeper at {self._backend.hosts}")
+
+    def destroy_logbooks(self, book_uuids: Sequence[str]) -> list[str]:
+        """Delete these logbooks with their flow and atom details, three round trips for all of
+        them (retention prunes hundreds at a time); return those that were not stored."""
+        book_paths = [f"{self._books}/{uuid}" for uuid in book_uuids]
+        listed = self._children_of(book_paths, (tf_exc.NotFound,))
+        missing = [uuid for uuid, flows in zip(book_uuids, listed) if isinstance(flows, tf_exc.NotFound)]
+        owned = [(path, flow) for path, flows in zip(book_paths, listed) if isinstance(flows, list) for flow in flows]
+        flow_paths = [f"{self._flows}/{flow}" for _book_path, flow in owned]
+        atoms_of = self._children_of(flow_paths, (tf_exc.NotFound,))
         paths: list[str] = []
-        for flow, atoms in zip(flows, self._children_of([f"{self._flows}/{f}" for f in flows])):
-            paths += [f"{self._atoms}/{a}" for a in atoms] + [f"{self._flows}/{flow}/{a}" for a in atoms]
-            paths += [f"{self._flows}/{flow}", f"{book_path}/{flow}"]
+        for (book_path, flow), flow_path, atoms in zip(owned, flow_paths, atoms_of):
+            atoms = [] if isinstance(atoms, tf_exc.NotFound) else atoms
+            paths += [f"{self._atoms}/{a}" for a in atoms] + [f"{flow_path}/{a}" for a in atoms]
+            paths += [flow_path, f"{book_path}/{flow}"]
             for atom in atoms:
                 self._backend.sent.pop(atom, None)
-        self._delete([*paths, book_path])
+        self._delete([*paths, *(p for p, flows in zip(book_paths, listed) if isinstance(flows, list))])
+        return missing
 
     def get_logbook(self, book_uuid: str, lazy: bool = False) -> Any:
         """Load a logbook (with its flows and atoms unless ``lazy``); ``NotFound`` if not stored."""
@@ -459,31 +504,59 @@ class Connection(base.Connection):  # type: ignore[misc]
             data, _stat = self._session.call(what, self._client.get_async, path)
             node = json.loads(data)
             return _codec.load_book(book_uuid, node["name"], node["state"])
-        # An opsflow run's one flow detail has its logbook's uuid: ask for it, and for its atoms'
-        # list, in the same round trip as the logbook (two round trips per run instead of five).
-        flow_path = f"{self._flows}/{book_uuid}"
-        client = self._client
-        found = self._session.gather(
-            [(what, client.get_async, (path,)), (what, client.get_children_async, (path,)),
-             (f"flow detail {book_uuid!r}", client.get_async, (flow_path,)),
-             (f"flow detail {book_uuid!r}", client.get_children_async, (flow_path,))],
-            (tf_exc.NotFound,))
-        for reply in found[:2]:
-            if isinstance(reply, tf_exc.NotFound):
-                raise reply
-        (data, _stat), flow_uuids, flow_node, atom_uuids = found
-        node = json.loads(data)
-        book = _codec.load_book(book_uuid, node["name"], node["state"])
-        updated_at = book.updated_at  # LogBook.add() stamps updated_at; keep the stored one
-        for uuid in flow_uuids:
-            if uuid == book_uuid and not isinstance(flow_node, Exception) and not isinstance(atom_uuids, Exception):
-                flow = self._flow_of(uuid, flow_node[0])
-                self._add_atoms(flow, atom_uuids)
-            else:
-                flow = self._load_flows([uuid], lazy=False)[0]
-            book.add(flow)
-        book.updated_at = updated_at
+        (book,) = self.get_logbooks_of([book_uuid])
+        if isinstance(book, tf_exc.NotFound):
+            raise book
         return book
+
+    def get_logbooks_of(self, book_uuids: Sequence[str]) -> list[Any]:
+        """Load these logbooks with their flows and atoms, two round trips for all of them; a
+        ``NotFound`` in place of each one that is not stored.
+
+        An opsflow run's one flow detail has its logbook's uuid: it and its atoms' list are asked
+        for in the same round trip as the logbook, and every run's atoms together in a second
+        (listing or pruning a thousand runs waits for two replies, not five thousand).
+        """
+        client = self._client
+        requests = []
+        for uuid in book_uuids:
+            book_path, flow_path = f"{self._books}/{uuid}", f"{self._flows}/{uuid}"
+            requests += [(f"logbook {uuid!r}", client.get_async, (book_path,)),
+                         (f"logbook {uuid!r}", client.get_children_async, (book_path,)),
+                         (f"flow detail {uuid!r}", client.get_async, (flow_path,)),
+                         (f"flow detail {uuid!r}", client.get_children_async, (flow_path,))]
+        replies = self._session.gather(requests, (tf_exc.NotFound,))
+        books: list[Any] = []
+        own_flows: list[tuple[Any, list[str]]] = []  # flow details whose atoms the second round trip loads
+        for index, uuid in enumerate(book_uuids):
+            book_node, flow_uuids, flow_node, atom_uuids = replies[4 * index:4 * index + 4]
+            missing = next((r for r in (book_node, flow_uuids) if isinstance(r, tf_exc.NotFound)), None)
+            if missing is not None:
+                books.append(missing)
+                continue
+            node = json.loads(book_node[0])
+            book = _codec.load_book(uuid, node["name"], node["state"])
+            updated_at = book.updated_at  # LogBook.add() stamps updated_at; keep the stored one
+            try:
+                for flow_uuid in flow_uuids:
+                    if flow_uuid == uuid and not isinstance(flow_node, Exception) and isinstance(atom_uuids, list):
+                        flow = self._flow_of(flow_uuid, flow_node[0])
+                        own_flows.append((flow, atom_uuids))
+                    else:
+                        flow = self._load_flows([flow_uuid], lazy=False)[0]
+                    book.add(flow)
+            except tf_exc.NotFound as exc:  # deleted meanwhile
+                books.append(exc)
+                continue
+            book.updated_at = updated_at
+            books.append(book)
+        atoms = iter(self._load_atoms([atom for _flow, flow_atoms in own_flows for atom in flow_atoms]))
+        for flow, flow_atoms in own_flows:
+            loaded = [next(atoms) for _atom in flow_atoms]
+            self._backend.track_atoms(flow.uuid, (atom.uuid for atom in loaded))
+            for atom in loaded:
+                flow.add(atom)
+        return books
 
     def get_logbooks(self, lazy: bool = False) -> Iterator[Any]:
         """Load every logbook."""
@@ -533,10 +606,8 @@ class Connection(base.Connection):  # type: ignore[misc]
         creates: list[tuple[str, bytes]] = []
         sets: list[tuple[str, Any, tuple[Any, ...]]] = []
         written: list[str] = []
-        leased = flow.uuid in self._backend.leased
+        self._backend.track_atoms(flow.uuid, (atom.uuid for atom in flow))
         for atom in flow:
-            if leased:
-                self._backend.atom_runs[atom.uuid] = flow.uuid
             payload, lasting = self._atom_payload(atom)
             if atom.uuid not in stored:
                 creates += [(f"{self._atoms}/{atom.uuid}", payload), (f"{self._flows}/{flow.uuid}/{atom.uuid}", b"")]
@@ -617,8 +688,9 @@ class Connection(base.Connection):  # type: ignore[misc]
     def _children(self, path: str, what: str) -> list[str]:
         return list(self._session.call(what, self._client.get_children_async, path))
 
-    def _children_of(self, paths: list[str]) -> list[list[str]]:
-        return self._session.gather([(path, self._client.get_children_async, (path,)) for path in paths])
+    def _children_of(self, paths: list[str], tolerate: tuple[type[Exception], ...] = ()) -> list[Any]:
+        """Each path's children, one round trip for all (an error of a ``tolerate`` type in its place)."""
+        return self._session.gather([(path, self._client.get_children_async, (path,)) for path in paths], tolerate)
 
     def _delete(self, paths: list[str]) -> None:
         # Sent in order on one session, so children are gone before their parents are deleted.
@@ -641,10 +713,9 @@ class Connection(base.Connection):  # type: ignore[misc]
 
     def _add_atoms(self, flow: Any, atom_uuids: list[str]) -> None:
         """Load these atoms (one round trip) into the flow detail."""
-        leased = flow.uuid in self._backend.leased
-        for atom in self._load_atoms(atom_uuids):
-            if leased:  # only the runs this process drives need their atoms' run known
-                self._backend.atom_runs[atom.uuid] = flow.uuid
+        atoms = self._load_atoms(atom_uuids)
+        self._backend.track_atoms(flow.uuid, (atom.uuid for atom in atoms))
+        for atom in atoms:
             flow.add(atom)
 
     def _load_atoms(self, uuids: list[str]) -> list[Any]:

@@ -11,7 +11,7 @@ import pytest
 from opsflow import jobs
 from opsflow.conductor import Conductor
 from opsflow.engines.jobboard import Address, JobBoard
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from opsflow.engines.runner import Runner
 from tests import child_flows
 from tests.fixtures import eventually, opsflow
@@ -56,7 +56,7 @@ def test_batch_of_200_children_over_three_conductors_survives_a_kill_during_expa
 
     def gathered() -> bool:
         record = cluster.runner.record(parent)
-        return any(t.path == "each" and t.state == "SUCCESS" for t in record.tasks)
+        return any(t.path == "each" and t.state is TaskState.SUCCESS for t in record.tasks)
 
     eventually(gathered, 240, "the parent gathered its children")
     result = {t.path: t.result for t in cluster.runner.record(parent).tasks}["each"]

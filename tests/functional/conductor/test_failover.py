@@ -2,7 +2,7 @@
 
 import pytest
 
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
 from tests.fixtures import KILLABLE, eventually
 from tests.functional.conductor.harness import Cluster
@@ -26,7 +26,7 @@ def test_conductor_killed_mid_job_its_job_finishes_elsewhere_without_rerunning_c
     holder.kill()
 
     at_kill = cluster.runner.record(run_id)
-    completed = {t.path for t in at_kill.tasks if t.state == "SUCCESS"}
+    completed = {t.path for t in at_kill.tasks if t.state is TaskState.SUCCESS}
     assert completed and at_kill.state is RunState.RUNNING
 
     eventually(lambda: cluster.view(run_id) is None, 60, "the job finished and left the board")
@@ -50,7 +50,7 @@ def test_sigterm_suspends_the_running_job_releases_its_claim_and_exits_0(cluster
     stopped = cluster.view(run_id)
     assert stopped is not None and stopped.owner is None and stopped.state == "queued"
     assert cluster.runner.record(run_id).state is RunState.SUSPENDED
-    done_before = {t.path for t in cluster.runner.record(run_id).tasks if t.state == "SUCCESS"}
+    done_before = {t.path for t in cluster.runner.record(run_id).tasks if t.state is TaskState.SUCCESS}
 
     cluster.start("second")
     eventually(lambda: cluster.view(run_id) is None, 60, "the job finished")

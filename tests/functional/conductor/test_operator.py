@@ -5,19 +5,12 @@ from pathlib import Path
 import pytest
 
 from opsflow.engines.records import RunState
-from tests.fixtures import eventually, opsflow
+from opsflow.jobs import JobState
+from tests.fixtures import FLAKY, eventually, opsflow
 from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
-FLAKY = """
-name: flaky
-on_failure: pause
-tasks:
-  - {name: a, action: core.echo, args: {message: a}}
-  - {name: b, action: core.fail, args: {times: 1}, after: [a]}
-  - {name: c, action: core.echo, args: {message: c}, after: [b]}
-"""
 
 
 def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
@@ -27,7 +20,7 @@ def test_paused_jobs_stay_until_an_operator_resumes_one_and_reverts_the_other(
     to_resume = cluster.submit(FLAKY)
     to_revert = cluster.submit(FLAKY)
     for run_id in (to_resume, to_revert):
-        eventually(lambda: (job := cluster.view(run_id)) and job.state == "paused", what=f"{run_id} paused")
+        eventually(lambda: (job := cluster.view(run_id)) and job.state is JobState.PAUSED, what=f"{run_id} paused")
     code, out, _ = opsflow(capsys, "jobs", "list", "--zookeeper", cluster.address_text, "-f", "value", "-c", "state")
     assert code == 0 and out.split() == ["paused", "paused"]
 

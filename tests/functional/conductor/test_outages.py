@@ -16,7 +16,7 @@ import pytest
 
 from opsflow import jobs
 from opsflow.engines.jobboard import HoldKind
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
 from tests.fixtures import KILLABLE, eventually
 from tests.functional.conductor.harness import Cluster
@@ -52,7 +52,7 @@ def test_zookeeper_stopped_mid_run_then_restarted(tmp_path: Path, server: ZooKee
         conductor = cluster.start("alpha", "--outage-bound", str(BOUND))
         run_id = cluster.submit(FLOW, items=ITEMS)
         eventually(lambda: sum(conductor.executions().values()) >= 4, 60, "four tasks started")
-        at_stop = {t.path for t in cluster.runner.record(run_id).tasks if t.state == "SUCCESS"}
+        at_stop = {t.path for t in cluster.runner.record(run_id).tasks if t.state is TaskState.SUCCESS}
         started_at_stop = sum(conductor.executions().values())
         server.stop()
         stopped = time.monotonic()

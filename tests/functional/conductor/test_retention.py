@@ -1,12 +1,10 @@
 """Conductors prune finished runs by themselves, and leave no hold or job node for a run that is gone."""
 
 import pytest
-from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
 
 from opsflow.engines.jobboard import Hold, HoldKind
 from opsflow.engines.records import RunState
-from tests.fixtures import eventually, opsflow
+from tests.fixtures import count_nodes, eventually, opsflow
 from tests.functional.conductor.harness import Cluster
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -18,14 +16,6 @@ tasks:
   - {name: b, action: core.echo, args: {message: b}, after: [a]}
 """
 
-
-def count_nodes(client: KazooClient, path: str) -> int:
-    """Nodes at and below ``path`` (one deleted while counting counts as gone)."""
-    try:
-        children = client.get_children(path)
-    except NoNodeError:
-        return 0
-    return 1 + sum(count_nodes(client, f"{path}/{child}") for child in children)
 
 
 def test_a_conductor_prunes_finished_jobs_and_the_node_count_stays_flat(cluster: Cluster) -> None:
@@ -48,7 +38,8 @@ def test_a_conductor_prunes_finished_jobs_and_the_node_count_stays_flat(cluster:
 
 
 def test_flows_prune_removes_orphan_holds_and_job_nodes(cluster: Cluster, capsys: pytest.CaptureFixture[str]) -> None:
-    """A job node left for a finished run and a hold for a run that is gone are removed by `flows prune`."""
+    """A job node left for a finished run, and a hold and a lease of a run that is gone, are removed by
+    `flows prune`."""
     done = cluster.submit(QUICK)
     cluster.start("worker", "--prune-every", "0")
     eventually(lambda: cluster.view(done) is None, 60, "the job finished")
@@ -56,7 +47,11 @@ def test_flows_prune_removes_orphan_holds_and_job_nodes(cluster: Cluster, capsys
     # What a conductor killed between finishing a run and consuming its job leaves, and a stray hold.
     cluster.board.post(done, "quick", 0.0)
     cluster.board.set_hold(Hold("no-such-run", HoldKind.FAILED))
+    # What a run pruned while a stopped conductor still held its lease leaves once that session expires.
+    orphan = f"{cluster.board.address.root}/state/leases/no-such-run"
+    cluster.board.client.create(orphan, b'{"holder": null, "token": 3}')
     code, out, err = opsflow(capsys, "flows", "prune", "--keep", "0", "--zookeeper", cluster.address_text)
     assert (code, err.strip()) == (0, "pruned 1 finished runs"), out
     assert cluster.board.entries() == [] and cluster.board.holds() == {}
+    assert cluster.board.client.exists(orphan) is None
     assert cluster.runner.record(done).pruned_at is not None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from tests.fixtures import eventually, opsflow
 from tests.functional.conductor.harness import Cluster
 
@@ -21,7 +21,7 @@ tasks:
   - {name: approve, action: core.wait, args: {seconds: 86400, signal: go}, after: [slow]}
 """)
     eventually(lambda: (job := cluster.view(run_id)) and job.owner == "only"
-               and any(t.path == "slow" and t.state == "RUNNING" for t in job.record.steps),  # type: ignore[union-attr]
+               and any(t.path == "slow" and t.state is TaskState.RUNNING for t in job.record.steps),  # type: ignore[union-attr]
                60, "the conductor running the first task")
     code, out, _err = opsflow(capsys, "signal", run_id, "go", "--zookeeper", cluster.address_text)
     assert code == 0, out

@@ -63,3 +63,31 @@ def _work_x(client: KazooClient, root: str) -> None:
     """Take bound x (limit 1) once."""
     with slots.ZooKeeperSlots(client, f"{root}/slots").hold([slots.Bound("x", 1)], "waiter"):
         pass
+
+
+class _Frozen:
+    """Every client's wall clock, stopped: the waits then depend on the bucket's shared state alone."""
+
+    def __call__(self) -> float:
+        return 5000.0
+
+
+def test_a_zookeeper_rate_is_one_bucket_for_every_client(zookeeper_hosts: str, zk_chroot: str) -> None:
+    """40 reservations of one unit at 10 a second, from eight threads over two clients at once: exactly one
+    second's burst waits nothing and every other one waits 0.1 s longer than the one before -- no
+    reservation lost or counted twice by the concurrent compare-and-set -- and the rate's node holds the
+    bucket's arrival time 4 s ahead."""
+    clients = [_client(zookeeper_hosts) for _ in range(2)]
+    try:
+        rate = slots.Rate("forklift/api/devcloud-source", 10)
+        ends = [slots.ZooKeeperSlots(client, f"{zk_chroot}/slots", clock=_Frozen()) for client in clients]
+        with futures.ThreadPoolExecutor(8) as pool:
+            waits = sorted(pool.map(lambda i: ends[i % 2].reserve(rate, 1), range(40)))
+        assert waits[:10] == pytest.approx([0.0] * 10, abs=1e-6)
+        assert waits[10:] == pytest.approx([0.1 * k for k in range(1, 31)], abs=1e-6)
+        data, _ = clients[0].get(f"{zk_chroot}/slots/{slots.ZooKeeperSlots.RATES}/{rate.node}")
+        assert float(data) == pytest.approx(5004.0)
+    finally:
+        for client in clients:
+            client.stop()
+            client.close()

@@ -127,6 +127,12 @@ def _node_counts(hosts: str, root: str) -> collections.Counter[str]:
         client.close()
 
 
+def _retention_lines(conductors: list[ConductorProcess]) -> list[str]:
+    """The last lines each conductor logged about pruning, for a node count that did not settle."""
+    return [f"{c.name}: {line[:300]}" for c in conductors
+            for line in [ln for ln in c.log.read_text().splitlines() if "retention" in ln][-3:]]
+
+
 def _settled_node_count(hosts: str, root: str, near: int | None = None) -> int:
     """The node count once pruning has caught up: within 10 % of ``near``, or steady for 3 reads."""
     seen: list[collections.Counter[str]] = []
@@ -232,7 +238,10 @@ def test_a_thousand_jobs_survive_kills_stops_and_a_zookeeper_restart(tmp_path: P
             if sum(any(f.caught(e.conductor, e.started) for f in faults) for e in runs) < len(runs) - 1
         }
         assert unexplained == {}, (faults, dict(list(unexplained.items())[:5]))
-        _settled_node_count(server.hosts, "/soak", near=nodes_at_start)
+        try:
+            _settled_node_count(server.hosts, "/soak", near=nodes_at_start)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; what the pruners logged last: {_retention_lines(cluster.conductors)}") from None
     finally:
         cluster.close()
         server.stop()

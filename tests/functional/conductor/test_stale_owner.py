@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from opsflow.engines.records import RunState
+from opsflow.engines.records import RunState, TaskState
 from tests.fixtures import KILLABLE, eventually
 from tests.functional.conductor.harness import Cluster, ConductorProcess
 
@@ -55,7 +55,7 @@ def test_stopped_during_tasks_then_resumed_writes_nothing_over_the_new_owner(clu
     eventually(lambda: sum(holder.executions().values()) >= 4, 60, "four tasks started")
     owner = cluster.view(run_id).lease.owner  # type: ignore[union-attr]  # what `jobs list` shows
     assert owner is not None and owner.startswith(f"conductor {holder.name} (") and owner.endswith("(live)")
-    at_stop = {t.path for t in cluster.runner.record(run_id).tasks if t.state == "SUCCESS"}
+    at_stop = {t.path for t in cluster.runner.record(run_id).tasks if t.state is TaskState.SUCCESS}
     _stop_until_taken_over(cluster, run_id, holder)
 
     eventually(lambda: cluster.view(run_id) is None, 90, "the job finished and left the board")
@@ -63,7 +63,7 @@ def test_stopped_during_tasks_then_resumed_writes_nothing_over_the_new_owner(clu
     assert holder.process.poll() is None, holder.log.read_text()
     record = cluster.runner.record(run_id)
     assert record.state is RunState.SUCCEEDED
-    assert all(t.state == "SUCCESS" for t in record.steps)
+    assert all(t.state is TaskState.SUCCESS for t in record.steps)
     counts = cluster.executions()
     assert set(counts) == EXPECTED
     assert {path: counts[path] for path in at_stop if counts[path] != 1} == {}

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from opsflow.engines.records import RunState
+from opsflow.jobs import JobState
 from tests.fixtures import eventually, opsflow
 from tests.functional.conductor.harness import Cluster
 
@@ -32,7 +33,7 @@ def test_week_long_wait_holds_no_worker_survives_restart_and_ends_when_the_clock
     first = cluster.start("first", "--clock-file", str(clock))
     week, approval = cluster.submit(WEEK), cluster.submit(APPROVAL)
     for run_id in (week, approval):
-        eventually(lambda: (job := cluster.view(run_id)) and job.state == "waiting", what=f"{run_id} waiting")
+        eventually(lambda: (job := cluster.view(run_id)) and job.state is JobState.WAITING, what=f"{run_id} waiting")
     assert cluster.board.conductors()["first"]["jobs"] == []  # no worker held
     assert all(job.owner is None for job in (cluster.view(week), cluster.view(approval)))
     code, _, err = opsflow(capsys, "resume", week, "--zookeeper", cluster.address_text)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -58,13 +57,10 @@ class _OnTask:
             self.action(self.run_id)
 
 
-@pytest.fixture(params=["sqlite", "zookeeper"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/state.db"
-    hosts = request.getfixturevalue("zookeeper_hosts")
-    chroot = request.getfixturevalue("zk_chroot")
-    return f"zookeeper://{hosts}{chroot}/state"
+@pytest.fixture
+def zk_options() -> str:
+    """None: this suite runs on the backend's default session timeout (10 s)."""
+    return ""
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from opsflow.errors import DefinitionError, InvalidInput
 from opsflow.flows import loader
 from opsflow.flows.model import OnItemFailure
 from tests import child_flows
+from tests.fixtures import most_at_once
 
 REPORT = '  - {name: report, action: core.echo, args: {message: "${tasks.each}"}}\n'
 LEAF = """
@@ -44,8 +45,7 @@ def test_batch_gathers_every_childs_outputs_in_item_order_each_child_run_once(jo
     assert journal.executed.count("mark") == 5 and journal.reverted == []
     assert all(child.parent is not None and child.parent.run_id == record.run_id for child in children)
     spans = [(t.started, t.finished) for child in children for t in child.tasks if t.path == "work"]
-    overlapping = [sum(begin < end and start < finish for begin, finish in spans) for start, end in spans]
-    assert max(overlapping) <= 2  # two lanes: never three children at once
+    assert most_at_once(spans) <= 2  # two lanes: never three children at once
 
 
 def test_child_ids_are_fixed_by_parent_task_and_index() -> None:

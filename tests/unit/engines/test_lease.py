@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,17 @@ def test_a_dead_local_holder_frees_the_lease_at_once(tmp_path: Path) -> None:
     with Lease(backend, "run-1", Holder.this_process()) as lease:
         assert lease.token == 2
         assert backend.read_lease("run-1").owner.endswith("(live)")  # type: ignore[union-attr]
+
+
+def test_a_step_of_the_wall_clock_leaves_a_live_holder_live(tmp_path: Path, clock_step: Callable[[], None]) -> None:
+    """The holder's start is in clock ticks since boot: after the clock stepped its lease still reads live."""
+    first, second = _backend(tmp_path), _backend(tmp_path)
+    _stored_run(first)
+    with Lease(first, "run-1", Holder.this_process()):
+        clock_step()
+        assert second.read_lease("run-1").owner.endswith("(live)")  # type: ignore[union-attr]
+        with pytest.raises(RunOwned):
+            Lease(second, "run-1", Holder.this_process(conductor="c2")).take()
 
 
 def test_writes_of_a_process_whose_lease_was_taken_over_raise_lease_lost(tmp_path: Path) -> None:

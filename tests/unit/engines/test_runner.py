@@ -8,10 +8,12 @@ import traceback
 import pytest
 
 from opsflow.engines.atoms import FailurePoint
+from opsflow.engines.persistence import impl_sqlite
 from opsflow.engines.records import RunState
+from opsflow.engines.runner import Runner
 from opsflow.errors import InvalidState
 from opsflow.flows import loader
-from tests.fixtures import chain
+from tests.fixtures import FLAKY, chain
 
 
 def test_chain_runs_in_dependency_order(runner, journal) -> None:
@@ -20,6 +22,24 @@ def test_chain_runs_in_dependency_order(runner, journal) -> None:
     assert record.state is RunState.SUCCEEDED
     assert journal.executed == ["a", "b", "c", "d"]
     assert {t.path: t.result for t in record.tasks}["d"] == "abcd"
+
+
+def test_task_timing_is_stored_by_the_write_of_its_end_not_one_of_its_own(runner, tmp_path, monkeypatch) -> None:
+    """Start and end of each task, failed ones too, reach the store with its SUCCESS or FAILURE write."""
+    writes: list[tuple[str, str, bool]] = []
+    update = impl_sqlite.Connection.update_atom_details
+
+    def spy(self, atom_detail):  # the real write, seen on its way (no mock: SQLite stores it)
+        writes.append((atom_detail.name, atom_detail.state, "timing" in atom_detail.meta))
+        return update(self, atom_detail)
+
+    monkeypatch.setattr(impl_sqlite.Connection, "update_atom_details", spy)
+    record = runner.run(chain(), {}, failure_points=(FailurePoint("c", "after"),))
+    timed = {name: state for name, state, timing in reversed(writes) if timing}  # each atom's first such write
+    assert timed == {"a": "SUCCESS", "b": "SUCCESS", "c": "FAILURE"}
+    with Runner(f"sqlite:///{tmp_path}/state.db") as fresh:
+        stored = {t.path: (t.started, t.finished) for t in fresh.record(record.run_id).tasks}
+    assert all(None not in stored[path] for path in "abc") and stored["d"] == (None, None)
 
 
 @pytest.mark.parametrize("step", ["a", "b", "c", "d"])
@@ -62,14 +82,7 @@ tasks:
 
 def test_pause_then_resume_finishes_without_rerunning_completed_tasks(runner, journal) -> None:
     """on_failure: pause stops at the failed task; resume runs it again and continues."""
-    definition = loader.load_text("""
-name: flaky
-on_failure: pause
-tasks:
-  - {name: a, action: core.echo, args: {message: a}}
-  - {name: b, action: core.fail, args: {times: 1}, after: [a]}
-  - {name: c, action: core.echo, args: {message: c}, after: [b]}
-""")
+    definition = loader.load_text(FLAKY)
     record = runner.run(definition, {})
     assert record.state is RunState.PAUSED
     assert journal.executed == ["a", "b"] and journal.reverted == []
@@ -267,3 +280,20 @@ def test_demo_three_levels_with_fan_out_subflows_and_retry(runner, journal) -> N
     assert journal.executed.count("move[1].copy.link") == 2
     results = {t.path: t.result for t in record.tasks}
     assert [moved["server"] for moved in results["move"]] == ["web-1", "web-2", "db-1"]
+
+
+def test_a_run_whose_first_owner_was_lost_while_storing_its_inputs_runs_for_the_next(runner, journal) -> None:
+    """TaskFlow stores the inputs atom empty, then fills it: an owner lost between the two writes
+    (SIGSTOPped just after its claim) left a run no later owner could load; now the next one runs it."""
+    from taskflow.persistence import models
+    from taskflow.storage import Storage
+
+    from opsflow.engines import records
+
+    run_id = runner.create(chain(), {})
+    _book, detail = records.load_detail(runner._backend, run_id, runner.state_url)
+    detail.add(models.TaskDetail(Storage.injector_name, uuid=f"{run_id}-injector"))  # the first write alone
+    with records.connection(runner._backend) as conn:
+        conn.update_flow_details(detail)
+    assert runner.resume(run_id).state is RunState.SUCCEEDED
+    assert journal.executed == ["a", "b", "c", "d"]

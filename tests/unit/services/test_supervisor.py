@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from opsflow import process_start
 from opsflow.services import supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
@@ -33,18 +36,36 @@ def test_spawned_process_logs_is_recorded_and_stops(tmp_path: Path) -> None:
     assert not supervisor.alive(pid) and supervisor.read_pid_file(pid_file) is None
 
 
-def test_a_pid_file_whose_start_time_differs_names_no_process(tmp_path: Path) -> None:
-    """A recycled pid (same number, another start time) is not taken for ours, in either recorded form."""
+def test_a_pid_file_whose_start_differs_names_no_process(tmp_path: Path) -> None:
+    """A recycled pid (same number, another start or another boot) is not taken for ours, in every recorded form."""
     pid = supervisor.spawn(SLEEPER, tmp_path / "sleeper.log")
     try:
-        started = supervisor.start_time(pid)
-        assert started is not None
+        ticks = process_start.ticks(pid)
+        assert ticks is not None
         pid_file = tmp_path / "sleeper.pid"
-        pid_file.write_text(f"{pid} {started - 100.0!r}\n")
+        supervisor.write_pid_file(pid_file, pid)
+        assert supervisor.read_pid_file(pid_file) == pid
+        pid_file.write_text(f"{pid} {int(ticks) - 1} {process_start.boot_id()}\n")
+        assert supervisor.read_pid_file(pid_file) is None
+        pid_file.write_text(f"{pid} {ticks} 00000000-another-boot\n")
         assert supervisor.read_pid_file(pid_file) is None
         pid_file.write_text(f"{pid} 1\n")  # the older `pid clock-ticks` form
         assert supervisor.read_pid_file(pid_file) is None
+        pid_file.write_text(f"{pid} {time.time() - 100.0!r}\n")  # the older `pid epoch-start` form
+        assert supervisor.read_pid_file(pid_file) is None
         pid_file.write_text(f"{pid}\n")  # the older bare form: the caller checks the command line
+        assert supervisor.read_pid_file(pid_file) == pid
+    finally:
+        supervisor.stop(pid, grace=5.0)
+
+
+def test_a_step_of_the_wall_clock_leaves_a_running_process_ours(tmp_path: Path, clock_step: Callable[[], None]) -> None:
+    """After the clock stepped (the boot time Linux reports moved), a pid file still names its running process."""
+    pid = supervisor.spawn(SLEEPER, tmp_path / "sleeper.log")
+    try:
+        pid_file = tmp_path / "sleeper.pid"
+        supervisor.write_pid_file(pid_file, pid)
+        clock_step()
         assert supervisor.read_pid_file(pid_file) == pid
     finally:
         supervisor.stop(pid, grace=5.0)
