@@ -63,8 +63,16 @@ def memory(layout: Layout, sim: configs.SimSettings) -> tuple[float, float]:
     return control, computes
 
 
-def boot_many(conn: Any, count: int) -> tuple[float, int, int]:
-    """Boot ``count`` servers at once; return (seconds to all ACTIVE, hosts used, servers in ERROR)."""
+#: Seconds a boot measurement waits for its servers; those not ACTIVE or ERROR by then are reported late.
+BOOT_WINDOW = 900.0
+
+
+def boot_many(conn: Any, count: int) -> tuple[float, int, int, int]:
+    """Boot ``count`` servers at once; return (seconds until all were ACTIVE or ERROR, or the
+    :data:`BOOT_WINDOW` if some were not, hosts used, servers in ERROR, servers still booting then).
+
+    A cloud too loaded to boot them all in the window is a result, not a crash: its rate counts
+    the servers that did come up in it."""
     admin = openstack.connect(cloud=clouds.cloud_names("source")[1])
     image = seed.image_id(conn)
     flavor = conn.compute.find_flavor("m1.tiny", ignore_missing=False).id
@@ -84,8 +92,8 @@ def boot_many(conn: Any, count: int) -> tuple[float, int, int]:
             if srv.id in pending and srv.status in ("ACTIVE", "ERROR"):
                 pending.discard(srv.id)
                 errors += srv.status == "ERROR"
-        if time.monotonic() - started > 900:
-            raise RuntimeError(f"{len(pending)} of {count} servers not ACTIVE after 900 s")
+        if time.monotonic() - started > BOOT_WINDOW:
+            break
     elapsed = time.monotonic() - started
     hosts = {admin.compute.get_server(s.id).compute_host for s in servers}
     for srv in servers:
@@ -93,7 +101,7 @@ def boot_many(conn: Any, count: int) -> tuple[float, int, int]:
     for srv in servers:
         conn.compute.wait_for_delete(srv, interval=2, wait=300)
     admin.close()
-    return elapsed, len(hosts), errors
+    return elapsed, len(hosts), errors, len(pending)
 
 
 def forget_extra_hosts(layout: Layout, keep: int) -> None:
@@ -148,10 +156,10 @@ def main() -> None:
           f"one hypervisor process (ratio {per_process / per_hv:.0f}x)")
 
     demo = openstack.connect(cloud=clouds.cloud_names("source")[0])
-    elapsed, hosts, errors = boot_many(demo, args.servers)
-    rate = args.servers / (elapsed / 60)
-    print(f"booted {args.servers} servers in {elapsed:.1f} s over {hosts} of {args.computes} hypervisors "
-          f"({errors} in ERROR): {rate:.0f} servers/min")
+    elapsed, hosts, errors, late = boot_many(demo, args.servers)
+    rate = (args.servers - late) / (elapsed / 60)
+    print(f"booted {args.servers - late} of {args.servers} servers in {elapsed:.1f} s over {hosts} of "
+          f"{args.computes} hypervisors ({errors} in ERROR): {rate:.0f} servers/min")
     demo.close()
 
     bringup.up(layout, base)

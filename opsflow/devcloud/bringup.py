@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import shutil
 import subprocess
 import threading
@@ -39,7 +40,7 @@ from opsflow.devcloud import layout as lay
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.errors import BringUpFailed
 
-__all__ = ["Row", "down", "plan", "status", "up"]
+__all__ = ["Row", "down", "plan", "resize", "settings", "status", "up"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +64,29 @@ class Row:
     pid: int | None
     health: str
     log: Path
+
+
+#: Simulated hypervisors per compute process: one interpreter is one core, and at 300 hosts the
+#: process was what limited start-up and heartbeats; more hosts are shared over forked workers.
+HOSTS_PER_PROCESS = 200
+
+
+#: Most nova-conductor processes a region runs (``SimSettings.conductors``).
+MAX_CONDUCTORS = 4
+#: What :mod:`opsflow.plugins.nova.control` logs once its services started (its ``READY``).
+NOVA_READY = "opsflow: nova services started"
+
+
+def conductor_names(region: str, conductors: int) -> list[str]:
+    """The processes of ``region``'s conductors beyond the first (which shares ``<region>-nova-control``)."""
+    if not 1 <= conductors <= MAX_CONDUCTORS:
+        raise BringUpFailed("nova-conductor", f"{conductors} conductors per region is outside 1..{MAX_CONDUCTORS}")
+    return [f"{region}-nova-conductor-{n}" for n in range(2, conductors + 1)]
+
+
+def compute_processes(hosts: int) -> int:
+    """How many processes a region's ``hosts`` simulated hypervisors run in."""
+    return max(1, math.ceil(hosts / HOSTS_PER_PROCESS))
 
 
 def compute_wait(hosts: int) -> float:
@@ -122,11 +146,15 @@ def plan(layout: lay.Layout, venv: Path, sim: configs.SimSettings) -> list[procs
                        argv=[py, "-m", "opsflow.plugins.nova.control",
                              "--config-file", str(nova_dir / "nova.conf"),
                              "--config-file", str(scheduler_modes.overlay(region, sim.scheduler))],
-                       ready_text="opsflow: conductor and scheduler started"),
+                       ready_text=NOVA_READY),
+            *[procs.Proc(name=name, region=r,
+                         argv=[py, "-m", "opsflow.plugins.nova.conductor", "--config-file", str(nova_dir / "nova.conf")],
+                         ready_text=NOVA_READY) for name in conductor_names(r, sim.conductors)],
             procs.Proc(name=f"{r}-compute", region=r,
                        argv=[py, "-m", "opsflow.plugins.nova.host",
                              "--config-file", str(nova_dir / "nova-compute.conf"),
-                             "--prefix", region.host_prefix, "--count", str(sim.computes_in(r))],
+                             "--prefix", region.host_prefix, "--count", str(sim.computes_in(r)),
+                             "--processes", str(compute_processes(sim.computes_in(r)))],
                        ready_text="simulated hypervisor(s) started", timeout=compute_wait(sim.computes_in(r))),
             hostaccess.process(region),
         ]
@@ -171,7 +199,7 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = ssh
         elif proc.name == broker.NAME:
             out[proc.name] = digest(["devcloud/broker.py"])
-        elif proc.name.endswith(("-compute", "-nova-control")):
+        elif proc.name.endswith(("-compute", "-nova-control")) or "-nova-conductor-" in proc.name:
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
             out[proc.name] = wsgi + neutron
@@ -317,6 +345,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
     swift = objectstore.cluster(layout, venv)
     swift_ok = all(swift.healthy().values())
     if same_conf and old_code == code_fp and all(healthy.values()) and swift_ok:
+        _record(layout, sim, conf_fp, code_fp)  # the same shape; a cloud from older code gains its settings
         return f"the simulated cloud is already up ({time.monotonic() - started:.1f} s); nothing to do"
     if same_conf:
         # Keep the data; restart what is gone, and what loads project code that changed.
@@ -331,7 +360,7 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         _finish(layout, venv, sim, conf_fp, code_fp)
         return (f"restarted {len(restart)} process(es) in {time.monotonic() - started:.1f} s: "
                 + ", ".join(p.name for p in restart))
-    _stop_all(layout, [p.name for p in processes])
+    _stop_all(layout, _every_process_name())  # the old shape's too: it may have run more conductors
     swift.stop()
     _reset(layout)
     for path, text in files.items():
@@ -383,9 +412,10 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         broker_done.wait()  # every service sends RPC or notifications through it
         if not broker_ready.is_set():
             return
-        names = ["nova-api", "nova-control"] if chain == "nova" else [chain]
+        names = ([f"{region.name}-nova-api", f"{region.name}-nova-control",
+                  *conductor_names(region.name, sim.conductors)] if chain == "nova" else [f"{region.name}-{chain}"])
         for name in names:
-            launched.append(_launch(layout, by_name[f"{region.name}-{name}"]))
+            launched.append(_launch(layout, by_name[name]))
 
     def object_store() -> None:
         keystone_done.wait()  # Swift checks tokens with Keystone's user "swift"
@@ -427,7 +457,33 @@ def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: s
                                  compute_wait(sim.computes_in(r.name)),
                                  _discover(layout, venv, r)) for r in regions])
     clouds.write(layout)
-    layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "yes"}))
+    _record(layout, sim, conf_fp, code_fp)
+
+
+def _record(layout: lay.Layout, sim: configs.SimSettings, conf_fp: str, code_fp: dict[str, str]) -> None:
+    """Note that the cloud is up and seeded, shaped by ``sim`` (read back by :func:`settings`)."""
+    shaped = dataclasses.asdict(sim) | {"scheduler": sim.scheduler.value}
+    layout.state_file.write_text(json.dumps({"config": conf_fp, "code": code_fp, "seeded": "yes",
+                                             "settings": shaped}))
+
+
+def settings(layout: lay.Layout) -> configs.SimSettings | None:
+    """The settings the running cloud was last brought up with (None: not up, or from older code)."""
+    saved = _load_state(layout).get("settings")
+    if not isinstance(saved, dict):
+        return None
+    return configs.SimSettings(**(saved | {"scheduler": scheduler_modes.SchedulerMode(saved["scheduler"])}))
+
+
+def resize(layout: lay.Layout, region: str, hosts: int, other_region_hosts: int) -> str:
+    """Give ``region`` ``hosts`` simulated hypervisors and the other one ``other_region_hosts``,
+    keeping every other setting of the running cloud: only the compute processes restart."""
+    current = settings(layout)
+    if current is None:
+        raise BringUpFailed("simulated cloud", "it is not up, or was brought up by older code; "
+                            "run `opsflow devcloud up` first")
+    source, destination = (hosts, other_region_hosts) if region == "source" else (other_region_hosts, hosts)
+    return up(layout, dataclasses.replace(current, computes=source, destination_computes=destination))
 
 
 def _reset(layout: lay.Layout) -> None:
@@ -441,13 +497,18 @@ def _reset(layout: lay.Layout) -> None:
     layout.logs.mkdir(parents=True, exist_ok=True)
 
 
+def _every_process_name() -> list[str]:
+    """Every process any shape of the simulated cloud runs (Swift's aside)."""
+    names = [broker.NAME, "keystone"] + [f"{r}-{s}" for r in lay.REGIONS
+                                         for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
+                                                   "compute", "sshd")]
+    names += [name for r in lay.REGIONS for name in conductor_names(r, MAX_CONDUCTORS)]
+    return names + list(opsflow_api.NAMES)
+
+
 def down(layout: lay.Layout) -> str:
     """Stop every process and remove databases and state (the broker's too); keep the services' virtualenv."""
-    names = [broker.NAME, "keystone"] + [f"{r}-{s}" for r in lay.REGIONS
-                            for s in ("placement", "neutron", "glance", "nova-api", "nova-control",
-                                      "compute", "sshd")]
-    names += opsflow_api.NAMES
-    stopped = _stop_all(layout, names)
+    stopped = _stop_all(layout, _every_process_name())
     objectstore.cluster(layout, services_venv.venv_dir(layout.home)).stop()
     infra.drop_databases(infra.databases(layout))
     shutil.rmtree(layout.state, ignore_errors=True)

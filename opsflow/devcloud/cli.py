@@ -17,11 +17,12 @@ __all__ = ["devcloud"]
 
 
 def _sim(computes: int, boot_failure_rate: float, scheduler: str = "devcloud", report_interval: int = 10,
-         service_down_time: int = 25, destination_computes: int | None = None) -> configs.SimSettings:
+         service_down_time: int = 25, destination_computes: int | None = None,
+         conductors: int = 1) -> configs.SimSettings:
     return configs.SimSettings(computes=computes, boot_failure_rate=boot_failure_rate,
                                scheduler=scheduler_modes.SchedulerMode(scheduler),
                                report_interval=report_interval, service_down_time=service_down_time,
-                               destination_computes=destination_computes)
+                               destination_computes=destination_computes, conductors=conductors)
 
 
 _computes = click.option("--computes", default=2, show_default=True, type=click.IntRange(1, 2000),
@@ -34,6 +35,10 @@ _scheduler = click.option("--scheduler", default="devcloud", show_default=True,
                           help="How nova-scheduler places: the cloud's spread settings, nova's own "
                                "defaults, or nova's defaults plus opsflow's sampling filter and "
                                "runtime-aware weigher (state shared in memcached).")
+_conductors = click.option("--conductors", default=1, show_default=True,
+                           type=click.IntRange(1, bringup.MAX_CONDUCTORS),
+                           help="nova-conductor processes per region (each at most one core): more for a "
+                                "thousand hypervisors.")
 _failure = click.option("--boot-failure-rate", default=0.0, show_default=True,
                         type=click.FloatRange(0, 1), help="Share of boots that end in ERROR.")
 
@@ -58,10 +63,11 @@ def devcloud(ctx: click.Context, debug: bool) -> None:
               help="Seconds between each simulated hypervisor's heartbeats (nova's report_interval).")
 @click.option("--service-down-time", default=25, show_default=True, type=click.IntRange(1),
               help="Seconds without a heartbeat before nova calls a hypervisor down.")
+@_conductors
 @click.option("--fresh", is_flag=True, help="Rebuild from nothing even if it is up.")
 @click.pass_context
 def up(ctx: click.Context, computes: int, destination_computes: int | None, boot_failure_rate: float,
-       scheduler: str, report_interval: int, service_down_time: int, fresh: bool) -> None:
+       scheduler: str, report_interval: int, service_down_time: int, conductors: int, fresh: bool) -> None:
     """Bring the simulated cloud up (quick and harmless when it already is)."""
     if service_down_time <= report_interval:
         raise click.BadParameter(f"{service_down_time} s is not longer than the heartbeat interval "
@@ -70,7 +76,7 @@ def up(ctx: click.Context, computes: int, destination_computes: int | None, boot
     layout = Layout.default()
     try:
         said = bringup.up(layout, _sim(computes, boot_failure_rate, scheduler, report_interval, service_down_time,
-                                       destination_computes), fresh=fresh)
+                                       destination_computes, conductors), fresh=fresh)
     except BringUpFailed as exc:
         if ctx.obj["debug"]:
             raise
@@ -91,17 +97,19 @@ def down() -> None:
 @_computes
 @_destination
 @_scheduler
+@_conductors
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def status(computes: int, destination_computes: int | None, scheduler: str, fmt: str) -> None:
+def status(computes: int, destination_computes: int | None, scheduler: str, conductors: int, fmt: str) -> None:
     """Each service with its port, pid and health; exit 1 unless all are ok."""
-    rows = bringup.status(Layout.default(), _sim(computes, 0.0, scheduler, destination_computes=destination_computes))
+    rows = bringup.status(Layout.default(), _sim(computes, 0.0, scheduler, destination_computes=destination_computes,
+                                                 conductors=conductors))
     if fmt == "json":
         click.echo(json.dumps([{"name": r.name, "region": r.region, "port": r.port, "pid": r.pid,
                                 "health": r.health, "log": str(r.log)} for r in rows], indent=2))
     else:
-        click.echo(f"{'service':<28}{'region':<13}{'port':>6}{'pid':>9}  health")
+        click.echo(f"{'service':<31}{'region':<13}{'port':>6}{'pid':>9}  health")
         for r in rows:
-            click.echo(f"{r.name:<28}{r.region:<13}{r.port or '-':>6}{r.pid or '-':>9}  {r.health}")
+            click.echo(f"{r.name:<31}{r.region:<13}{r.port or '-':>6}{r.pid or '-':>9}  {r.health}")
     sys.exit(0 if all(r.health == "ok" for r in rows) else 1)
 
 

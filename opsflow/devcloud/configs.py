@@ -44,6 +44,10 @@ class SimSettings:
     #: Simulated hypervisors in the destination region when it differs (None: ``computes``), so a
     #: scale run can put a thousand in one region and keep the other small.
     destination_computes: int | None = None
+    #: nova-conductor processes per region: the first shares its process with the scheduler, each
+    #: further one runs alone. One interpreter is at most one core, and at a thousand hypervisors
+    #: one conductor could not answer their heartbeats within their interval.
+    conductors: int = 1
 
     def computes_in(self, region: str) -> int:
         """Simulated hypervisors of ``region``."""

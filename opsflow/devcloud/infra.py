@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud.errors import BringUpFailed
 
-__all__ = ["databases", "reset_databases", "drop_databases"]
+__all__ = ["databases", "drop_databases", "query", "reset_databases"]
 
 LOG = logging.getLogger(__name__)
 
@@ -30,15 +30,21 @@ def databases(layout: lay.Layout) -> list[str]:
     return names
 
 
-def _mysql(sql: str) -> None:
+def _mysql(sql: str, *options: str) -> str:
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         raise BringUpFailed("MariaDB", "no mariadb/mysql client on PATH; install mariadb-client")
-    proc = subprocess.run([client, "-u", "root", "-e", sql], capture_output=True, text=True)
+    proc = subprocess.run([client, "-u", "root", *options, "-e", sql], capture_output=True, text=True)
     if proc.returncode != 0:
         raise BringUpFailed("MariaDB", f"{proc.stderr.strip()} (as root over the unix socket; is "
                             "mariadbd running? `start-stop-daemon --start --oknodo --background "
                             "--exec /usr/sbin/mariadbd` starts it)")
+    return proc.stdout
+
+
+def query(sql: str) -> list[list[str]]:
+    """The rows of one statement, as the server's text (for the ramp-up's database probe)."""
+    return [line.split("\t") for line in _mysql(sql, "--batch", "--skip-column-names").splitlines()]
 
 
 def reset_databases(names: Sequence[str]) -> None:

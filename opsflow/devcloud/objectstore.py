@@ -13,6 +13,7 @@ from pathlib import Path
 from opsflow.devcloud import auth as s3
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud.swift import KeystoneAuth, Ports, SwiftCluster
+from opsflow.identity.service_user import ServiceUser
 
 __all__ = ["cluster", "log_path", "ports", "rows"]
 
@@ -27,7 +28,7 @@ def ports(layout: lay.Layout) -> Ports:
 
 def cluster(layout: lay.Layout, venv: Path) -> SwiftCluster:
     """The Swift of the simulated cloud (not started); Keystone tokens, service user ``swift``."""
-    auth = KeystoneAuth(layout.auth_url, "swift", lay.SERVICE_PASSWORD,
+    auth = KeystoneAuth(ServiceUser(layout.auth_url, "swift", lay.SERVICE_PASSWORD),
                         s3_pipeline=s3.s3_pipeline(), s3_sections=s3.s3_sections(layout))
     return SwiftCluster(layout.state / "swift", venv / "bin", auth, ports=ports(layout))
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from opsflow.api import pipeline
+from opsflow.api.remote import SERVICE_TYPE
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import procs
+from opsflow.identity.service_user import ServiceUser
 from opsflow.services import zookeeper
 
 __all__ = ["API_OFFSET", "NAMES", "SERVICE_TYPE", "api_url", "files", "processes", "seed_catalog", "zookeeper_hosts"]
 
-#: The catalog's service type for opsflow (no official one exists; Mistral's is "workflow").
-SERVICE_TYPE = "workflow-ops"
 #: Port offsets from the cloud's base.
 API_OFFSET, ZOOKEEPER_OFFSET = 70, 71
 #: Process names, as ``devcloud status`` shows them.
@@ -53,8 +53,8 @@ def _zookeeper(layout: lay.Layout) -> zookeeper.ZooKeeperServer:
 def files(layout: lay.Layout) -> dict[Path, str]:
     """The API's paste file (ZooKeeper's zoo.cfg is written by :func:`processes`' server object)."""
     settings = pipeline.PasteSettings(
-        zookeeper=zookeeper_hosts(layout), auth_url=layout.auth_url, username=SERVICE_USER,
-        password=lay.SERVICE_PASSWORD, access_key_memcache=f"127.0.0.1:{layout.memcached_port}")
+        zookeeper=zookeeper_hosts(layout), service=ServiceUser(layout.auth_url, SERVICE_USER, lay.SERVICE_PASSWORD),
+        access_key_memcache=f"127.0.0.1:{layout.memcached_port}")
     return {_dir(layout) / "api-paste.ini": pipeline.paste_ini(settings)}
 
 

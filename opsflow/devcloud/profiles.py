@@ -30,7 +30,6 @@ from typing import Any
 import jsonschema
 
 from opsflow.devcloud.layout import Layout
-from opsflow.errors import ConfigError
 from opsflow.flows import violations, yamldoc
 from opsflow.plugins.nova.behaviour import OPERATIONS, PROFILE_FILE
 
@@ -85,17 +84,15 @@ _LATENCY_FORMS = "give {fixed: S}, {uniform: [LOW, HIGH]} or {median: M, p99: P}
 
 def load_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The validated profile in ``path``; :class:`DefinitionError` names the file, line and fix."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the behaviour profile {path}: {exc.strerror}; give the path of a YAML "
-                          "profile (docs/devcloud.md, \"Behaviour profiles\")") from exc
-    return load_text(text, str(path))
+    return _profile(yamldoc.read(path))
 
 
 def load_text(text: str, source: str = "<string>") -> dict[str, Any]:
     """The validated profile in ``text``."""
-    doc = yamldoc.parse(text, source)
+    return _profile(yamldoc.parse(text, source))
+
+
+def _profile(doc: yamldoc.Document) -> dict[str, Any]:
     violations.check(doc, _VALIDATOR, "the profile", _explain)
     profile: dict[str, Any] = doc.value
     for index, group in enumerate(profile["groups"]):

@@ -12,7 +12,7 @@ crash brings back exactly what is missing.
 Use::
 
     swift = SwiftCluster(state_dir / "swift", venv / "bin",
-                         KeystoneAuth("http://127.0.0.1:5000/v3", "swift", password),
+                         KeystoneAuth(ServiceUser("http://127.0.0.1:5000/v3", "swift", password)),
                          ports=Ports(proxy=8080))
     swift.start()                  # BringUpFailed names the server, the reason and its log
     swift.endpoint_template        # register as the object-store endpoint in Keystone

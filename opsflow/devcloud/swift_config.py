@@ -14,6 +14,8 @@ import os
 import pwd
 from pathlib import Path
 
+from opsflow.identity.service_user import ServiceUser, authtoken_filter
+
 __all__ = [
     "DAEMONS",
     "DAEMON_MODULES",
@@ -107,18 +109,8 @@ class TempAuth:
 class KeystoneAuth:
     """Keystone tokens, checked by keystonemiddleware's authtoken and mapped by Swift's keystoneauth."""
 
-    auth_url: str
-    """Keystone's identity endpoint, for example ``http://127.0.0.1:5000/v3``."""
-    username: str
+    service: ServiceUser
     """The service user authtoken validates tokens with (usually ``swift``)."""
-    password: str
-    """That user's password."""
-    project_name: str = "service"
-    """The service user's project."""
-    user_domain_name: str = "Default"
-    """Domain of the service user."""
-    project_domain_name: str = "Default"
-    """Domain of the service project."""
     operator_roles: tuple[str, ...] = ("admin", "member")
     """Roles that own the account of the project they are scoped to."""
     s3_pipeline: str = ""
@@ -130,9 +122,9 @@ class KeystoneAuth:
         self._validate()
 
     def _validate(self) -> None:
-        if not self.auth_url.startswith(("http://", "https://")):
-            raise ValueError(f"Keystone auth_url {self.auth_url!r} must start with http:// or https://")
-        if not self.username or not self.password:
+        if not self.service.auth_url.startswith(("http://", "https://")):
+            raise ValueError(f"Keystone auth_url {self.service.auth_url!r} must start with http:// or https://")
+        if not self.service.username or not self.service.password:
             raise ValueError("Keystone auth for Swift needs the service user's name and password")
         if not self.operator_roles:
             raise ValueError("Keystone auth for Swift needs at least one operator role")
@@ -236,22 +228,9 @@ def _auth_sections(auth: TempAuth | KeystoneAuth) -> tuple[str, str]:
             "reseller_prefix = AUTH\n"
             f"user_{auth.account}_{auth.user} = {auth.key} .admin\n"
         )
+    # ``cache``: the memcache client of Swift's cache middleware (no python-memcached needed)
     return f"authtoken {auth.s3_pipeline} keystoneauth".replace("  ", " "), auth.s3_sections + (
-        "[filter:authtoken]\n"
-        "paste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
-        f"www_authenticate_uri = {auth.auth_url}\n"
-        f"auth_url = {auth.auth_url}\n"
-        "auth_type = password\n"
-        f"username = {auth.username}\n"
-        f"password = {auth.password}\n"
-        f"project_name = {auth.project_name}\n"
-        f"user_domain_name = {auth.user_domain_name}\n"
-        f"project_domain_name = {auth.project_domain_name}\n"
-        # reuse the memcache client of Swift's cache middleware (no python-memcached needed)
-        "cache = swift.cache\n"
-        # let tempurl and anonymous container reads reach keystoneauth, which decides
-        "delay_auth_decision = true\n"
-        "\n"
+        authtoken_filter(auth.service, "cache = swift.cache\n") + "\n"
         "[filter:keystoneauth]\n"
         "use = egg:swift#keystoneauth\n"
         "reseller_prefix = AUTH_\n"

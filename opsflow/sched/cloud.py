@@ -79,15 +79,9 @@ def _unlimited_quotas(admin: Any, project_id: str) -> None:
     admin.network.update_quota(project_id, port=-1)
 
 
-def _capacity(admin: Any, node: str) -> tuple[int, int, int]:
-    """vCPUs, RAM and disk of ``node`` from Placement (newer compute microversions hide them)."""
-    (provider,) = admin.placement.resource_providers(name=node)
-    totals = {i.resource_class: i.total for i in admin.placement.resource_provider_inventories(provider)}
-    return totals.get("VCPU", 0), totals.get("MEMORY_MB", 0), totals.get("DISK_GB", 0)
-
-
-def _load(admin: Any, node: str) -> HostLoad:
-    """What ``node`` holds now, and its allocatable capacity, from Placement."""
+def _load(admin: Any, node: str) -> tuple[HostLoad, tuple[int, int, int]]:
+    """What ``node`` holds now and its allocatable capacity, and its vCPUs, RAM and disk totals, from
+    one read of Placement's inventory (newer compute microversions hide the totals)."""
     (provider,) = admin.placement.resource_providers(name=node)
     inventory = {i.resource_class: i for i in admin.placement.resource_provider_inventories(provider)}
     usages = admin.placement.get(f"/resource_providers/{provider.id}/usages",
@@ -97,8 +91,12 @@ def _load(admin: Any, node: str) -> HostLoad:
         item = inventory[resource]
         return max(1.0, float((item.total - item.reserved) * item.allocation_ratio))
 
-    return HostLoad(int(usages.get("VCPU", 0)), int(usages.get("MEMORY_MB", 0)),
+    def total(resource: str) -> int:
+        return int(inventory[resource].total) if resource in inventory else 0
+
+    load = HostLoad(int(usages.get("VCPU", 0)), int(usages.get("MEMORY_MB", 0)),
                     capacity("VCPU"), capacity("MEMORY_MB"))
+    return load, (total("VCPU"), total("MEMORY_MB"), total("DISK_GB"))
 
 
 def _log_size(path: Path) -> int:
@@ -122,10 +120,10 @@ def burst(layout: Layout, region: str, count: int, *, concurrency: int = 20, fla
         _unlimited_quotas(admin, str(demo.current_project_id))
         hypervisors = sorted(admin.compute.hypervisors(details=True), key=lambda h: h.name)
         names = tuple(h.name for h in hypervisors)
-        capacity = _capacity(admin, names[0])
         image, net = seed.image_id(demo), demo.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id
         found = demo.compute.find_flavor(flavor, ignore_missing=False)
-        before = tuple(_load(admin, n) for n in names)
+        loads = [_load(admin, n) for n in names]
+        before, capacity = tuple(load for load, _totals in loads), loads[0][1]
         log = layout.logs / f"{region}-placement.log"
         offset = _log_size(log)
         tag = f"sched-burst-{uuid.uuid4().hex[:8]}"

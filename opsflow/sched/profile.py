@@ -166,16 +166,15 @@ _VALIDATOR = jsonschema.Draft202012Validator(schema.PROFILE_SCHEMA)
 
 def load_file(path: str | FilePath) -> Profile:
     """Read and validate the profile at ``path``."""
-    try:
-        text = FilePath(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise yamldoc.parse("", str(path)).error((), f"cannot read the profile: {exc.strerror}") from exc
-    return load_text(text, str(path))
+    return _profile(yamldoc.read(path))
 
 
 def load_text(text: str, source: str = "<string>") -> Profile:
     """Parse and validate a profile; any mistake raises ``DefinitionError`` at its line and column."""
-    doc = yamldoc.parse(text, source)
+    return _profile(yamldoc.parse(text, source))
+
+
+def _profile(doc: yamldoc.Document) -> Profile:
     if not isinstance(doc.value, dict):
         raise doc.error((), "a traffic profile is a mapping with 'name', 'hosts', 'flavors' and 'traffic'")
     violations.check(doc, _VALIDATOR, "the profile", schema.explain, schema.location)
@@ -188,7 +187,7 @@ def load_text(text: str, source: str = "<string>") -> Profile:
                         "host_subset_size is larger than max_placement_results; lower it")
     cost = tuple(raw.get("cost_hosts", (10, 100, 1000, 10000)))
     return Profile(
-        name=raw["name"], source=source, seed=raw.get("seed", 1), duration=float(raw["duration"]),
+        name=raw["name"], source=doc.source, seed=raw.get("seed", 1), duration=float(raw["duration"]),
         hosts=tuple(_group(g) for g in raw["hosts"]), ratios=Ratios(**raw.get("allocation_ratios", {})),
         flavors=flavors, traffic=traffic, scheduler=sched,
         policies=tuple(PolicyName(p) for p in raw.get("policies", [p.value for p in PolicyName])),

@@ -10,6 +10,13 @@ Run inside the services' virtualenv::
 
     python -m opsflow.plugins.nova.host --config-file nova-compute.conf --host h1 --host h2
     python -m opsflow.plugins.nova.host --config-file nova-compute.conf --prefix sim- --count 50
+    python -m opsflow.plugins.nova.host --config-file nova-compute.conf --prefix sim- --count 1000 --processes 4
+
+One interpreter runs its Python on one core at a time, so beyond a few hundred hosts the process
+itself is the limit (at 300 in one process a wave of 50 took 106-145 s to start). ``--processes
+K`` forks K-1 workers before anything starts, each taking a contiguous share of the hosts; the
+first process is their leader: it says the ready line only when every worker's hosts are up,
+and stops the whole group when a worker dies, so the devcloud's supervisor sees one process.
 """
 
 # nova decides on eventlet or threads at the first import of nova; it must come first.
@@ -20,7 +27,11 @@ monkey_patch.patch(backend="threading")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import functools  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
 import shlex  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
@@ -103,18 +114,70 @@ def _ensure_node_identity() -> None:
         path.write_text(str(uuid.uuid4()))
 
 
-def _parse(argv: list[str]) -> tuple[list[str], list[str]]:
+def _parse(argv: list[str]) -> tuple[list[str], list[str], int]:
     parser = argparse.ArgumentParser(prog="opsflow.plugins.nova.host", description=__doc__)
     parser.add_argument("--config-file", action="append", default=[], required=True)
     parser.add_argument("--host", action="append", default=[], help="a host name (repeatable)")
     parser.add_argument("--prefix", default="sim-", help="with --count: host name prefix")
     parser.add_argument("--count", type=int, default=0, help="add COUNT hosts PREFIX001, ...")
+    parser.add_argument("--processes", type=int, default=1, help="share the hosts over this many processes")
     args = parser.parse_args(argv)
     hosts = list(args.host) + [f"{args.prefix}{i:03d}" for i in range(1, args.count + 1)]
     if not hosts:
         parser.error("give --host or --count")
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     oslo_args = [a for f in args.config_file for a in ("--config-file", f)]
-    return hosts, oslo_args
+    return hosts, oslo_args, min(args.processes, len(hosts))
+
+
+def shares(hosts: list[str], processes: int) -> list[list[str]]:
+    """``hosts`` cut into ``processes`` contiguous shares, as even as they go."""
+    size = math.ceil(len(hosts) / processes)
+    return [hosts[first:first + size] for first in range(0, len(hosts), size)]
+
+
+class Workers:
+    """The leader's view of the forked workers: each reports once on its pipe when its hosts are up."""
+
+    def __init__(self) -> None:
+        self.pipes: dict[int, int] = {}  # pid -> read end
+        self.stopping = threading.Event()
+
+    def wait_ready(self) -> None:
+        """Block until every worker said it is up; a worker that died first ends the leader."""
+        for pid, pipe in self.pipes.items():
+            said = os.read(pipe, 16)
+            os.close(pipe)
+            if not said:
+                raise SystemExit(f"opsflow: simulated-hypervisor worker {pid} died while starting; see its lines above")
+
+    def watch(self) -> None:
+        """Stop the whole process group when a worker dies unasked (the supervisor then sees it)."""
+        def _wait() -> None:
+            pid, status = os.wait()
+            if not self.stopping.is_set():
+                LOG.error("opsflow: simulated-hypervisor worker %d ended (status %d); stopping them all", pid, status)
+                os.killpg(os.getpgid(0), signal.SIGTERM)
+
+        threading.Thread(target=_wait, name="workers", daemon=True).start()
+
+
+def _fork(all_shares: list[list[str]]) -> tuple[list[str], Workers | None, int | None]:
+    """Fork a worker for every share after the first: (this process's share, the leader's Workers or
+    None in a worker, a worker's pipe to report on or None in the leader)."""
+    workers = Workers()
+    for share in all_shares[1:]:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            for other in workers.pipes.values():
+                os.close(other)
+            return share, None, write_end
+        os.close(write_end)
+        workers.pipes[pid] = read_end
+    return all_shares[0], workers, None
 
 
 #: Attempts at starting one host before the process gives up.
@@ -149,7 +212,8 @@ def _create(host: str) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     """Start one nova-compute service per host and serve until signalled."""
-    hosts, oslo_args = _parse(sys.argv[1:] if argv is None else argv)
+    every_host, oslo_args, processes = _parse(sys.argv[1:] if argv is None else argv)
+    hosts, workers, report = _fork(shares(every_host, processes))
     register_driver()
     config.parse_args([sys.argv[0], *oslo_args])
     CONF.set_override("compute_driver", DRIVER_NAME)
@@ -173,9 +237,21 @@ def main(argv: list[str] | None = None) -> None:
                      len(services), len(hosts))
             if len(services) < len(hosts):
                 time.sleep(WAVE_PAUSE_PER_HOST * len(wave))
-    LOG.info("opsflow: %d simulated hypervisor(s) started: %s", len(services),
-             ", ".join(hosts) if len(hosts) <= 10 else f"{hosts[0]} … {hosts[-1]}")
-    run_until_signalled(services)
+    if report is not None:  # a worker: tell the leader, which says the ready line for all
+        LOG.info("opsflow: worker of %d hosts up: %s … %s", len(services), hosts[0], hosts[-1])
+        os.write(report, b"up")
+        os.close(report)
+    else:
+        assert workers is not None
+        workers.wait_ready()
+        workers.watch()
+        LOG.info("opsflow: %d simulated hypervisor(s) started in %d process(es): %s", len(every_host), processes,
+                 ", ".join(every_host) if len(every_host) <= 10 else f"{every_host[0]} … {every_host[-1]}")
+    try:
+        run_until_signalled(services)
+    finally:
+        if workers is not None:
+            workers.stopping.set()
 
 
 if __name__ == "__main__":

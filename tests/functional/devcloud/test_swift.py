@@ -17,6 +17,7 @@ from swiftclient.service import SwiftService, SwiftUploadObject
 from opsflow.devcloud.errors import BringUpFailed
 from opsflow.devcloud.swift import KeystoneAuth, SwiftCluster, TempAuth
 from opsflow.devcloud.swift_config import UPDATER_INTERVALS
+from opsflow.identity.service_user import ServiceUser
 
 pytestmark = pytest.mark.functional
 
@@ -162,7 +163,7 @@ def test_server_that_exits_is_reported_with_its_status_and_log(swift_scratch: Sw
 def test_keystone_mode_comes_up_and_refuses_requests_without_a_token(swift_scratch: SwiftCluster) -> None:
     """With Keystone auth the proxy loads authtoken and keystoneauth, and answers 401 to a tokenless request."""
     # no Keystone listens there: a request without a token never reaches it
-    auth = KeystoneAuth("http://127.0.0.1:9/v3", "swift", "secret")
+    auth = KeystoneAuth(ServiceUser("http://127.0.0.1:9/v3", "swift", "secret"))
     cluster = SwiftCluster(swift_scratch.layout.state_dir, swift_scratch.venv_bin, auth,
                            ports=swift_scratch.ports)
     cluster.start()

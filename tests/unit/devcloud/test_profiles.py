@@ -12,7 +12,7 @@ import pytest
 
 from opsflow.devcloud import profiles
 from opsflow.devcloud.layout import Layout
-from opsflow.errors import ConfigError, DefinitionError
+from opsflow.errors import DefinitionError
 from opsflow.plugins.nova.behaviour import PROFILE_FILE, Behaviour
 
 PROFILE = """
@@ -100,5 +100,5 @@ def test_a_bad_profile_is_refused_with_its_line_and_the_fix(text: str, where: st
 
 
 def test_a_missing_profile_file_is_one_line_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the behaviour profile .*nope.yaml: No such file"):
+    with pytest.raises(DefinitionError, match="nope.yaml: no such file; check the path"):
         profiles.load_file(tmp_path / "nope.yaml")

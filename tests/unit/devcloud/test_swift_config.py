@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opsflow.devcloud.swift_config import KeystoneAuth, Layout, Ports, TempAuth, render_configs
+from opsflow.identity.service_user import ServiceUser
 
 LAYOUT = Layout(Path("/srv/opsflow-swift"))
 
@@ -58,7 +59,7 @@ def test_tempauth_pipeline_has_the_large_object_and_tempurl_middleware() -> None
 
 def test_keystone_pipeline_uses_authtoken_then_keystoneauth() -> None:
     """Keystone mode puts authtoken before keystoneauth and passes the service credentials."""
-    auth = KeystoneAuth("http://127.0.0.1:5000/v3", "swift", "pw", project_name="service")
+    auth = KeystoneAuth(ServiceUser("http://127.0.0.1:5000/v3", "swift", "pw", project_name="service"))
     proxy = _parse(auth)["proxy-server.conf"]
     pipeline = proxy["pipeline:main"]["pipeline"].split()
     assert pipeline.index("authtoken") + 1 == pipeline.index("keystoneauth")
@@ -98,7 +99,7 @@ def test_tempauth_names_that_would_break_the_option_are_refused(fields: dict[str
 def test_keystone_auth_needs_an_http_url() -> None:
     """A Keystone auth_url that is not http(s) is refused."""
     with pytest.raises(ValueError, match="auth_url"):
-        KeystoneAuth("127.0.0.1:5000/v3", "swift", "pw")
+        KeystoneAuth(ServiceUser("127.0.0.1:5000/v3", "swift", "pw"))
 
 
 def test_updaters_read_their_servers_config_with_short_intervals() -> None:
