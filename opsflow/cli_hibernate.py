@@ -1,8 +1,10 @@
 """``opsflow hibernate``, ``opsflow restore`` and ``opsflow hibernated``: shortcuts over the built-in
 ``hibernate.yaml`` / ``restore.yaml`` flows, and the listing of copies read from Swift.
 
-One run per server (``opsflow flows show ID`` for each), at most ``--per-host`` at once on one
-hypervisor and ``--per-cloud`` at once in all. Exit 0 when every run succeeded, 1 otherwise.
+Several servers run ``hibernate-batch.yaml`` / ``restore-batch.yaml``: each server is a child run of
+its own (``opsflow flows show ID`` for each), as forklift's batch does, and the steps that move disks
+hold ``--per-host`` and ``--per-cloud`` (:mod:`opsflow.tasks.slots`). Exit 0 when every server's
+run succeeded, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from typing import Any
 
 import click
 
-from opsflow import clouds, output
+from opsflow import cli_options, clouds, output
 from opsflow.engines.atoms import FailurePoint
-from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import InvalidInput
 from opsflow.flows import loader, resolver
-from opsflow.hibernate import batch, listing, selection
+from opsflow.hibernate import listing, selection
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.swift import Swift
 
@@ -38,20 +40,14 @@ def _layout_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--per-cloud", default=4, show_default=True, help="Runs at once in all.")(func)
-    func = click.option("--per-host", default=2, show_default=True, help="Runs at once per hypervisor host.")(func)
-    func = click.option("--definition", type=click.Path(dir_okay=False), help="Your copy of the flow's YAML.")(func)
+    func = click.option("--per-cloud", default=4, show_default=True, type=click.IntRange(min=1), help="Disks moving at once in the cloud.")(func)
+    func = click.option("--per-host", default=2, show_default=True, type=click.IntRange(min=1),
+                        help="Disks moving at once per hypervisor host.")(func)
+    func = click.option("--definition", type=click.Path(dir_okay=False), help="Your copy of the batch flow's YAML.")(func)
     func = click.option("--inject-failure", multiple=True, metavar="TASK[:before|after]",
-                        help="Make matching tasks fail, to rehearse reverts.")(func)
+                        help="Make matching tasks fail, e.g. 'hibernate[1].store' (rehearse reverts).")(func)
     func = click.option("--json", "as_json", is_flag=True, help="Print each run's outcome as JSON.")(func)
-    return click.option("--state", "state_url", default=_default_state_url,
-                        show_default="$OPSFLOW_STATE or ~/.local/share/opsflow/state.db")(func)
-
-
-def _default_state_url() -> str:
-    from opsflow import cli  # the one definition of the default; cli imports this module first
-
-    return cli.default_state_url()
+    return cli_options.state_option()(func)
 
 
 def _layout(container: str, segment_container: str, prefix: str) -> dict[str, str]:
@@ -74,29 +70,26 @@ def _points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
         raise click.UsageError(str(exc)) from exc
 
 
-def _run_batch(flow: str, definition_path: str | None, items: Sequence[batch.Item], state_url: str,
-               points: tuple[FailurePoint, ...], per_host: int, per_cloud: int, as_json: bool) -> None:
-    definition = loader.load_file(definition_path or os.path.join(resolver.BUILTIN_DIR, f"{flow}.yaml"))
-    with Runner(state_url, max_workers=max(8, 2 * per_cloud)) as runner:
-        outcomes = batch.run_all(items, lambda inputs: runner.run(definition, inputs, failure_points=points),
-                                 per_host=per_host, per_cloud=per_cloud)
-    rows = [_outcome(o) for o in outcomes]
+def _run_batch(flow: str, definition_path: str | None, inputs: Mapping[str, Any], labels: Mapping[str, str],
+               state_url: str, points: tuple[FailurePoint, ...], per_host: int, per_cloud: int, as_json: bool) -> None:
+    """Run ``<flow>-batch.yaml`` (one child run per item) and print one row per item."""
+    definition = loader.load_file(definition_path or os.path.join(resolver.BUILTIN_DIR, f"{flow}-batch.yaml"))
+    limits = {"per_host": per_host, "per_cloud": per_cloud}
+    with Runner(state_url) as runner:
+        record = _usage(lambda: runner.run(definition, {**inputs, "limits": limits}, failure_points=points))
+    results = {task.path: task.result for task in record.tasks}
+    rows = [{"name": labels.get(str(entry["item"]), str(entry["item"])), "run": entry["run_id"],
+             "state": entry["state"], "error": entry["error"] or ""} for entry in results.get(flow) or []]
+    if record.state is not RunState.SUCCEEDED:
+        rows.append({"name": "(batch)", "run": record.run_id, "state": record.state.value,
+                     "error": "; ".join(f"{t.path}: {t.error}" for t in record.steps if t.error)})
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
     else:
         click.echo(output.render_many(["name", "run", "state", "error"],
                                       [[r["name"], r["run"], r["state"], r["error"]] for r in rows], "table"))
-    if any(r["state"] != RunState.SUCCEEDED.value for r in rows):
+    if record.state is not RunState.SUCCEEDED or any(r["state"] != RunState.SUCCEEDED.value for r in rows):
         sys.exit(1)
-
-
-def _outcome(outcome: batch.Outcome) -> dict[str, Any]:
-    record: RunRecord | None = outcome.record
-    if record is None:
-        return {"name": outcome.item.label, "run": "", "state": "not started", "error": outcome.error}
-    errors = [f"{t.path}: {t.error}" for t in record.steps if t.error]
-    return {"name": outcome.item.label, "run": record.run_id, "state": record.state.value,
-            "error": "; ".join(errors)}
 
 
 @click.command("hibernate")
@@ -124,10 +117,9 @@ def hibernate(servers: Sequence[str], cloud: str, project: str, host: str, tag: 
     if clashes:
         raise click.UsageError(f"servers share the names {', '.join(clashes)}: their copies would collide; "
                                f"rename them or hibernate them one at a time by id")
-    items = [batch.Item(label=s.name, host=s.host, inputs={
-        "cloud": cloud, "server": s.id, "layout": layout, "segment_size": segment_size << 20,
-        "concurrency": concurrency}) for s in chosen]
-    _run_batch("hibernate", run.pop("definition"), items, points=points, **run)
+    inputs = {"servers": [s.id for s in chosen], "cloud": cloud, "layout": layout, "segment_size": segment_size << 20,
+              "concurrency": concurrency}
+    _run_batch("hibernate", run.pop("definition"), inputs, {s.id: s.name for s in chosen}, points=points, **run)
 
 
 @click.command("restore")
@@ -144,10 +136,9 @@ def restore(names: Sequence[str], cloud: str, project: str, delete_copy: bool, a
     """Boot hibernated servers again from their copies in Swift, in any region that shares it."""
     points = _points(run.pop("inject_failure"))
     layout = _layout(container, segment_container, prefix)
-    items = [batch.Item(label=name, host="", inputs={
-        "cloud": cloud, "name": name, "project": project, "layout": layout, "delete_copy": delete_copy, "access": access})
-        for name in names]
-    _run_batch("restore", run.pop("definition"), items, points=points, **run)
+    inputs = {"names": list(names), "cloud": cloud, "project": project, "layout": layout, "delete_copy": delete_copy,
+              "access": access}
+    _run_batch("restore", run.pop("definition"), inputs, {}, points=points, **run)
 
 
 @click.group("hibernated")
@@ -164,9 +155,7 @@ _project_option = click.option("--project", default="", help="Owner project id (
 
 def _reading_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Where the copies are (cloud, project, layout) and how to print them (``-f``, ``-c``)."""
-    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
-    func = click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
-                        show_default=True)(func)
+    func = cli_options.format_options(func)
     return _cloud_option(_project_option(_layout_options(func)))
 
 

@@ -78,8 +78,13 @@ class Restore:
     region: str
     #: When (ISO 8601, UTC).
     at: str
-    #: Notes (a fixed IP that was taken, ...).
+    #: Notes (a fixed IP that was taken, who booted it, ...).
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: The user nova records as the booted server's: whoever ran the restore, an admin's own user
+    #: when an admin restored it ("" in manifests written before this was kept). The owner as it
+    #: was stays in ``server.user_id``: nova takes a server's user from the token that boots it,
+    #: and no API changes it afterwards.
+    user_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +164,8 @@ _SCHEMA = _object({
     "state": {"enum": [s.value for s in State]},
     "created": _STR,
     "restores": {"type": "array", "items": _object(
-        {"server_id": _STR, "region": _STR, "at": _STR, "notes": _STRS}, optional=("notes",))},
+        {"server_id": _STR, "region": _STR, "at": _STR, "notes": _STRS, "user_id": _STR},
+        optional=("notes", "user_id"))},
     "disk": _object({"container": _STR, "object": _STR, "segment_container": _STR, "size": _INT,
                      "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "segment_size": _INT,
                      "segments": _INT, "disk_format": _STR, "container_format": _STR},

@@ -11,19 +11,26 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from swiftclient import client as swift_client
 from swiftclient.exceptions import ClientException
 
 from opsflow.errors import ObjectStoreError
 
-__all__ = ["Swift"]
+__all__ = ["Readable", "Swift"]
 
 LOG = logging.getLogger(__name__)
 
 #: Bytes per read when streaming an object.
 READ_CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    """A file-like body: ``read(size)`` until it returns nothing."""
+
+    def read(self, size: int = -1) -> bytes | memoryview:
+        """Up to ``size`` bytes."""
 
 
 @contextlib.contextmanager
@@ -102,12 +109,14 @@ class Swift:
                 raise
         return headers
 
-    def put(self, container: str, name: str, data: bytes | Iterable[bytes], *, headers: Mapping[str, str] | None = None,
-            etag: str | None = None, query: str | None = None) -> str:
-        """Store an object (bytes or a chunk iterator); returns the ETag Swift computed."""
+    def put(self, container: str, name: str, data: bytes | Iterable[bytes] | Readable, *,
+            headers: Mapping[str, str] | None = None, etag: str | None = None, query: str | None = None,
+            content_length: int | None = None) -> str:
+        """Store an object (bytes, a chunk iterator, or a file-like of ``content_length`` bytes, which
+        swiftclient rewinds to retry when it has ``seek`` and ``tell``); returns the ETag Swift computed."""
         with _mapped(f"writing {container}/{name}"):
             return str(self.client().put_object(container, name, data, etag=etag, headers=dict(headers or {}),
-                                                query_string=query))
+                                                query_string=query, content_length=content_length))
 
     def post(self, container: str, name: str, headers: Mapping[str, str]) -> None:
         """Replace an object's metadata (every ``X-Object-Meta-*`` not given is dropped)."""

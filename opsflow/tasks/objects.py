@@ -10,6 +10,13 @@ Reverts never lose data. A copy's revert removes it only while the server it was
 still exists (then the server is the data, and the copy would be an orphan); once the server is
 gone the copy *is* the server and stays, restorable. Image reverts remove the temporary Glance
 images this run made, nothing else.
+
+The steps that move a disk -- the snapshot (the hypervisor reads the whole disk into Glance), the
+copy into Swift and the load back into Glance -- hold the run's ``limits`` (:data:`LIMITS`) through
+:mod:`opsflow.tasks.slots`, as forklift's transfers do: in one process by its semaphores, under
+conductors by ZooKeeper's, so a batch of child runs spread over every conductor still has at most
+``per_cloud`` disks moving in one cloud and ``per_host`` on one hypervisor. A restore does not know
+its host before the boot, so its load holds the cloud's bound only.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from opsflow.hibernate import hostdisk, listing, slo
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.manifest import DiskCopy, Manifest, Restore, State
 from opsflow.hibernate.swift import Swift
+from opsflow.tasks import image as image_actions, slots
 
-__all__ = ["DeleteCopy", "LoadImage", "ReadManifest", "SetState", "StoreImage", "VerifyCopy", "VerifyRestoredDisk",
-           "WriteManifest"]
+__all__ = ["LIMITS", "DeleteCopy", "LoadImage", "ReadManifest", "SetState", "SnapshotServer", "StoreImage", "VerifyCopy",
+           "VerifyRestoredDisk", "WriteManifest", "bounds"]
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +48,22 @@ TAG_META = "X-Object-Meta-Opsflow-Tag"
 SHA_META = "X-Object-Meta-Sha256"
 #: Bytes read from Glance per chunk.
 CHUNK = 1 << 20
+#: The keys of a hibernation's ``limits``: disks moving at once in one cloud, and on one hypervisor.
+LIMITS = ("per_cloud", "per_host")
+
+
+def bounds(limits: Mapping[str, Any] | None, cloud: str, host: str = "") -> list[slots.Bound]:
+    """The bounds a disk-moving step holds under ``limits`` (an unknown host: the cloud's only).
+
+    Hibernations and restores in one cloud share its bound: both move disks through its Glance and Swift.
+    """
+    wanted = slots.limits_of(dict(limits or {}), LIMITS)
+    held = []
+    if "per_cloud" in wanted:
+        held.append(slots.Bound(f"hibernation/{cloud}", wanted["per_cloud"]))
+    if "per_host" in wanted and host:
+        held.append(slots.Bound(f"hibernation/{cloud}/{host}", wanted["per_host"]))
+    return held
 
 
 def _layout(layout: Mapping[str, str] | None) -> Layout:
@@ -88,6 +112,17 @@ class _SwiftAction(CloudAction):
         return listing.read(swift, lay, name)
 
 
+class SnapshotServer(image_actions.SnapshotServer):
+    """``image.snapshot_server`` holding the hibernation ``limits`` of the cloud and of the server's host
+    while the hypervisor writes the snapshot (the step that reads the whole disk on the host)."""
+
+    def execute(self, cloud: str, server: str, host: str = "",
+                limits: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """As ``image.snapshot_server``, within the bounds."""
+        with slots.hold(bounds(limits, cloud, host), self.context.tag):
+            return super().execute(cloud, server)
+
+
 class StoreImage(_SwiftAction):
     """Stream a Glance image into Swift as a Static Large Object (parallel segments, SHA-256)."""
 
@@ -95,8 +130,11 @@ class StoreImage(_SwiftAction):
 
     def execute(self, cloud: str, image: str, name: str, server: str = "", project: str = "",
                 layout: Mapping[str, str] | None = None, segment_size: int = slo.SEGMENT_SIZE,
-                concurrency: int = slo.CONCURRENCY) -> dict[str, Any]:
-        """Copy image ``image`` to the disk object of ``name``; returns the :class:`DiskCopy` as a dict."""
+                concurrency: int = slo.CONCURRENCY, host: str = "",
+                limits: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Copy image ``image`` to the disk object of ``name``; returns the :class:`DiskCopy` as a dict.
+
+        The upload holds the ``limits`` of the cloud and of ``host``, the server's hypervisor."""
         lay = _layout(layout)
         conn, swift = self._open(cloud, project)
         disk_name = lay.disk(name)
@@ -112,16 +150,18 @@ class StoreImage(_SwiftAction):
         for container in (lay.container, lay.segment_container):
             swift.ensure_container(container, _read_acl(owner))
         glance = conn.image.get_image(image)
-        response = conn.image.download_image(glance, stream=True)
-        try:
-            algo = glance.hash_algo if glance.hash_algo in hashlib.algorithms_available else ""
-            stored = slo.upload(swift, response.iter_content(CHUNK), container=lay.container, name=disk_name,
-                                segment_container=lay.segment_container,
-                                segment_prefix=lay.segment_prefix(name, self._attempt_key()),
-                                headers={TAG_META: self.context.tag, "X-Object-Meta-Image": glance.id},
-                                segment_size=segment_size, concurrency=concurrency, extra_hash=algo)
-        finally:
-            response.close()
+        with slots.hold(bounds(limits, cloud, host), self.context.tag):
+            response = conn.image.download_image(glance, stream=True)
+            try:
+                algo = glance.hash_algo if glance.hash_algo in hashlib.algorithms_available else ""
+                stored = slo.upload(swift, response.iter_content(CHUNK), container=lay.container, name=disk_name,
+                                    segment_container=lay.segment_container,
+                                    segment_prefix=lay.segment_prefix(name, self._attempt_key()),
+                                    headers={TAG_META: self.context.tag, "X-Object-Meta-Image": glance.id},
+                                    segment_size=segment_size, concurrency=concurrency, extra_hash=algo,
+                                    length=glance.size)
+            finally:
+                response.close()
         if glance.size is not None and stored.size != glance.size:
             raise VerificationFailed(f"image {glance.id} is {glance.size} bytes but {stored.size} arrived")
         if algo and glance.hash_value and stored.extra_digest != glance.hash_value:
@@ -248,14 +288,17 @@ class SetState(_SwiftAction):
 
     def execute(self, cloud: str, name: str, state: str, project: str = "", layout: Mapping[str, str] | None = None,
                 server_id: str = "", notes: list[str] | None = None) -> dict[str, Any]:
-        """Returns the manifest as stored; ``server_id`` records a restore (in the cloud's region), once
-        per server even when retried."""
+        """Returns the manifest as stored; ``server_id`` records a restore (in the cloud's region, with
+        the user nova gave the server and a note when that is not the owner), once per server even when
+        retried."""
         lay = _layout(layout)
         conn, swift = self._open(cloud, project)
         manifest = self._manifest(swift, lay, name)
         restore = None
         if server_id and server_id not in {r.server_id for r in manifest.restores}:
-            restore = Restore(server_id=server_id, region=conn.config.region_name, notes=list(notes or []),
+            user = str(conn.compute.get_server(server_id).user_id or "")
+            restore = Restore(server_id=server_id, region=conn.config.region_name,
+                              notes=list(notes or []) + _restorer_note(manifest, user), user_id=user,
                               at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         return _rewrite(swift, lay, manifest.with_state(State(state), restore)).to_dict()
 
@@ -278,13 +321,23 @@ class SetState(_SwiftAction):
         _rewrite(swift, lay, dataclasses.replace(manifest, state=state, restores=restores))
 
 
+def _restorer_note(manifest: Manifest, user: str) -> list[str]:
+    """A note when the restored server's user is not the owner it had (an admin restored it)."""
+    owner = str(manifest.server.get("user_id") or "")
+    if not owner or user == owner:
+        return []
+    return [f"nova records user {user} (who restored it) as the server's user; it was {owner}'s "
+            f"(kept in the manifest's server.user_id)"]
+
+
 class LoadImage(_SwiftAction):
     """Stream a hibernated disk from Swift into a new private Glance image, checking its SHA-256."""
 
     doing = "loading the disk into Glance"
 
-    def execute(self, cloud: str, manifest: Mapping[str, Any], project: str = "") -> dict[str, Any]:
-        """Create (or adopt) the image; returns ``{"id", "name", "size"}``."""
+    def execute(self, cloud: str, manifest: Mapping[str, Any], project: str = "",
+                limits: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Create (or adopt) the image, holding the cloud's bound of ``limits``; returns ``{"id", "name", "size"}``."""
         copy = Manifest.from_dict(dict(manifest))
         conn, swift = self._open(cloud, project)
         for image in self._images(conn):
@@ -295,11 +348,11 @@ class LoadImage(_SwiftAction):
         image = conn.image.create_image(name=f"opsflow-restore-{copy.name}", disk_format=copy.disk.disk_format,
                                         container_format=copy.disk.container_format, visibility="private",
                                         tags=[self.context.tag])
-        _headers, chunks = swift.stream(copy.disk.container, copy.disk.object)
         sha = hashlib.sha256()
-        counted = _counting(chunks, sha)
-        conn.image.put(f"images/{image.id}/file", data=counted,
-                       headers={"Content-Type": "application/octet-stream"})
+        with slots.hold(bounds(limits, cloud), self.context.tag):
+            _headers, chunks = swift.stream(copy.disk.container, copy.disk.object)
+            conn.image.put(f"images/{image.id}/file", data=_counting(chunks, sha),
+                           headers={"Content-Type": "application/octet-stream"})
         if sha.hexdigest() != copy.disk.sha256:
             conn.image.delete_image(image, ignore_missing=True)
             raise VerificationFailed(f"the disk of {copy.name!r} read from Swift has SHA-256 {sha.hexdigest()}, "

@@ -71,7 +71,8 @@ def test_hibernate_leaves_no_server_no_port_and_the_disk_bytes_in_swift(
 
 def test_restore_gives_the_same_server_back(
         hibernated: Hibernated, devcloud: Layout, demo: Any, admin: Any, tmp_path: Path) -> None:
-    """Restore boots the same name, flavor, metadata, tags, keypair, groups, fixed IP and owner, same disk bytes."""
+    """Restore boots the same name, flavor, metadata, tags, keypair, groups, fixed IP and owner, same disk bytes;
+    the manifest's restore mark says which user nova recorded (the admin) and that the owner was another."""
     booted = hibernated.booted
     record = run_flow(tmp_path / "state.db", "restore",
                       {"cloud": SOURCE_ADMIN, "name": booted.name, "project": booted.project_id,
@@ -93,4 +94,7 @@ def test_restore_gives_the_same_server_back(
     manifest = listing.read(Swift(demo), StoreLayout(**hibernated.layout), booted.name)
     assert manifest.state.value == "restored"
     assert [r.server_id for r in manifest.restores] == [server.id]
+    (mark,) = manifest.restores  # an admin restored it: nova's user is the admin, the owner stays on record
+    assert mark.user_id == server.user_id == admin.current_user_id != manifest.server["user_id"]
+    assert [n for n in mark.notes if manifest.server["user_id"] in n]
     assert [i for i in admin.image.images() if i.name.startswith("opsflow-restore-")] == []

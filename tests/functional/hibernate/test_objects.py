@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opsflow.errors import ActionFailed, VerificationFailed
+from opsflow.errors import ActionFailed, ObjectStoreError, VerificationFailed
 from opsflow.hibernate import slo
 from opsflow.hibernate.layout import Layout
 from opsflow.hibernate.manifest import State
@@ -38,6 +38,29 @@ def test_image_streams_into_an_slo_whose_bytes_and_sha256_equal_the_image(
     assert (disk["size"], disk["sha256"], disk["segments"]) == (len(data), sha256(data), 6)
     assert swift.head(lay.container, lay.disk("vm"))["x-static-large-object"] == "True"
     assert slo.hash_object(swift, lay.container, lay.disk("vm")) == (len(data), sha256(data))
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_a_stream_of_any_chunking_becomes_the_same_slo(announced: bool, store_layout: dict[str, str],
+                                                       swift: Swift) -> None:
+    """Chunks that straddle segment ends, with the length announced (each PUT streams as the bytes come)
+    or not (each PUT once its segment is full), store the exact bytes; a source that ends before the
+    length it announced fails the upload instead of storing a short disk."""
+    data = bytes(range(256)) * (10 * MIB // 256) + b"tail"
+    lay = Layout(**store_layout)
+    for container in (lay.container, lay.segment_container):
+        swift.ensure_container(container, "")
+    chunks = [data[i:i + 300_001] for i in range(0, len(data), 300_001)]
+    stored = slo.upload(swift, iter(chunks), container=lay.container, name="vm/disk", segment_container=lay.segment_container,
+                        segment_prefix="vm/disk/a/", headers={}, segment_size=MIB, concurrency=3,
+                        length=len(data) if announced else None)
+    assert (stored.size, stored.sha256, stored.segments) == (len(data), sha256(data), 11)
+    assert slo.hash_object(swift, lay.container, "vm/disk") == (len(data), sha256(data))
+    if announced:
+        with pytest.raises(ObjectStoreError, match="ended after"):
+            slo.upload(swift, iter(chunks), container=lay.container, name="vm/short", segment_container=lay.segment_container,
+                       segment_prefix="vm/short/a/", headers={}, segment_size=MIB, concurrency=3, length=len(data) + 1)
+        assert swift.head(lay.container, "vm/short") is None
 
 
 def test_retry_adopts_its_own_copy_and_another_run_is_refused(
