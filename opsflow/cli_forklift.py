@@ -4,14 +4,13 @@
 the editable YAML plan, ``apply`` runs one, ``report`` lists every server of a run. Clouds are named
 as in ``clouds.yaml``. A bad plan file or an unknown cloud is one line on stderr and exit 2.
 
-``apply --zookeeper HOSTS[/ROOT]`` (or ``$OPSFLOW_ZOOKEEPER``) posts the batch as a job instead of
-running it here: every conductor on that board shares its child runs, and ``apply`` follows it with a
+``apply --zookeeper HOSTS[/ROOT]`` (or ``$OPSFLOW_ZOOKEEPER``), and the one-shot form with it, posts
+the batch as a job instead of running it here: every conductor on that board shares its child runs, and ``apply`` follows it with a
 live progress line until it ends (``--no-wait``: print the job id and return).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -19,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
-from opsflow import cli_jobs, output
+from opsflow import cli_jobs, cli_options, cli_remote, output
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.records import RunRecord
 from opsflow.engines.runner import Runner
-from opsflow.errors import CloudNotFound, PlanError
+from opsflow.errors import PlanError
+from opsflow.flows import yamldoc
 from opsflow.forklift import apply as forklift_apply, plan as forklift_plan, report as forklift_report
 from opsflow.forklift.plan import Plan
 from opsflow.forklift.preflight import Problem
@@ -35,28 +34,7 @@ from opsflow.tasks.migration import Mode
 __all__ = ["forklift"]
 
 
-def _input_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A bad plan or an unknown cloud: one line, exit 2 (the operator's input, not a failure)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (PlanError, CloudNotFound) as exc:
-            click.echo(f"opsflow: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
-
-
-def _state_default() -> str:
-    from opsflow.cli import default_state_url  # the one definition of the default; cli imports us
-
-    return default_state_url()
-
-
-_state = click.option("--state", "state_url", default=_state_default, show_default="$OPSFLOW_STATE or "
-                      "~/.local/share/opsflow/state.db", help="State backend URL (as for opsflow run).")
+_state = cli_options.state_option("State backend URL (as for opsflow run).")
 _inject = click.option("--inject-failure", "inject", multiple=True, metavar="TASK[:before|after]",
                        help="Make matching tasks fail, e.g. 'move[3].copy' (rehearse reverts).")
 
@@ -77,6 +55,11 @@ def _clouds(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="At most N transfers at once from one source hypervisor."),
         click.option("--max-per-destination-host", "per_destination_host", type=click.IntRange(min=1), metavar="N",
                      help="At most N transfers at once to one destination hypervisor."),
+        click.option("--max-api-calls-per-second", "api_calls_per_second", type=click.IntRange(min=1), metavar="N",
+                     help="At most N requests a second to each cloud from the whole batch (across all conductors)."),
+        click.option("--max-bytes-per-second-per-host", "bytes_per_second_per_host", type=click.IntRange(min=1),
+                     metavar="BYTES", help="At most BYTES a second of disk data out of one source hypervisor "
+                     "and into one destination hypervisor (SSH copies and image streams alike)."),
     ]):
         func = option(func)
     return func
@@ -85,10 +68,7 @@ def _clouds(func: Callable[..., Any]) -> Callable[..., Any]:
 def _mappings(path: str | None) -> dict[str, dict[str, str]]:
     if not path:
         return {}
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PlanError(f"{path}: cannot read the mappings: {exc}") from exc
+    data = yamldoc.read(path).value or {}
     if not isinstance(data, dict) or any(k not in forklift_plan.MAPPING_KINDS for k in data):
         raise PlanError(f"{path}: mappings map some of {', '.join(forklift_plan.MAPPING_KINDS)} to "
                         f"{{source name: destination name}}")
@@ -131,15 +111,12 @@ def _blocking(problems: Sequence[Problem]) -> bool:
 @click.argument("selection", nargs=-1, required=True)
 @_clouds
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write the plan here (default: stdout).")
-@_input_errors
 def plan_command(selection: Sequence[str], source: str, destination: str, mode: str, finish: str,
-                 mappings_file: str | None, transfers: int | None, per_source_host: int | None,
-                 per_destination_host: int | None, out: str | None) -> None:
+                 mappings_file: str | None, out: str | None, **limits: int | None) -> None:
     """Check SELECTION (ids, name globs, project=, host=, tag=) and write an editable plan; exit 1 on a blocking problem."""
     made = forklift_apply.make(source, destination, selection, mode=Mode(mode), finish=finish,
                                mappings=_mappings(mappings_file),
-                               limits=_limits(transfers=transfers, per_source_host=per_source_host,
-                                              per_destination_host=per_destination_host))
+                               limits=_limits(**limits))
     text = forklift_plan.dump(made)
     if out:
         Path(out).write_text(text, encoding="utf-8")
@@ -193,21 +170,35 @@ def _apply_on_board(made: Plan, zookeeper: str, fmt: str, wait: bool) -> None:
         _report_and_exit(forklift_report.of_run(runner, run_id), fmt)
 
 
-@forklift.command("apply")
-@click.argument("plan_file", type=click.Path(dir_okay=False))
-@_state
-@_inject
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@cli_jobs.zookeeper_option("Post the batch as a job on this jobboard (every conductor shares its servers)")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="With --zookeeper: follow the job to its end and report, or print its id and return.")
-@_input_errors
-def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str, zookeeper: str | None,
-                  wait: bool) -> None:
-    """Run a plan: every server its own child run; exit 1 unless every server moved."""
+def _running(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of the commands that run a batch: here (--state, --inject-failure) or on a board."""
+    options: list[cli_options.Decorator] = [
+        _state,
+        _inject,
+        cli_options.format_option,
+        cli_options.zookeeper_option("Post the batch as a job on this jobboard (every conductor shares its servers)"),
+        click.option("--wait/--no-wait", default=True, show_default=True,
+                     help="With --zookeeper: follow the job to its end and report, or print its id and return."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _refuse_failures_on_a_board(zookeeper: str | None, inject: Sequence[str]) -> None:
+    """Before any cloud or board is asked: conductors take no failure points."""
     if zookeeper and inject:
         raise click.UsageError("--inject-failure rehearses a revert here, on the embedded engine; "
                                "drop --zookeeper to use it (conductors take no failure points)")
+
+
+@forklift.command("apply")
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@_running
+def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: str, zookeeper: str | None,
+                  wait: bool) -> None:
+    """Run a plan: every server its own child run; exit 1 unless every server moved."""
+    _refuse_failures_on_a_board(zookeeper, inject)
     made = forklift_plan.load(plan_file)
     _apply(made, forklift_apply.check(made), state_url, inject, fmt, zookeeper, wait)
 
@@ -215,19 +206,16 @@ def apply_command(plan_file: str, state_url: str, inject: Sequence[str], fmt: st
 @forklift.command("move", hidden=True)
 @click.argument("servers", nargs=-1, required=True)
 @_clouds
-@_state
-@_inject
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@_input_errors
+@_running
 def move_command(servers: Sequence[str], source: str, destination: str, mode: str, finish: str,
-                 mappings_file: str | None, transfers: int | None, per_source_host: int | None,
-                 per_destination_host: int | None, state_url: str, inject: Sequence[str], fmt: str) -> None:
-    """Plan and apply at once."""
+                 mappings_file: str | None, state_url: str, inject: Sequence[str], fmt: str, zookeeper: str | None,
+                 wait: bool, **limits: int | None) -> None:
+    """Plan and apply at once (with --zookeeper: plan here, then post the batch for the conductors)."""
+    _refuse_failures_on_a_board(zookeeper, inject)
     made = forklift_apply.make(source, destination, servers, mode=Mode(mode), finish=finish,
                                mappings=_mappings(mappings_file),
-                               limits=_limits(transfers=transfers, per_source_host=per_source_host,
-                                              per_destination_host=per_destination_host))
-    _apply(made, made.problems, state_url, inject, fmt)
+                               limits=_limits(**limits))
+    _apply(made, made.problems, state_url, inject, fmt, zookeeper, wait)
 
 
 def _print_report(reports: Sequence[forklift_report.ServerReport], fmt: str, columns: Sequence[str]) -> None:
@@ -247,11 +235,14 @@ def _print_report(reports: Sequence[forklift_report.ServerReport], fmt: str, col
 @forklift.command("report")
 @click.argument("run_id")
 @_state
-@click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")
-@cli_jobs.zookeeper_option("Read a run of the distributed mode on this jobboard")
-def report_command(run_id: str, state_url: str, fmt: str, columns: Sequence[str], zookeeper: str | None) -> None:
+@cli_options.format_options
+@cli_options.zookeeper_option("Read a run of the distributed mode on this jobboard")
+@cli_remote.api_option
+def report_command(run_id: str, state_url: str, fmt: str, columns: Sequence[str], zookeeper: str | None,
+                   api: str | None) -> None:
     """Every server of a forklift run: moved / reverted / failed / running, downtime, bytes, rate, steps."""
+    if api:
+        return _print_report(cli_remote.forklift_reports(api, run_id), fmt, columns)
     if zookeeper:
         with cli_jobs.connected(zookeeper) as (_board, runner):
             _print_report(forklift_report.of_run(runner, run_id), fmt, columns)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from opsflow import clouds
 from opsflow.errors import PlanError
+from opsflow.flows import yamldoc
 from opsflow.forklift import inventory
 from opsflow.forklift.preflight import Problem
 from opsflow.tasks.migration import LIMITS, Mode
@@ -74,7 +74,8 @@ class Plan:
     servers: tuple[PlannedServer, ...]
     #: Problems pre-flight found (informative in the file: apply checks again).
     problems: tuple[Problem, ...] = ()
-    #: Transfers at once: some of ``transfers`` (in total), ``per_source_host``, ``per_destination_host``.
+    #: Some of ``transfers`` at once (in total), ``per_source_host``, ``per_destination_host``,
+    #: ``api_calls_per_second`` (to each cloud), ``bytes_per_second_per_host``.
     limits: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def inputs(self) -> dict[str, Any]:
@@ -134,8 +135,8 @@ def planned(description: Mapping[str, Any], mappings: Mapping[str, Any]) -> Plan
 
 
 _HEADER = """\
-# opsflow forklift plan: read it, edit it (mappings, mode, finish, limits on transfers at once, the
-# order or the list of servers), then run `opsflow forklift apply THIS_FILE`. Problems found by the pre-flight checks are listed at
+# opsflow forklift plan: read it, edit it (mappings, mode, finish, limits on transfers at once and on
+# requests and bytes a second, the order or the list of servers), then run `opsflow forklift apply THIS_FILE`. Problems found by the pre-flight checks are listed at
 # the end with their fixes; apply checks again and refuses while a blocking one remains.
 """
 
@@ -166,15 +167,11 @@ def _need(doc: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
 
 
 def load(path: str) -> Plan:
-    """Read a plan file; anything unusable raises PlanError naming the file and what to change."""
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path
-        raise PlanError(f"{where}: not YAML ({getattr(exc, 'problem', exc)}); fix the syntax there") from exc
+    """Read a plan file; anything unusable raises PlanError naming the file and what to change.
+
+    A file that cannot be read or is not YAML raises DefinitionError, as every YAML file does.
+    """
+    doc = yamldoc.read(path).value
     if not isinstance(doc, dict):
         raise PlanError(f"{path}: a plan is a mapping with source_cloud, destination_cloud and servers; "
                         f"make one with `opsflow forklift plan`")
@@ -215,7 +212,8 @@ def load(path: str) -> Plan:
 def check_limits(raw: Any, where: str) -> dict[str, int]:
     """The set limits of a plan (a key left empty is unbounded); PlanError naming the bad one."""
     if not isinstance(raw, dict) or any(key not in LIMITS for key in raw):
-        raise PlanError(f"{where}: limits may set {', '.join(LIMITS)} (transfers at once), nothing else")
+        raise PlanError(f"{where}: limits may set {', '.join(LIMITS)} (transfers at once, requests and bytes "
+                        f"a second), nothing else")
     limits = {}
     for key, value in raw.items():
         if value is None:

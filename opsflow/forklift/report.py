@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.records import RunRecord, RunState, TaskState
 from opsflow.engines.runner import Runner
+from opsflow.stats import percentile
 
 __all__ = ["COLUMNS", "Outcome", "ServerReport", "Summary", "of_run", "summarize"]
 
@@ -61,7 +61,7 @@ _DISK_STEPS = ("precopy", "copy")
 
 def _server_report(record: RunRecord) -> ServerReport:
     tasks = {task.path: task for task in record.steps}
-    results = {path: task.result for path, task in tasks.items() if task.state == "SUCCESS"}
+    results = {path: task.result for path, task in tasks.items() if task.state is TaskState.SUCCESS}
     read = results.get("read") or {}
     stopped = (results.get("stop_source") or {}).get("at")
     verified = (results.get("verify") or {}).get("at")
@@ -105,15 +105,6 @@ class Summary:
 
 def _fmt(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
-
-
-def percentile(values: Sequence[float], share: float) -> float | None:
-    """The ``share`` quantile (0.5, 0.99) of ``values``, None for none."""
-    if not values:
-        return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
 
 def summarize(reports: Sequence[ServerReport]) -> Summary:

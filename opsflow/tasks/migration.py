@@ -15,10 +15,12 @@ verify     both Glances' hashes agree     ``transfer.verify_disk``              
 =========  =============================  ======================================  =========================
 
 Precopy and copy hold the batch's transfer bounds (``limits``: ``transfers`` in total,
-``per_source_host``, ``per_destination_host``) while they move bytes, through
-:mod:`opsflow.tasks.slots`: in one process by its own semaphores, under conductors by ZooKeeper's,
-so the limits hold across every conductor. A host the credentials do not show ("") is bounded by the
-total only. Their results say when the transfer held its slots (``transfer_started``,
+``per_source_host``, ``per_destination_host``) while they move bytes, and pace those bytes
+(``bytes_per_second_per_host``: what leaves one source hypervisor and what reaches one destination
+hypervisor, over SSH or streamed Glance to Glance), through :mod:`opsflow.tasks.slots`: in one
+process by its own semaphores and buckets, under conductors by ZooKeeper's, so the limits hold
+across every conductor. A host the credentials do not show ("") is bounded by the total only and
+not paced. (``api_calls_per_second`` paces every action's requests: see :mod:`opsflow.clouds`.) Their results say when the transfer held its slots (``transfer_started``,
 ``transfer_ended``, wall clock) and how long it queued for them (``queued_seconds``).
 
 A composed action runs with its own task path (``copy/snapshot``), hence its own tag, so a retry of
@@ -35,16 +37,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opsflow import registry
-from opsflow.clouds import CloudAction
+from opsflow.clouds import API_CALLS, CloudAction
 from opsflow.errors import ActionFailed
 from opsflow.tasks import slots
 from opsflow.tasks.base import Action
 
-__all__ = ["LIMITS", "Copy", "Mode", "Precopy", "Verify", "transfer_bounds"]
+__all__ = ["LIMITS", "Copy", "Mode", "Precopy", "Verify", "byte_rates", "transfer_bounds"]
 
 #: The keys of a migration's ``limits``: how many transfers at once in total, per source hypervisor,
-#: per destination hypervisor.
-LIMITS = ("transfers", "per_source_host", "per_destination_host")
+#: per destination hypervisor; requests a second to each cloud; bytes a second through each hypervisor.
+LIMITS = ("transfers", "per_source_host", "per_destination_host", API_CALLS, "bytes_per_second_per_host")
 
 
 class Mode(enum.Enum):
@@ -65,19 +67,21 @@ def _mode(value: str) -> Mode:
         raise ActionFailed(f"mode {value!r}: say one of {', '.join(m.value for m in Mode)}") from exc
 
 
+def byte_rates(limits: Mapping[str, Any], source_cloud: str, source_host: str, destination_cloud: str,
+               destination_host: str) -> list[slots.Rate]:
+    """The byte rates a transfer between these hosts is paced by under ``limits`` (unknown hosts: none)."""
+    per_second = slots.limits_of(limits, LIMITS).get("bytes_per_second_per_host")
+    if per_second is None:
+        return []
+    return [slots.Rate(f"forklift/bytes/{side}/{cloud}/{host}", per_second)
+            for side, cloud, host in (("source", source_cloud, source_host),
+                                      ("destination", destination_cloud, destination_host)) if host]
+
+
 def transfer_bounds(limits: Mapping[str, Any], source_cloud: str, source_host: str, destination_cloud: str,
                     destination_host: str) -> list[slots.Bound]:
     """The bounds a transfer between these hosts holds under ``limits`` (unknown hosts: the total only)."""
-    unknown = [key for key in limits if key not in LIMITS]
-    if unknown:
-        raise ActionFailed(f"limits: unknown key(s) {', '.join(map(str, unknown))}; say some of {', '.join(LIMITS)}")
-    wanted: dict[str, int] = {}
-    for key, value in limits.items():
-        if value is None:
-            continue  # unbounded
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ActionFailed(f"limits.{key}: {value!r}; give a whole number of transfers, at least 1")
-        wanted[key] = value
+    wanted = slots.limits_of(limits, LIMITS)
     bounds = []
     if "transfers" in wanted:
         bounds.append(slots.Bound("forklift/transfers", wanted["transfers"]))
@@ -104,10 +108,11 @@ class _Phase(CloudAction):
     @contextlib.contextmanager
     def bounded(self, limits: Mapping[str, Any] | None, source_cloud: str, source_host: str,
                 destination_cloud: str, destination_host: str) -> Iterator[dict[str, Any]]:
-        """Hold the transfer bounds for the block; yields the timing keys to add to the result."""
-        bounds = transfer_bounds(dict(limits or {}), source_cloud, source_host, destination_cloud, destination_host)
+        """Hold the transfer bounds and pace the bytes for the block; yields the timing keys to add to the result."""
+        hosts = (source_cloud, source_host, destination_cloud, destination_host)
+        bounds = transfer_bounds(dict(limits or {}), *hosts)
         timing: dict[str, Any] = {}
-        with slots.hold(bounds, self.context.tag) as waited:
+        with slots.hold(bounds, self.context.tag) as waited, slots.pacing(byte_rates(dict(limits or {}), *hosts)):
             timing.update(queued_seconds=round(waited, 3), transfer_started=time.time())
             yield timing
             timing["transfer_ended"] = time.time()

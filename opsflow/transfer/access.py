@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsflow.errors import DefinitionError, HostAccessInvalid
+from opsflow.errors import HostAccessInvalid
 from opsflow.flows import yamldoc
 
 __all__ = ["ENV", "CloudAccess", "DiskDiscovery", "DiskRule", "Host", "HostAccess", "SshTarget", "load", "parse"]
@@ -192,20 +192,12 @@ def load(path: str = "") -> HostAccess:
         raise HostAccessInvalid(f"no host-access file: pass `access: PATH` or set {ENV} (the simulated "
                                 f"cloud writes $OPSFLOW_DEVCLOUD_HOME/host-access.yaml)")
     file = Path(chosen).expanduser()
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise HostAccessInvalid(f"cannot read host-access file {file}: {exc.strerror}") from exc
-    return parse(text, str(file), base=file.parent)
+    return _Checker(yamldoc.read(file), file.parent).document()
 
 
 def parse(text: str, source: str = "<string>", *, base: Path | None = None) -> HostAccess:
     """Parse and check a host-access document; relative paths are taken from ``base``."""
-    try:
-        doc = yamldoc.parse(text, source)
-    except DefinitionError as exc:
-        raise HostAccessInvalid(str(exc)) from exc
-    return _Checker(doc, base or Path.cwd()).document()
+    return _Checker(yamldoc.parse(text, source), base or Path.cwd()).document()
 
 
 class _Checker:

@@ -3,7 +3,9 @@
 A copy is two agents (``agent.py``), one on each host, each behind its own ``ssh``; this module
 connects the source's stdout to the destination's stdin and the destination's stdout to the
 source's stdin (the delta's block digests flow back that way), so the bytes go host to host
-through the two SSH connections and never through a buffer here. Each end reports on its stderr;
+through the two SSH connections and never through a buffer here -- unless the transfer is paced
+(:func:`opsflow.tasks.slots.byte_rates`): then a thread here relays the source's stream to the
+destination chunk by chunk, each chunk waiting for its bytes' share of the rate. Each end reports on its stderr;
 the first real failure (a host that cannot be reached before a peer that merely saw the pipe
 close) becomes the one error line.
 """
@@ -16,9 +18,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from opsflow.errors import ChecksumMismatch, TransferFailed
+from opsflow.tasks import slots
 from opsflow.transfer import ssh
 from opsflow.transfer.access import Host
 
@@ -89,6 +93,29 @@ def _finish(procs: list[subprocess.Popen[bytes]]) -> list[tuple[int, str]]:
     return out
 
 
+#: Bytes a paced relay reads and forwards at once.
+RELAY_CHUNK = 1 << 20
+
+
+def _relay(source_fd: int, destination_fd: int, rates: Sequence[slots.Rate]) -> None:
+    """Forward the sender's stream to the receiver, pacing each chunk; close both ends when done.
+
+    A receiver that went away (EPIPE) ends the relay, and closing the read end makes the sender see
+    its own broken pipe: both agents then report, and the copy fails with the more telling line.
+    """
+    try:
+        while chunk := os.read(source_fd, RELAY_CHUNK):
+            slots.pace(rates, len(chunk))
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(destination_fd, view):]
+    except OSError:
+        pass
+    finally:
+        os.close(source_fd)
+        os.close(destination_fd)
+
+
 def _results(ends: list[tuple[Host, int, str]]) -> list[dict[str, Any]]:
     """Each end's result; raise the most telling failure of the ends that failed."""
     failed = sorted((ssh.severity(code, err), index) for index, (_, code, err) in enumerate(ends) if code != 0)
@@ -107,11 +134,15 @@ def copy(source: DiskEnd, destination: DiskEnd, *, delta: bool = False, block: i
     """
     started = time.monotonic()
     suffix = "-delta" if delta else ""
+    rates = slots.byte_rates()
     to_destination_r, to_destination_w = os.pipe()
     to_source_r, to_source_w = os.pipe()
+    # paced, the sender writes into a pipe of ours and the relay forwards it into the receiver's stdin
+    from_source_r, from_source_w = os.pipe() if rates else (-1, to_destination_w)
+    relay_ends = (from_source_r, to_destination_w)
     try:
         sender = _spawn(ssh.agent_argv(source.host, "send" + suffix, source.path, block),
-                        to_source_r, to_destination_w)
+                        to_source_r, from_source_w)
         try:
             receiver = _spawn(ssh.agent_argv(destination.host, "receive" + suffix, destination.path, block),
                               to_destination_r, to_source_w)
@@ -119,10 +150,20 @@ def copy(source: DiskEnd, destination: DiskEnd, *, delta: bool = False, block: i
             sender.kill()
             sender.wait()
             raise
+    except BaseException:
+        if rates:
+            os.close(from_source_r)
+            os.close(to_destination_w)
+        raise
     finally:
-        for fd in (to_destination_r, to_destination_w, to_source_r, to_source_w):
+        for fd in {to_destination_r, from_source_w, to_source_r, to_source_w, *(() if rates else relay_ends)} - {-1}:
             os.close(fd)
+    relay = threading.Thread(target=_relay, args=(*relay_ends, rates), name="opsflow-relay", daemon=True)
+    if rates:
+        relay.start()
     (send_code, send_err), (recv_code, recv_err) = _finish([sender, receiver])
+    if rates:
+        relay.join()
     sent, received = _results([(source.host, send_code, send_err), (destination.host, recv_code, recv_err)])
     if sent["sha256"] != received["sha256"]:
         raise ChecksumMismatch(f"{destination.host.hypervisor}: disk {destination.path} has SHA-256 "

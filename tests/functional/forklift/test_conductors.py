@@ -1,4 +1,5 @@
-"""Forklift in the distributed mode: `opsflow forklift apply --zookeeper` posts the batch, real
+"""Forklift in the distributed mode: `opsflow forklift apply --zookeeper` (or the one-shot
+`opsflow forklift SERVER... --from --to --zookeeper`) posts the batch, real
 `opsflow conductor` processes share its servers, a conductor killed with -9 mid-transfer is replaced
 without a second twin or image copy, and a batch's transfer bounds hold across conductors.
 
@@ -23,7 +24,9 @@ from opsflow import clouds
 from opsflow.devcloud import seed
 from opsflow.devcloud.layout import Layout
 from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.runner import Runner
 from opsflow.forklift import apply as forklift_apply
+from opsflow.tasks import image
 from tests.fixtures import eventually, opsflow
 from tests.functional.conductor.harness import Cluster, ConductorProcess
 
@@ -57,9 +60,10 @@ def boot(cloud: Layout) -> Iterator[Callable[[int], list[Any]]]:
             where.compute.delete_server(server)
         for server in doomed:
             where.compute.wait_for_delete(server, interval=1, wait=300)
-        for image in where.image.images(owner=where.current_project_id):
-            if image.name.startswith("opsflow-"):
-                where.image.delete_image(image, ignore_missing=True)
+        # listed whole first: deleting while paging loses the marker (Glance 400)
+        for leftover in list(where.image.images(owner=where.current_project_id)):
+            if leftover.name.startswith("opsflow-"):
+                where.image.delete_image(leftover, ignore_missing=True)
 
 
 def _plan(capsys: pytest.CaptureFixture[str], tmp_path: Path, prefix: str, *extra: str) -> Path:
@@ -78,24 +82,29 @@ def _twins(prefix: str) -> list[Any]:
     return list(clouds.connect(DESTINATION).compute.servers(name=f"^{prefix}-"))
 
 
-def _migration_images(cloud: str) -> list[Any]:
+def _migration_images(cloud: str, runner: Runner, run_id: str) -> list[Any]:
+    """The images the batch ``run_id``'s servers made at ``cloud``, by the tag each carries (an earlier
+    batch's, such as ``tools/demo``'s, are not this run's)."""
+    mine = tuple(f"opsflow:{child.run_id}:" for child in runner.children_of(run_id))
     conn = clouds.connect(cloud)
-    return [i for i in conn.image.images(owner=conn.current_project_id) if i.name.startswith("opsflow-")]
+    return [i for i in conn.image.images(owner=conn.current_project_id)
+            if str(i.properties.get(image.TAG_PROPERTY, "")).startswith(mine)]
 
 
 def test_a_conductor_killed_mid_transfer_is_replaced_without_a_second_twin_or_copy(
-        cluster: Cluster, boot: Callable[[int], list[Any]], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """apply --zookeeper --no-wait posts the batch; the conductor copying the disk is SIGKILLed; the other
-    one takes the server's job over, adopts the snapshot, the image copy and the twin, and moves it."""
+        cluster: Cluster, boot: Callable[[int], list[Any]], capsys: pytest.CaptureFixture[str]) -> None:
+    """The one-shot form with --zookeeper --no-wait plans here and posts the batch; the conductor copying
+    the disk is SIGKILLed; the other one takes the server's job over, adopts the snapshot, the image copy
+    and the twin, and moves it."""
     (server,) = boot(1)
     prefix = server.name.rsplit("-", 1)[0]
-    plan = _plan(capsys, tmp_path, prefix)
     alpha, beta = cluster.start("alpha"), cluster.start("beta")
 
-    code, out, err = opsflow(capsys, "forklift", "apply", str(plan), "--zookeeper", cluster.address_text, "--no-wait")
+    code, out, err = opsflow(capsys, "forklift", f"{prefix}-*", "--from", SOURCE, "--to", DESTINATION,
+                             "--zookeeper", cluster.address_text, "--no-wait")
     assert code == 0, err
     run_id = out.strip()
+    assert cluster.runner.record(run_id).inputs["servers"] == [server.id]  # planned here, run by the conductors
 
     victim = eventually(lambda: next((c for c in (alpha, beta) if _copies(c)), None), BATCH_TIMEOUT,
                         "a conductor copying the disk")
@@ -106,7 +115,8 @@ def test_a_conductor_killed_mid_transfer_is_replaced_without_a_second_twin_or_co
     assert record.state is RunState.SUCCEEDED, record
     assert _copies(survivor) == 1  # the copy in flight ran again (at-least-once), on the survivor
     assert [t.name for t in _twins(prefix)] == [server.name]
-    assert len(_migration_images(DESTINATION)) == 1 and not _migration_images(SOURCE)
+    assert len(_migration_images(DESTINATION, cluster.runner, run_id)) == 1
+    assert not _migration_images(SOURCE, cluster.runner, run_id)  # the snapshot was cleaned up
 
     code, out, _ = opsflow(capsys, "forklift", "report", run_id, "--zookeeper", cluster.address_text, "-f", "json")
     assert code == 0

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from opsflow.errors import TransferFailed
+from opsflow.tasks import slots
 from opsflow.transfer import stream
+from tests.fixtures import recorded_slots
 
 from .conftest import MakeDisk, random_bytes
 
@@ -73,6 +75,26 @@ def test_delta_sends_only_the_changed_blocks(disk: MakeDisk) -> None:
     assert done.bytes_sent < 3 * MIB + 4096
     again = stream.copy(source, destination, delta=True)
     assert (again.blocks_sent, again.sha256) == (0, done.sha256)
+
+
+def test_a_paced_copy_and_delta_arrive_whole_and_charge_each_host_what_crossed(disk: MakeDisk) -> None:
+    """With byte rates set the stream goes through the relay: the disk arrives byte-identical, full copy and
+    delta alike, and both hosts' buckets are charged exactly the bytes each pass sent."""
+    source = disk("source", {0: random_bytes(6 * MIB), 20 * MIB: random_bytes(MIB)}, 32 * MIB)
+    destination = disk("destination", {}, 0)
+    rates = [slots.Rate("forklift/bytes/source/s/h1", 1 << 40), slots.Rate("forklift/bytes/destination/d/h2", 1 << 40)]
+    with recorded_slots() as recording, slots.pacing(rates):
+        done = stream.copy(source, destination)
+        assert Path(destination.path).read_bytes() == Path(source.path).read_bytes()
+        assert recording.units() == {rate: done.bytes_sent for rate in rates}
+        with open(source.path, "r+b") as out:
+            out.seek(3 * MIB)
+            out.write(random_bytes(1000))
+        recording.reserved.clear()
+        delta = stream.copy(source, destination, delta=True)
+    assert Path(destination.path).read_bytes() == Path(source.path).read_bytes()
+    assert delta.blocks_sent == 1
+    assert recording.units() == {rate: delta.bytes_sent for rate in rates}
 
 
 def test_delta_against_a_different_size_fixes_the_size(disk: MakeDisk) -> None:

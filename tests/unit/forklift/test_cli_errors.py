@@ -76,15 +76,30 @@ def test_missing_plan_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 2 and len(lines) == 1 and "nope.yaml" in lines[0]
 
 
+@pytest.mark.parametrize("command", [["plan"], []])
+def test_malformed_mappings_file_is_one_line_at_its_position(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              command: list[str]) -> None:
+    """A --mappings file that is not YAML exits 2 with one line at its line and column, before any cloud is asked."""
+    mappings = tmp_path / "mappings.yaml"
+    mappings.write_text("flavors: {m1.small: m1.tiny\n")
+    code, lines = _run(capsys, *command, "--from", "a", "--to", "b", "web-*", "--mappings", str(mappings))
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"opsflow: {mappings}:2:1: malformed YAML: ")
+
+
 def test_inject_failure_with_zookeeper_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Conductors take no failure points: asking for both is refused before any cloud or board is asked."""
-    code, lines = _run(capsys, "apply", str(tmp_path / "plan.yaml"), "--zookeeper", "127.0.0.1:1/x",
-                       "--inject-failure", "move[0].copy")
-    assert code == 2
-    assert any("--inject-failure" in line and "--zookeeper" in line for line in lines), lines
+    """Conductors take no failure points: asking for both (apply, or the one-shot form) is refused before any
+    cloud or board is asked."""
+    for command in (["apply", str(tmp_path / "plan.yaml")], ["web-*", "--from", "a", "--to", "b"]):
+        code, lines = _run(capsys, *command, "--zookeeper", "127.0.0.1:1/x", "--inject-failure", "move[0].copy")
+        assert code == 2
+        assert any("--inject-failure" in line and "--zookeeper" in line for line in lines), lines
 
 
-def test_a_bad_limit_on_the_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    """--max-transfers 0 is refused by the option itself (at least 1)."""
-    code, lines = _run(capsys, "plan", "--from", "a", "--to", "b", "web-*", "--max-transfers", "0")
-    assert code == 2 and any("--max-transfers" in line for line in lines), lines
+@pytest.mark.parametrize("option", ["--max-transfers", "--max-api-calls-per-second",
+                                    "--max-bytes-per-second-per-host"])
+def test_a_bad_limit_on_the_command_line_is_a_usage_error(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    """A limit of 0 is refused by the option itself (at least 1), in the one-shot form too."""
+    for command in (["plan"], []):
+        code, lines = _run(capsys, *command, "--from", "a", "--to", "b", "web-*", option, "0")
+        assert code == 2 and any(option in line for line in lines), lines

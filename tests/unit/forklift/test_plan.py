@@ -17,7 +17,8 @@ def _plan() -> plan.Plan:
                                 ("default", "web"), 1 << 30)
     return plan.Plan("a", "b", Mode.WARM, "tag", {"flavors": {"m1.tiny": "small"}}, (server,),
                      (Problem("web-1", "name taken", "rename it"), Problem("", "image copied", "none", False)),
-                     {"transfers": 4, "per_source_host": 1})
+                     {"transfers": 4, "per_source_host": 1, "api_calls_per_second": 20,
+                      "bytes_per_second_per_host": 50 << 20})
 
 
 def test_a_dumped_plan_loads_back_unchanged(tmp_path: Path) -> None:
@@ -31,15 +32,18 @@ def test_a_plan_runs_forklift_batch_with_its_servers_in_order() -> None:
     """A plan's batch inputs carry its clouds, mode, finish, non-empty mappings and server ids in order."""
     assert _plan().inputs() == {"servers": ["id-1"], "source_cloud": "a", "destination_cloud": "b", "mode": "warm",
                                 "finish": "tag", "mappings": {"flavors": {"m1.tiny": "small"}},
-                                "limits": {"transfers": 4, "per_source_host": 1}}
+                                "limits": {"transfers": 4, "per_source_host": 1, "api_calls_per_second": 20,
+                                           "bytes_per_second_per_host": 50 << 20}}
 
 
 @pytest.mark.parametrize("limits", ["limits: 3", "limits: {transfers: 0}", "limits: {transfers: two}",
-                                    "limits: {per_host: 2}"])
+                                    "limits: {per_host: 2}", "limits: {api_calls_per_second: 0}",
+                                    "limits: {bytes_per_second_per_host: 10M}"])
 def test_a_plan_with_bad_limits_is_refused_with_one_line_naming_them(tmp_path: Path, limits: str) -> None:
     """Limits must be whole numbers ≥ 1 under the known keys; anything else names the file and the fix."""
     path = tmp_path / "plan.yaml"
-    text = plan.dump(_plan()).replace("limits:\n  transfers: 4\n  per_source_host: 1\n  per_destination_host: null\n",
+    text = plan.dump(_plan()).replace("limits:\n  transfers: 4\n  per_source_host: 1\n  per_destination_host: null\n"
+                                      "  api_calls_per_second: 20\n  bytes_per_second_per_host: 52428800\n",
                                       limits + "\n")
     assert limits in text
     path.write_text(text)

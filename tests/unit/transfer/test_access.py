@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsflow.errors import HostAccessInvalid, InvalidInput
+from opsflow.errors import DefinitionError, HostAccessInvalid, InvalidInput
 from opsflow.transfer import access
 
 GOOD = """\
@@ -83,12 +83,17 @@ def test_unmatched_hypervisor_names_the_patterns() -> None:
      r"sudo: must be true or false"),
     ("clouds:\n  c:\n    hypervisors:\n      - {match: x, ssh: {host: '{name}'}, disk: {path: /d}}\n",
      r"ssh.host: unknown template field \{name\}; use \{hypervisor\}"),
-    ("clouds: [\n", r"malformed YAML"),
 ])
 def test_mistakes_fail_on_load_with_position_and_fix(text: str, message: str) -> None:
     """Each kind of mistake is one line with file, line, column, the key's path and what to write."""
     with pytest.raises(HostAccessInvalid, match=message):
         access.parse(text, "ha.yaml")
+
+
+def test_malformed_yaml_is_a_definition_error_at_its_position() -> None:
+    """YAML that does not parse is refused as every YAML file opsflow reads is, with its line and column."""
+    with pytest.raises(DefinitionError, match=r"^ha\.yaml:2:1: malformed YAML"):
+        access.parse("clouds: [\n", "ha.yaml")
 
 
 def test_bad_file_is_bad_input() -> None:
@@ -113,5 +118,5 @@ def test_load_reads_the_environment_variable(tmp_path: Path, monkeypatch: pytest
 
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     """An unreadable file is named with the reason."""
-    with pytest.raises(HostAccessInvalid, match=r"cannot read host-access file .*nope.yaml: No such file"):
+    with pytest.raises(DefinitionError, match=r"nope\.yaml: no such file; check the path"):
         access.load(str(tmp_path / "nope.yaml"))
