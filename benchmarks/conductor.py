@@ -34,6 +34,7 @@ from pathlib import Path
 
 from opsflow import jobs
 from opsflow.engines.jobboard import Address, JobBoard
+from opsflow.engines.records import TaskState
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
 from opsflow.services.zookeeper import serving
@@ -188,7 +189,7 @@ def failover(workdir: Path, hosts: str, timeout: float) -> tuple[float, float]:
 
 
 def _running(runner: Runner, run_id: str) -> set[str]:
-    return {t.path for t in runner.record(run_id).tasks if t.state == "RUNNING"}
+    return {t.path for t in runner.record(run_id).tasks if t.state is TaskState.RUNNING}
 
 
 def _log_time(stamp: str, near: float) -> float:

@@ -66,6 +66,7 @@ def measure_opsflow(shape: str, tasks: int, state: str) -> dict[str, float]:
     """Compile and run through opsflow's Runner."""
     from opsflow.engines import definition_compiler
     from opsflow.engines.atoms import RunOptions
+    from opsflow.engines.records import RunState
     from opsflow.engines.runner import Runner
     from opsflow.flows import inputs, loader
 
@@ -80,7 +81,7 @@ def measure_opsflow(shape: str, tasks: int, state: str) -> dict[str, float]:
         start = time.perf_counter()
         record = runner.run(definition, given)
         seconds = time.perf_counter() - start
-    assert record.state.value == "succeeded", record.state
+    assert record.state is RunState.SUCCEEDED, record.state
     return {"seconds": seconds, "compile": compile_seconds, "rss_mib": (_peak_kib() - before) / 1024}
 
 
@@ -94,6 +95,7 @@ PARENT = (
 
 def measure_children(children: int, tmp: str) -> dict[str, float]:
     """A batch of ``children`` child runs through opsflow's Runner, state in SQLite."""
+    from opsflow.engines.records import RunState
     from opsflow.engines.runner import Runner
     from opsflow.flows import loader
 
@@ -105,7 +107,7 @@ def measure_children(children: int, tmp: str) -> dict[str, float]:
         start, cpu = time.perf_counter(), time.process_time()
         record = runner.run(definition, {"items": list(range(children))})
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    assert record.state.value == "succeeded", record.state
+    assert record.state is RunState.SUCCEEDED, record.state
     return {"seconds": seconds, "cpu": cpu, "rss_mib": (_peak_kib() - before) / 1024}
 
 

@@ -11,7 +11,6 @@ import datetime
 import errno
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -22,14 +21,16 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from opsflow import (cli_api, cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_reclaim, cli_sched,
-                     output, registry)
+from opsflow import (cli_api, cli_auth, cli_children, cli_forklift, cli_hibernate, cli_jobs, cli_options, cli_reclaim,
+                     cli_remote, cli_sched, cli_simulate, output, registry)
+from opsflow.api.remote import API_ENV
 from opsflow.devcloud import cli as devcloud_cli
 from opsflow.engines import retention
 from opsflow.engines.atoms import FailurePoint
-from opsflow.engines.records import RunRecord, RunState
+from opsflow.engines.records import RunRecord, RunState, TaskState
 from opsflow.engines.runner import Runner
 from opsflow.errors import (
+    CloudNotFound,
     ConfigError,
     DefinitionError,
     ExpressionError,
@@ -37,6 +38,7 @@ from opsflow.errors import (
     InvalidInput,
     InvalidState,
     OpsflowError,
+    PlanError,
     PluginNotFound,
     RunOwned,
 )
@@ -48,40 +50,29 @@ __all__ = ["main"]
 
 LOG = logging.getLogger(__name__)
 
-#: Environment variable naming the state backend URL.
-STATE_ENV = "OPSFLOW_STATE"
+#: Task states the progress display reports as they happen.
+_REPORTED_TASK_STATES = (TaskState.FAILURE, TaskState.REVERTED)
 
-#: Errors in what the user gave (a definition, an input, a setting, an id): exit 2, like usage errors.
+#: Errors in what the user gave (a definition, an input, a setting, an id, a cloud's name, a plan):
+#: exit 2, like usage errors.
 INPUT_ERRORS = (DefinitionError, ExpressionError, InvalidInput, ConfigError, PluginNotFound, FlowNotFound,
-                InvalidState, RunOwned)
+                InvalidState, RunOwned, CloudNotFound, PlanError)
 
 
-def default_state_url() -> str:
-    """``$OPSFLOW_STATE``, else an SQLite file in the user's data directory."""
-    if os.environ.get(STATE_ENV):
-        return os.environ[STATE_ENV]
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return "sqlite:///" + os.path.join(data, "opsflow", "state.db")
-
-
-def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
-    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
-                        show_default=True, help="Output format.")(func)
-
-
-_state_option = click.option("--state", "state_url", default=default_state_url, show_default="$OPSFLOW_STATE or "
-                             "~/.local/share/opsflow/state.db", help="State backend URL (sqlite:///PATH, "
-                             "zookeeper://HOSTS/PATH, memory://).")
+_format_options = cli_options.format_options
+_state_option = cli_options.state_option()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("-v", "--verbose", is_flag=True, help="Show what each task does.")
+@click.option("--api", envvar=API_ENV, metavar="URL|catalog",
+              help=f"Send the job, flow, forklift report and reclaim commands to opsflow's API instead of ZooKeeper, "
+                   f"as the OS_CLOUD user; `catalog` finds it in Keystone's catalog (default ${API_ENV}).")
 @click.pass_context
-def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+def main(ctx: click.Context, debug: bool, verbose: bool, api: str | None) -> None:
     """opsflow: declarative, revertible, resumable flows for OpenStack operators."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "api": api}
     level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not debug:
@@ -92,8 +83,11 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def validate(files: Sequence[str]) -> None:
-    """Check flow definitions without running anything."""
+@cli_remote.api_option
+def validate(files: Sequence[str], api: str | None) -> None:
+    """Check flow definitions without running anything (with --api: by the server's loader)."""
+    if api:
+        return cli_remote.validate(api, files)
     failed = False
     for path in files:
         try:
@@ -111,8 +105,14 @@ def validate(files: Sequence[str]) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "svg", "png"]), default="text", show_default=True)
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-def graph(file: str, fmt: str, out: str | None) -> None:
-    """Draw a flow: text outline, Graphviz DOT, or SVG/PNG (needs Graphviz's `dot`)."""
+@cli_remote.api_option
+def graph(file: str, fmt: str, out: str | None, api: str | None) -> None:
+    """Draw a flow: text outline, Graphviz DOT, or SVG/PNG (needs Graphviz's `dot`).
+
+    With --api, FILE is the name of a built-in flow (`opsflow flows list --api`), drawn by the server.
+    """
+    if api:
+        return _write(cli_remote.graph(api, file, fmt), out)
     definition = loader.load_file(file)
     if fmt == "text":
         _write(render.to_text(definition) + "\n", out)
@@ -165,13 +165,13 @@ class _ProgressObserver:
             self._bar = self._progress.add_task(f"run {run_id[:8]}", total=tasks)
 
     def task(self, path: str, state: str) -> None:
-        if state == "RUNNING":
+        if state == TaskState.RUNNING:
             self._running.add(path)
         else:
             self._running.discard(path)
-        if state == "SUCCESS":
+        if state == TaskState.SUCCESS:
             self._progress.advance(self._bar)
-        elif state in ("FAILURE", "REVERTED"):
+        elif state in _REPORTED_TASK_STATES:
             self._progress.console.print(f"[yellow]{path}: {state.lower()}[/]")
         shown = ", ".join(sorted(self._running)[:3]) + (" ..." if len(self._running) > 3 else "")
         self._progress.update(self._bar, description=shown or "idle")
@@ -184,7 +184,7 @@ class _PlainObserver:
         click.echo(f"run {run_id} started ({tasks} tasks)", err=True)
 
     def task(self, path: str, state: str) -> None:
-        if state in ("FAILURE", "REVERTED"):
+        if state in _REPORTED_TASK_STATES:
             click.echo(f"{path}: {state.lower()}", err=True)
 
 
@@ -197,7 +197,7 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         for task in record.steps:
             if task.path in record.waiting:
                 click.echo(f"  {task.path}: {record.waiting[task.path]}", err=True)
-            elif task.error and task.state != "SUCCESS":
+            elif task.error and task.state is not TaskState.SUCCESS:
                 click.echo(f"  {task.path}: {task.state.lower()}: {task.error}", err=True)
         hints = {
             RunState.PAUSED: f"fix the cause, then `opsflow resume {record.run_id}` or `opsflow revert {record.run_id}`",
@@ -210,7 +210,9 @@ def _finish(record: RunRecord, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord], create: bool = True) -> None:
+def drive(state_url: str, as_json: bool, operation: Callable[[Runner], RunRecord], create: bool = True) -> None:
+    """Run ``operation`` with progress on a terminal and Ctrl-C handling; print the outcome; exit 1 unless it
+    succeeded or waits, 130 when interrupted."""
     console = Console(stderr=True)
     if as_json or not console.is_terminal:
         with Runner(state_url, observer=_PlainObserver(), create=create) as runner, Interrupts(runner) as interrupts:
@@ -236,7 +238,8 @@ def _interrupted(record: RunRecord, as_json: bool) -> NoReturn:
     sys.exit(INTERRUPTED)
 
 
-def _failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
+def failure_points(values: Sequence[str]) -> tuple[FailurePoint, ...]:
+    """``--inject-failure`` values parsed; a malformed one is a usage error (exit 2)."""
     try:
         return tuple(FailurePoint.parse(value) for value in values)
     except ValueError as exc:
@@ -259,12 +262,12 @@ def run(file: str, pairs: Sequence[str], on_failure: str | None, inject_failure:
     if on_failure:
         definition = dataclasses.replace(definition, on_failure=OnFailure(on_failure))
     values = flow_inputs.from_command_line(definition, list(pairs))
-    points = _failure_points(inject_failure)
-    _drive(state_url, as_json,
+    points = failure_points(inject_failure)
+    drive(state_url, as_json,
            lambda runner: runner.run(definition, values, failure_points=points, hold_waits=not no_wait))
 
 
-_zookeeper_option = cli_jobs.zookeeper_option("Act on the job on this jobboard (conductors do the work), "
+_zookeeper_option = cli_options.zookeeper_option("Act on the job on this jobboard (conductors do the work), "
                                               "not a local run")
 
 
@@ -274,11 +277,14 @@ _zookeeper_option = cli_jobs.zookeeper_option("Act on the job on this jobboard (
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
 @_zookeeper_option
-def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper: str | None, api: str | None) -> None:
     """Continue a stopped run; completed tasks are not run again."""
+    if api:
+        return cli_remote.act(api, "resume", run_id)
     if zookeeper:
         return cli_jobs.operate("resume", zookeeper, run_id)
-    _drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait), create=False)
+    drive(state_url, as_json, lambda runner: runner.resume(run_id, hold_waits=not no_wait), create=False)
 
 
 @main.command()
@@ -286,8 +292,11 @@ def resume(run_id: str, no_wait: bool, as_json: bool, state_url: str, zookeeper:
 @click.option("--json", "as_json", is_flag=True)
 @_state_option
 @_zookeeper_option
-def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None, api: str | None) -> None:
     """Undo every completed task of a stopped run, in reverse order."""
+    if api:
+        return cli_remote.act(api, "revert", run_id)
     if zookeeper:
         return cli_jobs.operate("revert", zookeeper, run_id)
     with Runner(state_url, observer=_PlainObserver(), create=False) as runner, Interrupts(runner) as interrupts:
@@ -307,8 +316,11 @@ def revert(run_id: str, as_json: bool, state_url: str, zookeeper: str | None) ->
 @click.argument("name")
 @_state_option
 @_zookeeper_option
-def signal(run_id: str, name: str, state_url: str, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def signal(run_id: str, name: str, state_url: str, zookeeper: str | None, api: str | None) -> None:
     """Deliver a signal to a run (ends a core.wait waiting for it)."""
+    if api:
+        return cli_remote.act(api, "signal", run_id, name)
     if zookeeper:
         return cli_jobs.operate("signal", zookeeper, run_id, name)
     with Runner(state_url, create=False) as runner:
@@ -346,8 +358,15 @@ def _record_fields(record: RunRecord, with_tasks: bool = False) -> dict[str, Any
               help="List child runs too (one per item of a batch), with their parent's id.")
 @_format_options
 @_state_option
-def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url: str) -> None:
-    """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them)."""
+@cli_remote.api_option
+def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url: str, api: str | None) -> None:
+    """List stored runs, newest first (child runs only with --children: `flows show PARENT` lists them).
+
+    With --api: the built-in flows the API runs (`opsflow submit --api` and `graph --api` take their names);
+    its stored runs are its jobs (`opsflow jobs list --api`).
+    """
+    if api:
+        return cli_remote.flows_list(api, fmt, columns)
     with Runner(state_url, create=False) as runner:
         records = [r for r in runner.runs() if with_children or r.parent is None]
         leases = runner.leases()
@@ -367,11 +386,18 @@ def flows_list(with_children: bool, fmt: str, columns: Sequence[str], state_url:
 
 
 @flows.command("show")
-@click.argument("run_id")
+@click.argument("run_id", metavar="RUN_ID|NAME")
 @_format_options
 @_state_option
-def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) -> None:
-    """Show one run: every task's state, duration and error."""
+@cli_remote.api_option
+def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str, api: str | None) -> None:
+    """Show one run: every task's state, duration and error.
+
+    With --api: the built-in flow NAME the API runs (`opsflow flows list --api`), and the inputs
+    `opsflow submit NAME --api` takes; its runs are its jobs (`opsflow jobs show --api`).
+    """
+    if api:
+        return cli_remote.flows_show(api, run_id, fmt, columns)
     with Runner(state_url, create=False) as runner:
         record = runner.record(run_id)
         children = runner.children_of(record.run_id)
@@ -396,7 +422,7 @@ def flows_show(run_id: str, fmt: str, columns: Sequence[str], state_url: str) ->
 @click.option("--dry-run", is_flag=True, help="Only list what would be pruned.")
 @_format_options
 @_state_option
-@cli_jobs.zookeeper_option("Prune the distributed mode's runs, and their job nodes and holds, on this jobboard")
+@cli_options.zookeeper_option("Prune the distributed mode's runs, and their job nodes and holds, on this jobboard")
 def flows_prune(older_than: str | None, keep: int | None, dry_run: bool, fmt: str, columns: Sequence[str],
                 state_url: str, zookeeper: str | None) -> None:
     """Drop the per-task detail of finished runs (succeeded, reverted), keeping a summary of each.
@@ -471,6 +497,7 @@ def _register_optional_commands() -> None:
     for command in cli_api.COMMANDS:
         main.add_command(command)
     main.add_command(cli_reclaim.reclaim)
+    main.add_command(cli_simulate.simulate)
 
 
 _register_optional_commands()

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Sequence
-from typing import Any
 
 import click
-
-from opsflow import output
 
 __all__ = ["COMMANDS"]
 
@@ -54,47 +50,11 @@ def config(zookeeper: str, auth_url: str, username: str, password: str, project_
            access_key_memcache: str) -> None:
     """Print a paste file for `opsflow api serve --paste`."""
     from opsflow.api import pipeline
+    from opsflow.identity.service_user import ServiceUser
 
     click.echo(pipeline.paste_ini(pipeline.PasteSettings(
-        zookeeper=zookeeper, auth_url=auth_url, username=username, password=password, project_name=project_name,
+        zookeeper=zookeeper, service=ServiceUser(auth_url, username, password, project_name),
         policy_file=policy_file, access_key_memcache=access_key_memcache)), nl=False)
-
-
-# -- opsflow jobs list|show --api ------------------------------------------------------------------
-
-#: The columns of ``opsflow jobs list``, and the API's field for each.
-_LIST_FIELDS = {"id": "id", "name": "name", "state": "state", "tasks done": None, "claimed by": "claimed_by",
-                "due": "due", "submitted": "submitted", "parent": "parent_id"}
-
-
-def _value(job: dict[str, Any], column: str, field: str | None) -> Any:
-    return f"{job['tasks_done']}/{job['tasks_total']}" if field is None else job.get(field)
-
-
-def remote_list(api: str, fmt: str, columns: Sequence[str]) -> None:
-    """``opsflow jobs list --api``: the same columns as from ZooKeeper."""
-    from opsflow.api.remote import Remote
-
-    with Remote(api) as remote:
-        rows = [[_value(job, c, f) for c, f in _LIST_FIELDS.items()] for job in remote.jobs()]
-    click.echo(output.render_many(list(_LIST_FIELDS), rows, fmt, columns))
-
-
-def remote_show(api: str, job_id: str, fmt: str, columns: Sequence[str]) -> None:
-    """``opsflow jobs show --api``: the job's fields, then its tasks."""
-    from opsflow.api.remote import Remote
-
-    with Remote(api) as remote:
-        job = remote.job(job_id)
-    fields = {c: _value(job, c, f) for c, f in _LIST_FIELDS.items()}
-    fields["run state"], fields["project"] = job["run_state"], job["project_id"]
-    tasks = [[t["path"], t["state"], t["duration"], t["error"]] for t in job["tasks"]]
-    if fmt == "json":
-        fields["tasks"] = [dict(zip(["path", "state", "duration", "error"], row)) for row in tasks]
-        click.echo(output.render_one(fields, fmt, columns))
-        return
-    click.echo(output.render_one(fields, fmt, columns))
-    click.echo(output.render_many(["task", "state", "seconds", "error"], tasks, fmt))
 
 
 #: What :func:`opsflow.cli._register_optional_commands` adds to ``opsflow``.

@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from opsflow import output
+from opsflow import cli_options, output
 from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
 from opsflow.errors import OpsflowError
@@ -32,19 +32,8 @@ _cloud_option = click.option("--os-cloud", "cloud", default=lambda: os.environ.g
                              show_default="$OS_CLOUD", help="clouds.yaml entry to act as.")
 
 
-def _default_state() -> str:
-    from opsflow.cli import default_state_url  # opsflow.cli imports this module
-
-    return default_state_url()
-
-
-_state_option = click.option("--state", "state_url", default=_default_state, show_default="$OPSFLOW_STATE",
-                             help="State backend URL of the runs.")
-
-
-def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column.")(func)
-    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table")(func)
+_state_option = cli_options.state_option("State backend URL of the runs.")
+_format_options = cli_options.format_options
 
 
 def _run(state_url: str, flow: str, inputs: dict[str, Any]) -> RunRecord:
@@ -145,12 +134,22 @@ def keys() -> None:
     """Access keys (AWS-style, for S3 clients and SigV4-signed OpenStack API calls)."""
 
 
-def _show_secret(record: RunRecord, task: str, secret_file: Path) -> None:
-    made = _result(record, task)
-    click.echo(f"access key:  {made['access']}")
-    click.echo(f"secret:      {secret_file.read_text().strip()}   (shown only now)")
-    click.echo(f"project:     {made['project_id']}")
-    click.echo(f"expires:     {_when(made['expires_at'])}")
+def _run_showing_key(state_url: str, flow: str, inputs: dict[str, Any],
+                     allowed: Sequence[RunState] = (RunState.SUCCEEDED,)) -> RunRecord:
+    """Run a flow whose ``create`` task makes a key, its secret in a private file; show the key once."""
+    work = _private_dir()
+    try:
+        secret = work / "secret"
+        record = _run(state_url, flow, {**inputs, "secret_file": str(secret)})
+        _check(record, allowed)
+        made = _result(record, "create")
+        click.echo(f"access key:  {made['access']}")
+        click.echo(f"secret:      {secret.read_text().strip()}   (shown only now)")
+        click.echo(f"project:     {made['project_id']}")
+        click.echo(f"expires:     {_when(made['expires_at'])}")
+        return record
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @keys.command("create")
@@ -161,15 +160,8 @@ def _show_secret(record: RunRecord, task: str, secret_file: Path) -> None:
 @_state_option
 def keys_create(expires: str, project: str, description: str, cloud: str, state_url: str) -> None:
     """Create an access key for yourself; the secret is shown once."""
-    work = _private_dir()
-    try:
-        secret = work / "secret"
-        record = _run(state_url, "keys-create", {"cloud": cloud, "secret_file": str(secret), "expires": expires,
-                                                 "project": project, "description": description})
-        _check(record)
-        _show_secret(record, "create", secret)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    _run_showing_key(state_url, "keys-create", {"cloud": cloud, "expires": expires, "project": project,
+                                                "description": description})
 
 
 def _listing(cloud: str) -> list[dict[str, Any]]:
@@ -225,23 +217,26 @@ def keys_revoke(access: str, cloud: str, state_url: str) -> None:
 @click.option("--grace", "grace_seconds", type=float, default=7 * 86400.0, show_default=True,
               help="Seconds both keys work before the old one is deactivated and deleted.")
 @click.option("--expires", default="90d", show_default=True, help="The new key's expiry.")
+@click.option("--mail-server", metavar="HOST[:PORT]",
+              help="Mail the notice to the key's owner (their e-mail in Keystone) through this SMTP server; "
+                   "without it the notice goes to the log.")
 @_cloud_option
 @_state_option
-def keys_rotate(access: str, grace_seconds: float, expires: str, cloud: str, state_url: str) -> None:
+def keys_rotate(access: str, grace_seconds: float, expires: str, mail_server: str | None, cloud: str,
+                state_url: str) -> None:
     """Replace a key: the new one now, the old one retired after the grace period."""
-    work = _private_dir()
-    try:
-        secret = work / "secret"
-        record = _run(state_url, "keys-rotate", {"cloud": cloud, "access": access, "secret_file": str(secret),
-                                                 "expires": expires, "grace_seconds": grace_seconds})
-        _check(record, (RunState.WAITING, RunState.SUCCEEDED))
-        _show_secret(record, "create", secret)
-        if record.state is RunState.WAITING:
-            click.echo(f"run {record.run_id} waits for the grace period; `opsflow resume {record.run_id}` (or a "
-                       f"conductor) finishes it when due, `opsflow signal {record.run_id} rotated` at once",
-                       err=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    notify: list[dict[str, Any]] = [{"log": {}}]
+    if mail_server:
+        host, _, port = mail_server.partition(":")
+        if port and not port.isdigit():
+            raise click.BadParameter(f"{mail_server!r}: give HOST or HOST:PORT", param_hint="--mail-server")
+        notify = [{"email": {"host": host, "port": int(port or 25)}}]
+    record = _run_showing_key(state_url, "keys-rotate", {"cloud": cloud, "access": access, "expires": expires,
+                                                         "grace_seconds": grace_seconds, "notify": notify},
+                              (RunState.WAITING, RunState.SUCCEEDED))
+    if record.state is RunState.WAITING:
+        click.echo(f"run {record.run_id} waits for the grace period; `opsflow resume {record.run_id}` (or a "
+                   f"conductor) finishes it when due, `opsflow signal {record.run_id} rotated` at once", err=True)
 
 
 @keys.command("sweep")

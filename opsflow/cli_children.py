@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opsflow.engines.records import RunRecord
+from opsflow.engines.records import RunRecord, TaskState
 
 __all__ = ["CHILD_COLUMNS", "child_rows", "done"]
 
@@ -17,7 +17,7 @@ def done(record: RunRecord) -> str:
     """``finished/all`` tasks of a run (``pruned`` once retention dropped its tasks)."""
     if record.pruned_at is not None:
         return "pruned"
-    return f"{sum(t.state == 'SUCCESS' for t in record.steps)}/{len(record.steps)}"
+    return f"{sum(t.state is TaskState.SUCCESS for t in record.steps)}/{len(record.steps)}"
 
 
 def child_rows(children: Sequence[RunRecord]) -> list[list[Any]]:

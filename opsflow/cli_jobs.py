@@ -12,43 +12,28 @@ import dataclasses
 import datetime
 import logging
 import signal as signals
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from opsflow import cli_children, jobs, output
+from opsflow import cli_children, cli_options, cli_remote, cli_watch, jobs, output
 from opsflow.conductor import Conductor, OffsetFileClock
 from opsflow.engines import retention
 from opsflow.engines.jobboard import ZOOKEEPER_ENV, Address, JobBoard, JobEntry
+from opsflow.engines.records import RunState, TaskState
 from opsflow.engines.runner import Runner
 from opsflow.errors import FlowNotFound
 from opsflow.flows import inputs as flow_inputs, loader
 from opsflow.flows.model import OnFailure
 
-__all__ = ["COMMANDS", "operate", "zookeeper_option"]
-
-#: Exit code of ``jobs watch`` when the job ended in any way but success.
-WATCH_FAILED = 1
+__all__ = ["COMMANDS", "operate"]
 
 
-def zookeeper_option(purpose: str = "ZooKeeper hosts and root of the jobboard") -> Callable[..., Any]:
-    """The ``--zookeeper HOSTS[/ROOT]`` option (default ``$OPSFLOW_ZOOKEEPER``), for every command that takes it."""
-    return click.option("--zookeeper", "zookeeper", envvar=ZOOKEEPER_ENV, metavar="HOSTS[/ROOT]",
-                        help=f"{purpose}, e.g. 127.0.0.1:2181/opsflow (default ${ZOOKEEPER_ENV}).")
-
-
-_zookeeper_option = zookeeper_option()
-
-
-def _format_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
-    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
-                        show_default=True, help="Output format.")(func)
+_zookeeper_option = cli_options.zookeeper_option()
+_format_options = cli_options.format_options
 
 
 def _address(zookeeper: str | None, timeout: float = 4.0) -> Address:
@@ -84,8 +69,8 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
         "id": job.entry.run_id,
         "name": job.entry.name,
         "state": job.state,
-        "tasks done": f"{sum(t.state == 'SUCCESS' for t in tasks)}/{len(tasks)}",
-        "running": ", ".join(t.path for t in tasks if t.state == "RUNNING"),
+        "tasks done": f"{sum(t.state is TaskState.SUCCESS for t in tasks)}/{len(tasks)}",
+        "running": ", ".join(t.path for t in tasks if t.state is TaskState.RUNNING),
         "claimed by": job.owner,
         "due": _when(job.due),
         "submitted": _when(job.entry.submitted),
@@ -103,11 +88,16 @@ def _fields(job: jobs.JobView) -> dict[str, Any]:
 @click.option("-i", "--input", "pairs", multiple=True, metavar="NAME=VALUE", help="An input (repeatable).")
 @click.option("--on-failure", type=click.Choice(["revert", "pause"]), help="Override the definition's on_failure.")
 @_zookeeper_option
-def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: str | None, api: str | None) -> None:
     """Post a flow as a job for conductors to run; prints the job id.
 
     The job carries the definition (sub-flows included) and its inputs: conductors need no copy.
+    Through --api the job belongs to your project, sub-flows may name built-in flows only, and FILE may be a
+    built-in flow's name (`opsflow flows list --api`).
     """
+    if api:
+        return cli_remote.submit(api, file, pairs, on_failure)
     definition = loader.load_file(file)
     if on_failure:
         definition = dataclasses.replace(definition, on_failure=OnFailure(on_failure))
@@ -165,24 +155,15 @@ def jobs_group() -> None:
     """Jobs on the ZooKeeper jobboard (submitted with `opsflow submit`)."""
 
 
-def _api_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    from opsflow.api.remote import API_ENV
-
-    return click.option("--api", "api", envvar=API_ENV, metavar="URL|catalog",
-                        help=f"Ask opsflow's API instead of ZooKeeper (as the OS_CLOUD user; default ${API_ENV}).")(func)
-
-
 @jobs_group.command("list")
 @_format_options
 @_zookeeper_option
-@_api_option
-def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
+@cli_remote.api_option
+def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None) -> None:
     """List the jobs on the board with their state, progress and claim holder, oldest first (a child run's job
     names its parent run)."""
     if api:
-        from opsflow import cli_api
-
-        return cli_api.remote_list(api, fmt, columns)
+        return cli_remote.jobs_list(api, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         found = jobs.views(board, runner)
     names = ["id", "name", "state", "tasks done", "claimed by", "owner", "due", "submitted", "parent"]
@@ -194,13 +175,11 @@ def jobs_list(fmt: str, columns: Sequence[str], zookeeper: str | None, api: str 
 @click.argument("job_id")
 @_format_options
 @_zookeeper_option
-@_api_option
-def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None = None) -> None:
+@cli_remote.api_option
+def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | None, api: str | None) -> None:
     """Show one job: state, claim holder, and every task's state, duration and error."""
     if api:
-        from opsflow import cli_api
-
-        return cli_api.remote_show(api, job_id, fmt, columns)
+        return cli_remote.jobs_show(api, job_id, fmt, columns)
     with _connected(zookeeper) as (board, runner):
         try:
             job = jobs.view(board, runner, job_id)
@@ -229,10 +208,11 @@ def jobs_show(job_id: str, fmt: str, columns: Sequence[str], zookeeper: str | No
               help="Seconds between looks.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Give up (exit 1) after this many seconds.")
 @_zookeeper_option
-def jobs_watch(job_id: str, interval: float, timeout: float | None, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def jobs_watch(job_id: str, interval: float, timeout: float | None, zookeeper: str | None, api: str | None) -> None:
     """Follow a job until it ends (exit 0 if it succeeded) or needs an operator (paused, failed: exit 1)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last = None
+    if api:
+        return cli_remote.jobs_watch(api, job_id, interval, timeout)
     with _connected(zookeeper) as (board, runner):
         try:
             run_id = board.find(job_id).run_id
@@ -241,29 +221,16 @@ def jobs_watch(job_id: str, interval: float, timeout: float | None, zookeeper: s
                 run_id = runner.record(job_id).run_id
             except FlowNotFound:
                 raise missing from None
-        while True:
+
+        def look() -> cli_watch.Look:
             try:
-                job: jobs.JobView | None = jobs.view(board, runner, run_id)
+                job = jobs.view(board, runner, run_id)
             except FlowNotFound:  # consumed: the run has ended
-                job = None
-            if job is None:
                 record = runner.record(run_id)
-                click.echo(f"{_when(time.time())} job {run_id} {record.state.value}")
-                sys.exit(0 if record.state.value == "succeeded" else WATCH_FAILED)
-            fields = _fields(job)
-            line = " ".join(f"{k}={fields[k]}" for k in ("state", "tasks done", "running", "claimed by", "due")
-                            if fields[k])
-            if line != last:
-                click.echo(f"{_when(time.time())} job {run_id} {line}")
-                last = line
-            if job.state in ("paused", "failed"):
-                click.echo(f"job {run_id} needs an operator: `opsflow resume {run_id}` after fixing the cause, "
-                           f"or `opsflow revert {run_id}`", err=True)
-                sys.exit(WATCH_FAILED)
-            if deadline is not None and time.monotonic() > deadline:
-                click.echo(f"job {run_id} still {job.state} after {timeout} s", err=True)
-                sys.exit(WATCH_FAILED)
-            time.sleep(interval)
+                return cli_watch.Look(run_id, record.state.value, False, record.state is RunState.SUCCEEDED)
+            return cli_watch.Look(run_id, job.state, True, fields=_fields(job))
+
+        cli_watch.follow(look, interval, timeout)
 
 
 @jobs_group.command("conductors")
@@ -284,8 +251,11 @@ def jobs_conductors(fmt: str, columns: Sequence[str], zookeeper: str | None) -> 
 @click.command()
 @click.argument("job_id")
 @_zookeeper_option
-def cancel(job_id: str, zookeeper: str | None) -> None:
+@cli_remote.api_option
+def cancel(job_id: str, zookeeper: str | None, api: str | None) -> None:
     """Take a job off the board (a running one stops first); nothing is undone, its run stays stored."""
+    if api:
+        return cli_remote.act(api, "cancel", job_id)
     operate("cancel", zookeeper, job_id)
 
 
@@ -296,15 +266,8 @@ def operate(action: str, zookeeper: str | None, job_id: str, *args: str) -> None
     }
     with _connected(zookeeper) as (board, runner):
         job = operations[action](board, runner, job_id, *args)
-    run_id = job.entry.run_id
-    messages = {
-        "resume": f"job {run_id} {job.state}: a conductor continues it",
-        "revert": f"job {run_id} {job.state}: a conductor reverts it",
-        "cancel": f"job {run_id} {job.state if job.owner else 'cancelled'}: it leaves the board, nothing is undone "
-                  f"(its run stays in the store)",
-        "signal": f"signal {args[0] if args else ''!r} delivered to job {run_id} ({job.state})",
-    }
-    click.echo(messages[action])
+    cancelled = action == "cancel" and not job.owner  # unclaimed: it left the board at once
+    click.echo(cli_remote.acted(action, job.entry.run_id, "cancelled" if cancelled else job.state, *args))
 
 
 #: What :func:`opsflow.cli._register_optional_commands` adds to ``opsflow``.

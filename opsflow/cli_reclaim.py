@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from opsflow import output
+from opsflow import cli_options, cli_remote, output
 from opsflow.conductor import OffsetFileClock
 from opsflow.reclaim import links, operations, policy as policies, sweep
 from opsflow.tasks.base import Clock, SystemClock
@@ -23,26 +23,14 @@ from opsflow.tasks.base import Clock, SystemClock
 __all__ = ["reclaim"]
 
 
-def _state_default() -> str:
-    from opsflow import cli  # the one definition of the default; cli imports this module first
-
-    return cli.default_state_url()
-
-
 def _site_options(func: Any) -> Any:
     func = click.option("--clock-file", type=click.Path(dir_okay=False),
                         help="Add the number of seconds in this file to the clock (rehearse long waits).")(func)
-    func = click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", metavar="HOSTS[/ROOT]",
-                        help="Jobboard of the conductors that run reclaim (default $OPSFLOW_ZOOKEEPER).")(func)
-    return click.option("--state", "state_url", default=_state_default,
-                        show_default="$OPSFLOW_STATE or ~/.local/share/opsflow/state.db",
-                        help="State backend URL, without --zookeeper.")(func)
+    func = cli_options.zookeeper_option("Jobboard of the conductors that run reclaim")(func)
+    return cli_options.state_option("State backend URL, without --zookeeper.")(func)
 
 
-def _format_options(func: Any) -> Any:
-    func = click.option("-c", "--column", "columns", multiple=True, help="Show only this column (repeatable).")(func)
-    return click.option("-f", "--format", "fmt", type=click.Choice(output.FORMATS), default="table",
-                        show_default=True, help="Output format.")(func)
+_format_options = cli_options.format_options
 
 
 def _clock(clock_file: str | None) -> Clock:
@@ -84,8 +72,7 @@ def scan(policy_file: str, dry_run: bool, definition: str | None, state_url: str
 @reclaim.command()
 @click.option("--policy", "policy_file", required=True, type=click.Path(dir_okay=False), help="The policy YAML.")
 @click.option("--every", default="6h", show_default=True, help="Time between sweeps (30m, 6h, 1d).")
-@click.option("--zookeeper", envvar="OPSFLOW_ZOOKEEPER", required=True, metavar="HOSTS[/ROOT]",
-              help="Jobboard of the conductors that run the sweeps (default $OPSFLOW_ZOOKEEPER).")
+@cli_options.zookeeper_option("Jobboard of the conductors that run the sweeps", required=True)
 def schedule(policy_file: str, every: str, zookeeper: str) -> None:
     """Make the sweep a job the conductors run every --every (one chain per policy; repeating changes nothing)."""
     from opsflow.errors import InvalidInput
@@ -103,9 +90,18 @@ def schedule(policy_file: str, every: str, zookeeper: str) -> None:
 @reclaim.command("list")
 @_site_options
 @_format_options
-def list_(state_url: str, zookeeper: str | None, clock_file: str | None, fmt: str, columns: tuple[str, ...]) -> None:
-    """Servers with a reclaim cycle: its run and state, and the last thing that happened."""
-    rows = operations.rows(operations.Site(state_url, zookeeper))
+@cli_remote.api_option
+@click.option("--all-projects", is_flag=True, help="With --api: every project's servers (admin).")
+def list_(state_url: str, zookeeper: str | None, clock_file: str | None, fmt: str, columns: tuple[str, ...],
+          api: str | None, all_projects: bool) -> None:
+    """Servers with a reclaim cycle: its run and state, and the last thing that happened.
+
+    With --api: your project's servers only (an admin's --all-projects: every project's).
+    """
+    if api:
+        rows = cli_remote.reclaim_rows(api, all_projects)
+    else:
+        rows = operations.rows(operations.Site(state_url, zookeeper))
     click.echo(output.render_many(operations.COLUMNS, rows, fmt, columns))
 
 
@@ -145,10 +141,19 @@ def show(server: str, state_url: str, zookeeper: str | None, clock_file: str | N
 @click.argument("server")
 @click.option("--days", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               help="Keep it for this many days.")
-@click.option("--cloud", envvar="OS_CLOUD", required=True, help="clouds.yaml name of an admin (default $OS_CLOUD).")
+@click.option("--cloud", envvar="OS_CLOUD", help="clouds.yaml name of an admin (default $OS_CLOUD).")
 @_site_options
-def keep(server: str, days: float, cloud: str, state_url: str, zookeeper: str | None, clock_file: str | None) -> None:
-    """Keep a server (name or id): recorded first, then its run is told; refused once it is being reclaimed."""
+@cli_remote.api_option
+def keep(server: str, days: float, cloud: str | None, state_url: str, zookeeper: str | None, clock_file: str | None,
+         api: str | None) -> None:
+    """Keep a server (name or id): recorded first, then its run is told; refused once it is being reclaimed.
+
+    With --api: the server's id, kept as its owner (a member of its project) or an admin.
+    """
+    if api:
+        return click.echo(cli_remote.keep(api, server, days))
+    if not cloud:
+        raise click.UsageError("say which cloud the server is in: --cloud NAME or $OS_CLOUD (or keep it through --api)")
     kept = operations.keep(operations.Site(state_url, zookeeper), cloud, server, days, "operator", _clock(clock_file))
     click.echo(kept.sentence() + (f" (run {kept.run_id} told)" if kept.run_id else ""))
 

@@ -6,6 +6,12 @@ keeps one authenticated connection per cloud (and per project it acts in) and sh
 worker threads: a keystoneauth session is thread-safe, and re-authenticating for every task would
 cost Keystone more than the work itself.
 
+A run whose ``limits`` say ``api_calls_per_second: N`` (:attr:`~opsflow.tasks.base.RunContext.limits`)
+sends each cloud at most N requests a second from all its actions together -- and, under conductors,
+from every conductor running a run with the same limit (:mod:`opsflow.tasks.slots` paces them; keystone
+token requests count too). The pace applies to the requests an action makes while it runs: every
+session request checks the rate of the action on its thread, so connections stay shared.
+
 openstacksdk and keystoneauth raise their own exception trees; :func:`errors` turns them into
 :class:`~opsflow.errors.CloudError` subclasses whose one line names the cloud, what was being done
 and the fix. Everything that talks to a cloud goes through it (actions through
@@ -15,28 +21,32 @@ and the fix. Everything that talks to a cloud goes through it (actions through
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import openstack
 from keystoneauth1 import exceptions as ks_exc
 from openstack import connection as sdk_connection, exceptions as sdk_exc
 
-from opsflow.errors import CloudError, CloudNotFound, CloudUnreachable
+from opsflow.errors import ActionFailed, CloudError, CloudNotFound, CloudUnreachable
+from opsflow.tasks import slots
 from opsflow.tasks.base import Action
 
 __all__ = [
+    "API_CALLS",
     "CloudAction",
     "connect",
     "errors",
     "find_one",
     "forget",
     "is_admin",
+    "paced_calls",
     "project_connection",
     "short_tag",
 ]
@@ -47,6 +57,13 @@ _T = TypeVar("_T")
 
 _lock = threading.Lock()
 _connections: dict[tuple[str, str], sdk_connection.Connection] = {}
+
+#: The key of a run's ``limits`` that paces its requests: at most this many a second to each cloud.
+API_CALLS = "api_calls_per_second"
+
+#: Requests a second allowed to the action running in this context (None: unpaced).
+_calls_per_second: contextvars.ContextVar[float | None] = contextvars.ContextVar("opsflow_api_calls_per_second",
+                                                                                  default=None)
 
 #: keystoneauth failures that mean "nothing answered there" rather than "it said no".
 _UNREACHABLE = (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.DiscoveryFailure, ks_exc.EndpointNotFound)
@@ -102,6 +119,36 @@ def _reason(exc: BaseException) -> str:
     return text[:500]
 
 
+@contextlib.contextmanager
+def paced_calls(limits: Mapping[str, Any]) -> Iterator[None]:
+    """Pace the requests made inside the block by ``limits[API_CALLS]`` (a number > 0; absent: unpaced)."""
+    per_second = limits.get(API_CALLS)
+    if per_second is None:
+        yield
+        return
+    if isinstance(per_second, bool) or not isinstance(per_second, (int, float)) or per_second <= 0:
+        raise ActionFailed(f"limits.{API_CALLS}: {per_second!r}; give a number of requests a second above 0")
+    token = _calls_per_second.set(float(per_second))
+    try:
+        yield
+    finally:
+        _calls_per_second.reset(token)
+
+
+def _pace(cloud: str, conn: sdk_connection.Connection) -> None:
+    """Make every request of ``conn``'s session wait for the calling action's rate, if it has one."""
+    session: Any = conn.session
+    request = session.request
+
+    def paced(*args: Any, **kwargs: Any) -> Any:
+        per_second = _calls_per_second.get()
+        if per_second is not None:
+            slots.pace([slots.Rate(f"api/{cloud}", per_second)], 1)
+        return request(*args, **kwargs)
+
+    session.request = paced
+
+
 def connect(cloud: str) -> sdk_connection.Connection:
     """The connection to ``cloud`` (a ``clouds.yaml`` name), authenticated once per process."""
     return _cached(cloud, "")
@@ -130,6 +177,7 @@ def _cached(cloud: str, project_id: str) -> sdk_connection.Connection:
             conn = connect(cloud).connect_as(project_id=project_id)  # connect_as_project(str) takes a *name*
         else:
             conn = openstack.connect(cloud=cloud)
+        _pace(cloud, conn)
         conn.authorize()  # fail here, naming the cloud, rather than in the middle of a task
     with _lock:
         return _connections.setdefault(key, conn)
@@ -203,7 +251,9 @@ def _mapped(func: Callable[..., Any], doing: str, reverting: bool) -> Callable[.
     @functools.wraps(func)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         cloud = kwargs.get("cloud") or kwargs.get("destination_cloud") or kwargs.get("source_cloud") or "?"
-        with errors(str(cloud), ("undoing " if reverting else "") + doing):
+        context = getattr(self, "context", None)
+        with errors(str(cloud), ("undoing " if reverting else "") + doing), \
+                paced_calls(context.limits if context is not None else {}):
             return func(self, *args, **kwargs)
 
     return wrapper

@@ -7,10 +7,11 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
 ::
 
     OpsflowError
-     +-- DefinitionError        [2] a flow definition is malformed (file:line:col in the message)
+     +-- DefinitionError        [2] a YAML file or text is unreadable or malformed: a flow definition, a profile,
+     |                              a policy, a plan, a host-access file (file:line:col in the message)
      +-- ExpressionError        [2] a ${...} is malformed, or names a value a run does not have
      +-- InvalidInput           [2] a run was given a missing, unknown or mistyped input
-     |    +-- HostAccessInvalid [2] the host-access file is missing, malformed, or has no rule for a cloud or host
+     |    +-- HostAccessInvalid [2] no host-access file is named, or it has a bad entry or no rule for a cloud or host
      +-- ConfigError            [2] a setting is wrong: a state URL, an address, a column name
      |    +-- StateNotFound     [2] ... the SQLite state file named does not exist (and may not be created)
      +-- PluginNotFound         [2] no installed plugin has the name, or it failed to import
@@ -19,8 +20,8 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- BackendUnavailable         the state backend (SQLite file, ZooKeeper) cannot be reached
      |    +-- StorageUnavailable    ... raised inside a backend (also TaskFlow's StorageFailure)
      +-- ClaimConflict              another conductor holds the job
- +-- RunOwned               [2] another live process (or conductor) owns the run's lease
- +-- LeaseLost                  this process lost a run's lease: another owner took it over
+     +-- RunOwned               [2] another live process (or conductor) owns the run's lease
+     +-- LeaseLost                  this process lost a run's lease: another owner took it over
      +-- DamagedRecord              a stored run's row or node cannot be read back (names which)
      +-- ActionFailed               a task's action failed (raised inside tasks; names the task)
      |    +-- InjectedFailure       ... on purpose: --inject-failure rehearses the revert
@@ -36,7 +37,7 @@ user's input or configuration (exit 2), everything else a failure (exit 1).
      +-- CloudError                 an OpenStack cloud failed a request (names the cloud)
      |    +-- CloudNotFound     [2] ... no such cloud in clouds.yaml
      |    +-- CloudUnreachable      ... the cloud does not answer, or refuses the credentials
-     +-- PlanError              [2] a forklift plan file is malformed or does not fit the clouds
+     +-- PlanError              [2] a forklift plan's content is wrong or does not fit the clouds
      +-- ObjectStoreError           Swift refused or failed a request (``status``: its HTTP status, 0 if none)
 
 ``StorageUnavailable`` is the one class with a third-party base: TaskFlow's engines and storage
@@ -92,8 +93,10 @@ class OpsflowError(Exception):
 
 
 class DefinitionError(OpsflowError):
-    """A flow definition cannot be loaded; the message starts with ``file:line:col:``.
+    """A YAML document cannot be loaded; the message starts with ``file:line:col:``.
 
+    Flow definitions, and every other YAML file opsflow reads (profiles, policies, plans, host
+    access), are read by :func:`opsflow.flows.yamldoc.read`, so each is bounded and worded alike.
     Line 0 means no position (a file that cannot be read): then it starts with ``file:`` alone,
     never with a made-up ``:0:0``.
     """
@@ -250,7 +253,10 @@ class CloudUnreachable(CloudError):
 
 
 class PlanError(OpsflowError):
-    """A forklift plan file cannot be used: unreadable, malformed, or naming what does not exist."""
+    """A forklift plan cannot be used: a wrong value, or naming what does not exist.
+
+    A plan file that cannot be read or is not YAML is a :class:`DefinitionError`, as for every YAML file.
+    """
 
 
 class VerificationFailed(ActionFailed):
@@ -266,7 +272,10 @@ class ObjectStoreError(OpsflowError):
 
 
 class HostAccessInvalid(InvalidInput):
-    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why."""
+    """The host-access file (how to reach hypervisors over SSH) cannot be used; the text says where and why.
+
+    A file that cannot be read or is not YAML is a :class:`DefinitionError`, as for every YAML file.
+    """
 
 
 class TransferFailed(ActionFailed):

@@ -20,7 +20,7 @@ from opsflow.api.context import Context
 from opsflow.api.faults import ApiError
 from opsflow.api.services import Services
 from opsflow.errors import DefinitionError
-from opsflow.flows import loader, resolver
+from opsflow.flows import loader, resolver, yamldoc
 from opsflow.flows.model import FlowDefinition
 
 __all__ = ["BuiltinOnly", "builtin", "builtin_names", "load_upload", "routes"]
@@ -39,7 +39,7 @@ class BuiltinOnly:
         if not _NAME.match(name) or name not in builtin_names():
             raise KeyError(reference)
         path = os.path.join(resolver.BUILTIN_DIR, name + ".yaml")
-        return path, resolver.read_text(path)
+        return path, yamldoc.read_text(path)
 
 
 @functools.lru_cache(maxsize=1)

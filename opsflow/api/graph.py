@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import networkx
 
-from opsflow.engines.records import TaskRecord
+from opsflow.engines.records import TaskRecord, TaskState
 from opsflow.flows import loader
 from opsflow.flows.model import FlowDefinition
 
@@ -66,7 +66,7 @@ def nodes(definition: FlowDefinition, tasks: Iterable[TaskRecord] = ()) -> list[
         own = [a for a in mine if a.path == spec.name]
         parts = [a for a in mine if a.path != spec.name] or own
         out.append(Node(spec.name, spec.action or f"flow {spec.flow}", _state(own or parts),
-                        sum(a.state == "SUCCESS" for a in parts), len(parts)))
+                        sum(a.state == TaskState.SUCCESS for a in parts), len(parts)))
     return out
 
 

@@ -83,7 +83,7 @@ def _item(found: _Found) -> dict[str, Any]:
         "submitted": _when(entry.submitted if entry is not None else (record.created if record else None)),
         "due": _when(found.view.due if found.view is not None else None),
         "run_state": record.state.value if record is not None else None,
-        "tasks_done": sum(t.state == "SUCCESS" for t in steps),
+        "tasks_done": sum(t.state is records.TaskState.SUCCESS for t in steps),
         "tasks_total": len(steps),
         "parent_id": record.parent.run_id if record is not None and record.parent else None,
     }
@@ -101,7 +101,7 @@ def _detail(services: Services, found: _Found) -> dict[str, Any]:
     children = services.runner.children_of(found.run_id) if record is not None else []
     out["children"] = [{"id": c.run_id, "state": c.state.value, "task": c.parent.task if c.parent else None,
                         "index": c.parent.index if c.parent else None,
-                        "tasks_done": sum(t.state == "SUCCESS" for t in c.steps), "tasks_total": len(c.steps)}
+                        "tasks_done": sum(t.state is records.TaskState.SUCCESS for t in c.steps), "tasks_total": len(c.steps)}
                        for c in children]
     return out
 

@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from opsflow.errors import DefinitionError, InvalidInput
-from opsflow.flows import resolver as resolvers
 from opsflow.flows.model import FlowDefinition, InputSpec
 from opsflow.flows.schema import INPUT_TYPES
-from opsflow.flows.yamldoc import parse
+from opsflow.flows.yamldoc import parse, read_text
 
 __all__ = ["finite", "from_command_line", "validate"]
 
@@ -50,7 +49,7 @@ def from_command_line(definition: FlowDefinition, pairs: list[str]) -> dict[str,
 
 def _from_file(spec: InputSpec, path: str) -> Any:
     try:
-        text = resolvers.read_text(path)
+        text = read_text(path)
     except DefinitionError as exc:
         raise InvalidInput(f"input {spec.name!r}: {exc}") from exc
     if spec.type == "string":

@@ -19,7 +19,7 @@ from opsflow.flows import arguments, expressions, resolver as resolvers, schema,
 from opsflow.errors import ExpressionError, PluginNotFound
 from opsflow.flows.expressions import Expression, Reference
 from opsflow.flows.model import FlowDefinition, InputSpec, OnFailure, OnItemFailure, RetrySpec, RevertSpec, TaskSpec
-from opsflow.flows.yamldoc import Document, Path, parse
+from opsflow.flows.yamldoc import Document, Path, parse, read_text
 
 __all__ = ["MAX_TASKS", "dependency_graph", "load_file", "load_text"]
 
@@ -33,7 +33,7 @@ MAX_TASKS = 10_000
 
 def load_file(path: str, resolver: resolvers.Resolver | None = None) -> FlowDefinition:
     """Load the definition in ``path`` and every sub-flow it uses."""
-    return load_text(resolvers.read_text(path), path, resolver)
+    return load_text(read_text(path), path, resolver)
 
 
 def load_text(

@@ -6,8 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Protocol
 
-from opsflow.errors import DefinitionError
-from opsflow.flows.yamldoc import Limits
+from opsflow.flows.yamldoc import read_text
 
 __all__ = ["BUILTIN_DIR", "FileResolver", "Resolver", "StoredResolver"]
 
@@ -66,18 +65,3 @@ class StoredResolver:
         if self._links is None:
             return self._texts[reference]
         return self._texts[self._links[self._by_source[parent_source]][reference]]
-
-
-def read_text(path: str) -> str:
-    """A definition file's text; unreadable files raise DefinitionError naming the path.
-
-    Reads at most one character more than a document may have, so a huge file is refused by the
-    parser's length bound without being read whole.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(Limits.CHARS + 1)
-    except FileNotFoundError as exc:
-        raise DefinitionError("no such file; check the path", source=path, line=0, column=0) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefinitionError(f"cannot read the file: {exc}", source=path, line=0, column=0) from exc

@@ -10,12 +10,16 @@ longer than :attr:`Limits.CHARS`, values nested deeper than :attr:`Limits.DEPTH`
 scalar longer than :attr:`Limits.SCALAR` is refused with the position where the bound was crossed.
 Composing is linear in the text (aliases stay shared nodes, libyaml caps nesting at 1000), and the
 conversion below stops at the first bound, so time and memory stay proportional to the limits.
+
+Every YAML file opsflow reads (definitions, profiles, policies, plans, host access) goes through
+:func:`read`, so each gets the same bounds and the same :class:`DefinitionError` wording.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from typing import Any
 
@@ -23,7 +27,7 @@ import yaml
 
 from opsflow.errors import DefinitionError
 
-__all__ = ["Document", "Limits", "Path", "parse"]
+__all__ = ["Document", "Limits", "Path", "parse", "read", "read_text"]
 
 class _Composer(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's composer when PyYAML was built with it (about 10x faster), else the pure-Python one.
@@ -109,6 +113,31 @@ def parse(text: str, source: str = "<string>") -> Document:
         return Document(source, None, {(): (1, 1)})
     value = _Converter(source).convert(node, (), marks)
     return Document(source, value, marks)
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A YAML file's text; a file that cannot be read raises :class:`DefinitionError` naming it.
+
+    Reads at most one character more than a document may have, so a huge file is refused by the
+    parser's length bound without being read whole. No position is made up (see DefinitionError).
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read(Limits.CHARS + 1)
+    except FileNotFoundError as exc:
+        raise DefinitionError("no such file; check the path", source=source) from exc
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8",
+                              source=source) from exc
+    except OSError as exc:
+        raise DefinitionError(f"cannot read the file: {exc.strerror or exc}; check that it is a readable file",
+                              source=source) from exc
+
+
+def read(path: str | os.PathLike[str]) -> Document:
+    """The YAML document in the file at ``path``, read and parsed within :class:`Limits`."""
+    return parse(read_text(path), os.fspath(path))
 
 
 class SafeConstructor(yaml.SafeLoader):

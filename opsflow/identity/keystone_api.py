@@ -9,11 +9,13 @@ blobs are JSON text either way). Keystone and keystoneauth errors are mapped her
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opsflow.errors import ActionFailed, InvalidInput
+from opsflow import clouds
+from opsflow.errors import ActionFailed
 
 __all__ = ["Keystone"]
 
@@ -39,14 +41,11 @@ class Keystone:
     """Keystone as one cloud of ``clouds.yaml`` sees it."""
 
     def __init__(self, cloud: str) -> None:
-        import openstack
-        from openstack import exceptions as sdk_exc
-
-        try:
-            self.conn: Any = openstack.connect(cloud=cloud or None)
-        except sdk_exc.ConfigException as exc:
-            raise InvalidInput(f"cloud {cloud!r}: {exc}; check clouds.yaml or --os-cloud") from exc
-        self.cloud = cloud
+        #: The cloud's name in clouds.yaml; given empty, ``$OS_CLOUD``'s.
+        self.cloud = cloud or os.environ.get("OS_CLOUD", "")
+        # The process's one authenticated connection to the cloud (a CloudNotFound naming the files
+        # searched when clouds.yaml has no such cloud), not a new sign-in for every action.
+        self.conn: Any = clouds.connect(self.cloud)
 
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         with _mapped(what):

@@ -7,6 +7,8 @@ from typing import Any
 
 from osc_lib import utils
 
+from opsflow.api.remote import SERVICE_TYPE
+
 __all__ = ["API_NAME", "API_VERSIONS", "API_VERSION_OPTION", "DEFAULT_API_VERSION", "SERVICE_TYPE",
            "build_option_parser", "make_client"]
 
@@ -14,13 +16,11 @@ API_NAME = "opsflow"
 API_VERSION_OPTION = "os_opsflow_api_version"
 API_VERSIONS = ("1",)
 DEFAULT_API_VERSION = "1"
-#: The catalog's service type of opsflow's API.
-SERVICE_TYPE = "workflow-ops"
 
 
 def make_client(instance: Any) -> Any:
     """The client for ``openstack``'s session, its endpoint taken from the catalog (or ``--os-opsflow-url``)."""
-    from opsflow.osc.client import Client
+    from opsflow.api.remote import Client
 
     endpoint = getattr(instance, "_cli_options", None) and instance._cli_options.config.get("opsflow_url")
     if not endpoint:

@@ -1,4 +1,4 @@
-"""``openstack flow list|show|validate`` and ``openstack job list|show|submit|resume|revert|cancel``.
+"""``openstack flow list|show|validate|graph`` and ``openstack job list|show|submit|resume|revert|cancel|signal``.
 
 Commands return columns and rows; cliff's formatters render them, so ``-f json -c id`` works
 as for every ``openstack`` command.
@@ -9,19 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from osc_lib import exceptions
 from osc_lib.command import command
 
-__all__ = ["CancelJob", "ListFlow", "ListJob", "ResumeJob", "RevertJob", "ShowFlow", "ShowJob", "SubmitJob",
-           "ValidateFlow"]
+from opsflow.api.remote import Client
+
+__all__ = ["CancelJob", "GraphFlow", "ListFlow", "ListJob", "ResumeJob", "RevertJob", "ShowFlow", "ShowJob",
+           "SignalJob", "SubmitJob", "ValidateFlow"]
 
 JOB_COLUMNS = ("id", "name", "state", "project_id", "tasks_done", "tasks_total", "claimed_by", "submitted")
 
 
-def _client(cmd: command.Command) -> Any:
-    return getattr(cmd.app.client_manager, "opsflow")  # set by the plugin loader at run time
+def _client(cmd: command.Command) -> Client:
+    return cast(Client, getattr(cmd.app.client_manager, "opsflow"))  # set by the plugin loader at run time
 
 
 def _row(item: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
@@ -70,6 +72,19 @@ class ValidateFlow(command.ShowOne):
         if not reply["valid"]:
             raise exceptions.CommandError(reply["error"]["message"].replace("<upload>", parsed_args.file, 1))
         return _one({"valid": True, **reply["flow"]})
+
+
+class GraphFlow(command.Lister):
+    """Draw a built-in flow as rows: each task, what it does, and the tasks it waits for."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("name", metavar="<flow>", help="Name of a built-in flow")
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
+        columns = ("name", "what", "after")
+        return columns, [(t["name"], t["what"], ", ".join(t["after"])) for t in _client(self).graph(parsed_args.name)]
 
 
 class ListJob(command.Lister):
@@ -162,3 +177,17 @@ class CancelJob(_Act):
     """Take a job off the board, undoing nothing."""
 
     action = "cancel"
+
+
+class SignalJob(_Act):
+    """Deliver a signal to a job (ends a core.wait waiting for it, such as an owner's keep)."""
+
+    action = "signal"
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument("signal", metavar="<signal>", help="The signal's name, as the flow's wait expects it")
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[Sequence[str], Any]:
+        return _one(_client(self).act(parsed_args.job, self.action, {"name": parsed_args.signal}))

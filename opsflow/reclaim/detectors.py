@@ -91,18 +91,16 @@ class OwnerDisabled(Detector):
 
     def find(self, server: ServerView, inventory: Inventory, now: float) -> str | None:
         """Candidate when the user or project is missing from Keystone's listing, or disabled."""
-        if self.settings["projects"]:
-            project = inventory.projects.get(server.project_id)
-            if project is None:
-                return f"its project {server.project_id} no longer exists in Keystone"
-            if not project.enabled:
-                return f"its project {project.name} is disabled in Keystone"
-        if self.settings["users"]:
-            user = inventory.users.get(server.user_id)
-            if user is None:
-                return f"its owner (user {server.user_id}) no longer exists in Keystone"
-            if not user.enabled:
-                return f"its owner {user.name} is disabled in Keystone"
+        owners = (("projects", inventory.projects.get(server.project_id), f"its project {server.project_id}",
+                   "its project"),
+                  ("users", inventory.users.get(server.user_id), f"its owner (user {server.user_id})", "its owner"))
+        for setting, found, missing, named in owners:
+            if not self.settings[setting]:
+                continue
+            if found is None:
+                return f"{missing} no longer exists in Keystone"
+            if not found.enabled:
+                return f"{named} {found.name} is disabled in Keystone"
         return None
 
 

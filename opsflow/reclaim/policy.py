@@ -16,8 +16,8 @@ from typing import Any
 
 import jsonschema
 
-from opsflow import registry
-from opsflow.errors import DefinitionError, PluginNotFound
+from opsflow import notifiers, registry
+from opsflow.errors import PluginNotFound
 from opsflow.flows import violations, yamldoc
 
 __all__ = ["DETECTORS", "NOTIFIERS", "DetectorRule", "Policy", "Scope", "load_file", "load_text",
@@ -25,8 +25,8 @@ __all__ = ["DETECTORS", "NOTIFIERS", "DetectorRule", "Policy", "Scope", "load_fi
 
 #: Entry-point namespace of detectors (``opsflow.reclaim.detectors``).
 DETECTORS = "opsflow.reclaim.detectors"
-#: Entry-point namespace of notifiers (``opsflow.reclaim.notifiers``).
-NOTIFIERS = "opsflow.reclaim.notifiers"
+#: Entry-point namespace of notifiers.
+NOTIFIERS = notifiers.GROUP
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = r"^\d+(\.\d+)?[smhdw]$"
@@ -173,17 +173,15 @@ class Policy:
 
 def load_file(path: str | Path) -> Policy:
     """Load and validate a policy file."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise DefinitionError(f"cannot read the policy: {exc.strerror}", source=str(path), line=1,
-                              column=1) from exc
-    return load_text(text, str(path))
+    return _policy(yamldoc.read(path))
 
 
 def load_text(text: str, source: str = "<string>") -> Policy:
     """Load and validate a policy from its YAML text."""
-    doc = yamldoc.parse(text, source)
+    return _policy(yamldoc.parse(text, source))
+
+
+def _policy(doc: yamldoc.Document) -> Policy:
     if not isinstance(doc.value, dict):
         raise doc.error((), "a reclaim policy is a mapping with at least 'cloud' and 'detectors'")
     violations.check(doc, _VALIDATOR, "the policy", _explain)
@@ -225,7 +223,7 @@ def load_text(text: str, source: str = "<string>") -> Policy:
         link_url=links.get("url", ""),
         link_key=links.get("key", ""),
         link_ttl=seconds(links.get("ttl", "7d")),
-        source=source,
+        source=doc.source,
     )
 
 

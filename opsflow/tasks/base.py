@@ -55,6 +55,9 @@ class RunContext:
     remember: Callable[[str, Any], Any] | None = None
     #: Signals delivered to this run (``opsflow signal``).
     signals: Callable[[], frozenset[str]] = lambda: frozenset()
+    #: The ``limits`` input of the flow this task is part of (forklift's bounds and rates), so that
+    #: every action of a run honours them without each task passing them on; empty without one.
+    limits: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def tag(self) -> str:

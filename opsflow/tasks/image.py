@@ -3,7 +3,8 @@ server's base image exist at the destination.
 
 Image bytes are streamed in chunks from the source's ``GET /v2/images/ID/file`` straight into the
 destination's ``PUT /v2/images/ID/file`` (chunked transfer encoding), hashing on the way, so a disk
-of any size passes through a fixed buffer. Glance hashes what it stored (``os_hash_value``); the copy
+of any size passes through a fixed buffer, paced by the byte rates of the transfer it is part of
+(:func:`opsflow.tasks.slots.byte_rates`). Glance hashes what it stored (``os_hash_value``); the copy
 is verified when both Glances agree and our own SHA-256 of the stream is returned for the record.
 Images this module makes are named after the run's tag, which is how a retry finds them.
 """
@@ -20,7 +21,7 @@ from opsflow import clouds
 from opsflow.clouds import CloudAction
 from opsflow.errors import ActionFailed
 from opsflow.forklift import inventory
-from opsflow.tasks import polling
+from opsflow.tasks import polling, slots
 
 __all__ = ["CopyImage", "DeleteImage", "EnsureImage", "SnapshotServer", "stream_image"]
 
@@ -72,10 +73,12 @@ def stream_image(source: Any, image_id: str, destination: Any, name: str, *, vis
     digest = hashlib.sha256()
     size = 0
     response = source.image.get(f"/images/{image_id}/file", stream=True)
+    rates = slots.byte_rates()
 
     def chunks() -> Iterator[bytes]:
         nonlocal size
         for chunk in response.iter_content(CHUNK):
+            slots.pace(rates, len(chunk))
             digest.update(chunk)
             size += len(chunk)
             yield chunk

@@ -105,3 +105,16 @@ def test_definition_using_a_broken_plugin_points_at_it(capsys, tmp_path, broken_
     assert code == 1
     assert err.strip() == (f"{flow}:4:13: action 'broken.thing' is installed but failed to import: "
                            "ModuleNotFoundError: No module named 'no_such_module_anywhere'")
+
+
+@pytest.mark.parametrize("argv", [["resume", "R"], ["jobs", "list"], ["jobs", "watch", "J"], ["reclaim", "keep", "S"],
+                                  ["flows", "list"], ["flows", "show", "F"]])
+def test_api_without_openstack_settings_names_them_exit_2(capsys, monkeypatch, tmp_path, argv) -> None:
+    """`opsflow --api URL ...` with no OS_CLOUD or OS_* for Keystone says which settings to give, exit 2."""
+    for name in [n for n in os.environ if n.startswith("OS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/openstack/clouds.yaml either
+    code, out, err = opsflow(capsys, "--api", "http://127.0.0.1:9", *argv)
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1 and "set OS_CLOUD (clouds.yaml) or OS_* variables" in err

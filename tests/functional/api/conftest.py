@@ -25,8 +25,10 @@ import pytest
 import requests
 
 from opsflow.api import pipeline
+from opsflow.devcloud import clouds, seed
 from opsflow.devcloud import layout as lay
 from opsflow.devcloud import opsflow_api
+from opsflow.identity.service_user import ServiceUser
 from opsflow.services import zookeeper
 
 OTHER_PASSWORD = "api-other-pass"
@@ -86,8 +88,8 @@ def api(devcloud: lay.Layout, zookeeper_hosts: str, tmp_path_factory: pytest.Tem
     board = f"{zookeeper_hosts}/api-{uuid.uuid4().hex[:8]}"
     paste = work / "api-paste.ini"
     paste.write_text(pipeline.paste_ini(pipeline.PasteSettings(
-        zookeeper=board, auth_url=devcloud.auth_url, username=opsflow_api.SERVICE_USER,
-        password=lay.SERVICE_PASSWORD, access_key_memcache=f"127.0.0.1:{devcloud.memcached_port}")))
+        zookeeper=board, service=ServiceUser(devcloud.auth_url, opsflow_api.SERVICE_USER, lay.SERVICE_PASSWORD),
+        access_key_memcache=f"127.0.0.1:{devcloud.memcached_port}")))
     port = zookeeper.find_free_ports(1)
     log = work / "api.log"
     with open(log, "wb") as out:
@@ -159,6 +161,21 @@ def conductor(api: Api, tmp_path: Path) -> Iterator[Callable[[], subprocess.Pope
         proc.terminate()
     for proc in started:
         proc.wait(timeout=20)
+
+
+@pytest.fixture()
+def tagged_server(devcloud: lay.Layout) -> Iterator[Any]:
+    """An ACTIVE server of project demo carrying a reclaim tag of this test's own; deleted afterwards."""
+    demo = openstack.connect(cloud=clouds.cloud_names("source")[0])
+    tag = f"reclaim-api-{uuid.uuid4().hex[:6]}"
+    server = demo.compute.create_server(
+        name=tag, image_id=seed.image_id(demo), flavor_id=demo.compute.find_flavor("m1.tiny", ignore_missing=False).id,
+        networks=[{"uuid": demo.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id}], tags=[tag])
+    try:
+        yield demo.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], interval=1, wait=240)
+    finally:
+        demo.compute.delete_server(server.id, ignore_missing=True)
+        demo.close()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:

@@ -10,8 +10,7 @@ and a second keep is refused because nothing is pending any more.
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,7 @@ import openstack
 import pytest
 import requests
 
-from opsflow.devcloud import clouds, seed
-from opsflow.devcloud.layout import Layout
+from opsflow.devcloud import clouds
 from opsflow.reclaim import marks, operations, policy
 from opsflow.tasks.base import SystemClock
 from tests.fixtures import eventually
@@ -29,25 +27,11 @@ from tests.functional.api.test_dashboard import ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.functional
 
-SOURCE, SOURCE_ADMIN = clouds.cloud_names("source")
+SOURCE_ADMIN = clouds.cloud_names("source")[1]
 
 
-@pytest.fixture()
-def tagged_server(devcloud: Layout) -> Iterator[Any]:
-    """An ACTIVE server of project demo carrying a reclaim tag of this test's own; deleted afterwards."""
-    demo = openstack.connect(cloud=SOURCE)
-    tag = f"reclaim-api-{uuid.uuid4().hex[:6]}"
-    server = demo.compute.create_server(
-        name=tag, image_id=seed.image_id(demo), flavor_id=demo.compute.find_flavor("m1.tiny", ignore_missing=False).id,
-        networks=[{"uuid": demo.network.find_network(seed.NETWORK_NAME, ignore_missing=False).id}], tags=[tag])
-    try:
-        yield demo.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], interval=1, wait=240)
-    finally:
-        demo.compute.delete_server(server.id, ignore_missing=True)
-        demo.close()
-
-
-def _policy(tmp_path: Path, tag: str) -> policy.Policy:
+def tag_policy(tmp_path: Path, tag: str) -> policy.Policy:
+    """Reclaim demo's servers that carry ``tag``: notice 7 days, then delete."""
     path = tmp_path / "policy.yaml"
     path.write_text(f"""
 cloud: {SOURCE_ADMIN}
@@ -78,7 +62,7 @@ def test_owners_see_and_keep_their_own_servers_only(api: Api, personas: dict[str
     from playwright.sync_api import expect, sync_playwright
 
     server_id = tagged_server.id
-    rules = _policy(tmp_path, tagged_server.tags[0])
+    rules = tag_policy(tmp_path, tagged_server.tags[0])
     scanned = operations.scan(rules, operations.Site("", zookeeper=api.zookeeper), SystemClock())
     assert [c.server.id for c in scanned.sweep.candidates] == [server_id] and len(scanned.started) == 1
     conductor()

@@ -58,11 +58,11 @@ def make_user(admin: Any, clouds_file: Path, devcloud: Layout) -> Iterator[Calla
     made: list[str] = []
     demo = admin.identity.find_project("demo")
 
-    def make(*roles: str) -> User:
+    def make(*roles: str, email: str | None = None) -> User:
         name = f"auth-{uuid.uuid4().hex[:10]}"
         password = uuid.uuid4().hex
         user = admin.identity.create_user(name=name, password=password, domain_id="default",
-                                          default_project_id=demo.id)
+                                          default_project_id=demo.id, email=email)
         made.append(user.id)
         for role in ("member", *roles):
             found = admin.identity.find_role(role) or admin.identity.create_role(name=role)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyotp
 
-from opsflow.engines.records import RunRecord
+from opsflow.engines.records import RunRecord, RunState
 from opsflow.engines.runner import Runner
 from opsflow.flows import loader
 from opsflow.flows.resolver import BUILTIN_DIR
@@ -58,5 +58,5 @@ def enroll(admin: Any, user_id: str, work: Path) -> Enrolled:
         record = start(runner, user_id, work)
         secret = pending_secret(admin, user_id)
         record = confirm(runner, record, work, pyotp.TOTP(secret).now())
-    assert record.state.value == "succeeded", record
+    assert record.state is RunState.SUCCEEDED, record
     return Enrolled(secret, (work / "recovery").read_text().split(), record)

@@ -19,6 +19,7 @@ from botocore.credentials import Credentials
 from opsflow.devcloud import auth as devcloud_auth
 from opsflow.devcloud.layout import Layout
 from opsflow.engines.runner import Runner
+from opsflow.engines.records import RunState
 from tests.functional.auth.enroll import definition
 
 
@@ -40,7 +41,7 @@ def create(cloud: str, work: Path, expires: str = "90d", runner: Runner | None =
     finally:
         if runner is None:
             own.close()
-    assert record.state.value == "succeeded", record
+    assert record.state is RunState.SUCCEEDED, record
     made = next(t.result for t in record.tasks if t.path == "create")
     return Key(made["access"], secret_file.read_text().strip())
 

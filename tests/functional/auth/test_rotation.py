@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from opsflow.devcloud.layout import Layout
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.runner import Runner
 from opsflow.plugins.keystone.access_keys import credential_id
+from opsflow.services import smtp
+from opsflow.engines.records import RunState
 from tests.functional.auth import keys
 from tests.functional.auth.conftest import ADMIN_CLOUD, User
 from tests.functional.auth.enroll import definition
@@ -52,20 +55,27 @@ def _rotation_inputs(user: User, key: keys.Key, work: Path) -> dict[str, Any]:
 
 def test_rotation_waits_out_the_grace_period_on_the_test_clock(make_user: Callable[..., User], admin: Any,
                                                               devcloud: Layout, tmp_path: Path) -> None:
-    """Rotation makes the new key, waits a week (both keys work), then deactivates and deletes the old."""
-    user = make_user()
+    """Rotation makes the new key, mails its owner, waits a week (both keys work), then deactivates and
+    deletes the old."""
+    owner = f"{uuid.uuid4().hex[:8]}@example.org"
+    user = make_user(email=owner)
     old = keys.create(user.cloud, tmp_path)
     clock = TestClock()
-    with Runner(f"sqlite:///{tmp_path}/rotate.db", clock=clock) as runner:
-        record = runner.run(definition("keys-rotate"), _rotation_inputs(user, old, tmp_path), hold_waits=False)
-        assert record.state.value == "waiting"
+    with smtp.serving() as mail, Runner(f"sqlite:///{tmp_path}/rotate.db", clock=clock) as runner:
+        inputs = {**_rotation_inputs(user, old, tmp_path), "notify": [{"email": {"port": mail.port}}]}
+        record = runner.run(definition("keys-rotate"), inputs, hold_waits=False)
+        assert record.state is RunState.WAITING
         new = keys.Key(next(t.result for t in record.tasks if t.path == "create")["access"],
                        (tmp_path / "new-secret").read_text().strip())
+        (notice,) = mail.messages(owner)
+        assert notice["Subject"] == f"Your access key {old.access} is being replaced"
+        assert f"replaced by the new key {new.access}" in notice.get_content()
+        assert new.secret not in notice.as_string() and old.secret not in notice.as_string()
         for key in (old, new):
             assert keys.send(keys.signed_nova_request(devcloud, key)).status_code == 200
         clock.offset = WEEK + 1
         record = runner.resume(record.run_id, hold_waits=False)
-    assert record.state.value == "succeeded", record
+    assert record.state is RunState.SUCCEEDED, record
     assert not _exists(admin, old.access) and _status(admin, new.access) == "active"
     # the parked copy (kept so a failed step could bring the old key back) is purged at the end
     assert not admin.identity.get("/credentials", params={"user_id": user.id,
@@ -83,7 +93,7 @@ def test_failed_rotation_keeps_the_old_key_working(make_user: Callable[..., User
     with Runner(f"sqlite:///{tmp_path}/rotate.db", clock=TestClock()) as runner:
         inputs = {**_rotation_inputs(user, old, tmp_path), "grace_seconds": 0}
         record = runner.run(definition("keys-rotate"), inputs, failure_points=(FailurePoint(task, when),))
-    assert record.state.value == "reverted", record
+    assert record.state is RunState.REVERTED, record
     assert _status(admin, old.access) == "active"
     mine = admin.identity.get("/credentials", params={"user_id": user.id, "type": "ec2"}).json()["credentials"]
     assert [c["id"] for c in mine] == [credential_id(old.access)]
@@ -102,7 +112,7 @@ def test_sweep_expires_keys_past_their_date(make_user: Callable[..., User], admi
         clock.offset = 3601
         swept = runner.run(definition("keys-sweep"), {"cloud": ADMIN_CLOUD},
                            failure_points=(FailurePoint("expire", "after"),))
-        assert swept.state.value == "reverted" and _status(admin, key.access) == "active"
+        assert swept.state is RunState.REVERTED and _status(admin, key.access) == "active"
         done = runner.run(definition("keys-sweep"), {"cloud": ADMIN_CLOUD})
     assert key.access in next(t.result for t in done.tasks if t.path == "expire")
     assert _status(admin, key.access) == "expired"

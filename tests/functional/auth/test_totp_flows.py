@@ -13,6 +13,7 @@ import requests
 from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.runner import Runner
 from opsflow.plugins.keystone import enrollment as enr
+from opsflow.engines.records import RunState
 from tests.functional.auth import enroll as flows
 from tests.functional.auth.conftest import ADMIN_CLOUD, User
 
@@ -35,10 +36,10 @@ def test_failed_enrollment_removes_all_of_it(admin: Any, make_user: Callable[...
     points = (FailurePoint(task, when),)
     with Runner(f"sqlite:///{tmp_path}/state.db") as runner:
         record = flows.start(runner, user.id, tmp_path, failure_points=points)
-        if record.state.value == "waiting":
+        if record.state is RunState.WAITING:
             code = pyotp.TOTP(flows.pending_secret(admin, user.id)).now()
             record = flows.confirm(runner, record, tmp_path, code, failure_points=points)
-    assert record.state.value == "reverted", record
+    assert record.state is RunState.REVERTED, record
     assert _left(admin, user.id) == {"types": [], "rules": None}
     assert not list((tmp_path / "qr").glob("*")) and not (tmp_path / "recovery").exists()
     assert login(user, user.password).status_code == 201
@@ -49,7 +50,7 @@ def test_wrong_first_code_enables_nothing(admin: Any, make_user: Callable[..., U
     user = make_user()
     with Runner(f"sqlite:///{tmp_path}/state.db") as runner:
         record = flows.confirm(runner, flows.start(runner, user.id, tmp_path), tmp_path, "000000")
-    assert record.state.value == "reverted"
+    assert record.state is RunState.REVERTED
     assert "does not match" in str([t.error for t in record.tasks])
     assert _left(admin, user.id) == {"types": [], "rules": None}
 
@@ -76,10 +77,10 @@ def test_disable_and_its_revert(admin: Any, make_user: Callable[..., User], logi
     with Runner(f"sqlite:///{tmp_path}/state.db") as runner:
         failed = runner.run(flows.definition("totp-disable"), {"cloud": ADMIN_CLOUD, "user": user.id},
                             failure_points=(FailurePoint("disable", when),))
-        assert failed.state.value == "reverted"
+        assert failed.state is RunState.REVERTED
         assert login(user, user.password).status_code == 401
         assert login(user, user.password, pyotp.TOTP(done.secret).now()).status_code == 201
         ok = runner.run(flows.definition("totp-disable"), {"cloud": ADMIN_CLOUD, "user": user.id})
-    assert ok.state.value == "succeeded"
+    assert ok.state is RunState.SUCCEEDED
     assert enr.TOTP_TYPE not in _left(admin, user.id)["types"] and _left(admin, user.id)["rules"] is None
     assert login(user, user.password).status_code == 201

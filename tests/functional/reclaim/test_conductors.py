@@ -11,6 +11,7 @@ import pytest
 from opsflow.conductor import OffsetFileClock
 from opsflow.engines.records import RunState
 from opsflow.hibernate.swift import Swift
+from opsflow.jobs import JobState
 from opsflow.reclaim import operations, schedule
 from opsflow.services.smtp import Capture
 from tests.fixtures import eventually
@@ -26,7 +27,7 @@ def _stages(mail: Capture, server_id: str) -> list[str]:
 
 def _waiting(cluster: Cluster, run_id: str) -> bool:
     job = cluster.view(run_id)
-    return job is not None and job.state == "waiting"
+    return job is not None and job.state is JobState.WAITING
 
 
 def test_conductors_restarted_during_the_waits_lose_nothing_and_the_server_is_hibernated(

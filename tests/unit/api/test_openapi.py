@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 from opsflow.api import app, openapi, pipeline
+from opsflow.identity.service_user import ServiceUser
 
 
 def test_every_api_route_is_described_and_nothing_else() -> None:
@@ -22,10 +23,10 @@ def test_every_api_route_is_described_and_nothing_else() -> None:
 
 def test_the_pipeline_runs_the_cookie_filter_and_access_keys_before_auth_token() -> None:
     """With a memcached, the access-key filter sits between the cookie filter and authtoken."""
-    settings = pipeline.PasteSettings(zookeeper="127.0.0.1:2181/x", auth_url="http://k/v3", username="opsflow",
-                                      password="pw", access_key_memcache="127.0.0.1:11211")
+    settings = pipeline.PasteSettings(zookeeper="127.0.0.1:2181/x", service=ServiceUser("http://k/v3", "opsflow", "pw"),
+                                      access_key_memcache="127.0.0.1:11211")
     text = pipeline.paste_ini(settings)
     assert "pipeline = cookie_token opsflow_keys authtoken opsflow" in text
     assert "delay_auth_decision = true" in text
-    without = pipeline.paste_ini(pipeline.PasteSettings("127.0.0.1:2181", "http://k/v3", "opsflow", "pw"))
+    without = pipeline.paste_ini(pipeline.PasteSettings("127.0.0.1:2181", ServiceUser("http://k/v3", "opsflow", "pw")))
     assert "pipeline = cookie_token authtoken opsflow" in without and "opsflow_keys" not in without
