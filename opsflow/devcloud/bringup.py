@@ -16,6 +16,7 @@ then the APIs and the conductor/scheduler, and only then the simulated hyperviso
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import hashlib
 import json
@@ -69,6 +70,11 @@ class Row:
 #: Simulated hypervisors per compute process: one interpreter is one core, and at 300 hosts the
 #: process was what limited start-up and heartbeats; more hosts are shared over forked workers.
 HOSTS_PER_PROCESS = 200
+
+
+#: oslo.messaging's ``rpc_response_timeout`` (the devcloud keeps nova's 60 s): how long a
+#: hypervisor's heartbeat lost in a conductor restart holds up the next one.
+RPC_TIMEOUT = 60
 
 
 #: Most nova-conductor processes a region runs (``SimSettings.conductors``).
@@ -355,9 +361,11 @@ def up(layout: lay.Layout, sim: configs.SimSettings, *, fresh: bool = False) -> 
         hostaccess.prepare(layout)
         opsflow_api.prepare(layout)
         _start_phases(layout, venv, sim, restart)
+        # a report recorded from now on went through the new conductors, the old ones being gone
+        control_restarted = _utcnow() if any(_serves_heartbeats(p.name) for p in restart) else None
         seed.seed_catalog(layout, swift.endpoint_template)  # looks before it creates: cheap
         swift.start()  # restarts only what is down or reconfigured
-        _finish(layout, venv, sim, conf_fp, code_fp)
+        _finish(layout, venv, sim, conf_fp, code_fp, heard_since=control_restarted)
         return (f"restarted {len(restart)} process(es) in {time.monotonic() - started:.1f} s: "
                 + ", ".join(p.name for p in restart))
     _stop_all(layout, _every_process_name())  # the old shape's too: it may have run more conductors
@@ -449,13 +457,24 @@ def _start_phases(layout: lay.Layout, venv: Path, sim: configs.SimSettings,
         _start(layout, computes)
 
 
+def _utcnow() -> datetime.datetime:
+    """Now in UTC without a zone, the way nova stores a service's last report."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _serves_heartbeats(name: str) -> bool:
+    """Whether process ``name`` runs a nova-conductor, which every hypervisor's heartbeat goes through."""
+    return name.endswith("-nova-control") or "-nova-conductor-" in name
+
+
 def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: str,
-            code_fp: dict[str, str]) -> None:
+            code_fp: dict[str, str], heard_since: datetime.datetime | None = None) -> None:
+    """Seed, wait for every hypervisor (each heard after ``heard_since`` when given), note the cloud up."""
     regions = layout.regions()
     _parallel([functools.partial(seed.seed_region, layout, r) for r in regions])
     _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes_in(r.name),
-                                 compute_wait(sim.computes_in(r.name)),
-                                 _discover(layout, venv, r)) for r in regions])
+                                 compute_wait(sim.computes_in(r.name)) + RPC_TIMEOUT * (heard_since is not None),
+                                 _discover(layout, venv, r), heard_since) for r in regions])
     clouds.write(layout)
     _record(layout, sim, conf_fp, code_fp)
 

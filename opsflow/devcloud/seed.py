@@ -5,6 +5,7 @@ Every step looks before it creates, so seeding an already seeded cloud changes n
 
 from __future__ import annotations
 
+import datetime
 import io
 import logging
 import time
@@ -159,19 +160,35 @@ def image_id(conn: Any) -> str:
     return str(image.id)
 
 
+def _reported_after(service: Any, since: datetime.datetime) -> bool:
+    """Whether ``service`` last reported to nova after ``since`` (UTC without a zone, as nova stores it)."""
+    if not service.updated_at:
+        return False
+    return datetime.datetime.fromisoformat(service.updated_at).replace(tzinfo=None) > since
+
+
 def wait_for_hypervisors(layout: lay.Layout, region: lay.RegionLayout, hosts: int, timeout: float,
-                         discover: Any) -> None:
-    """Wait until ``hosts`` compute services are up and mapped to the cell (``discover`` maps them)."""
+                         discover: Any, heard_since: datetime.datetime | None = None) -> None:
+    """Wait until ``hosts`` compute services are up and mapped to the cell (``discover`` maps them).
+
+    With ``heard_since`` (UTC), each must also have reported after that moment: a heartbeat sent
+    while nova-conductor restarted can be lost, and the hypervisor's next one then waits for the
+    RPC timeout (60 s) while nova, seeing no report for longer than ``service_down_time``, counts
+    it down and schedules nothing there.
+    """
     conn = admin_connection(layout, region.name)
     deadline = time.monotonic() + timeout
+    since = heard_since.replace(microsecond=0) if heard_since else None  # nova stores whole seconds
     try:
         while True:
-            services = [s for s in conn.compute.services(binary="nova-compute") if s.state == "up"]
+            services = [s for s in conn.compute.services(binary="nova-compute")
+                        if s.state == "up" and (since is None or _reported_after(s, since))]
             if len(services) >= hosts:
                 break
             if time.monotonic() > deadline:
+                heard = " since the restart of nova's control services" if since else ""
                 raise BringUpFailed(f"{region.name}-compute",
-                                    f"{len(services)} of {hosts} simulated hypervisors reported within "
+                                    f"{len(services)} of {hosts} simulated hypervisors reported{heard} within "
                                     f"{timeout:.0f} s")
             time.sleep(1)
         while True:
