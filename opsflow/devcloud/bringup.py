@@ -205,7 +205,7 @@ def _code_fingerprints(processes: Sequence[procs.Proc]) -> dict[str, str]:
             out[proc.name] = ssh
         elif proc.name == broker.NAME:
             out[proc.name] = digest(["devcloud/broker.py"])
-        elif proc.name.endswith(("-compute", "-nova-control")) or "-nova-conductor-" in proc.name:
+        elif proc.name.endswith("-compute") or _serves_heartbeats(proc.name):
             out[proc.name] = nova
         elif proc.name.endswith("-neutron"):
             out[proc.name] = wsgi + neutron
@@ -472,8 +472,9 @@ def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: s
     """Seed, wait for every hypervisor (each heard after ``heard_since`` when given), note the cloud up."""
     regions = layout.regions()
     _parallel([functools.partial(seed.seed_region, layout, r) for r in regions])
+    lost_heartbeat = RPC_TIMEOUT if heard_since is not None else 0
     _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes_in(r.name),
-                                 compute_wait(sim.computes_in(r.name)) + RPC_TIMEOUT * (heard_since is not None),
+                                 compute_wait(sim.computes_in(r.name)) + lost_heartbeat,
                                  _discover(layout, venv, r), heard_since) for r in regions])
     clouds.write(layout)
     _record(layout, sim, conf_fp, code_fp)
