@@ -7,10 +7,11 @@ transaction; ZooKeeper: one multi-op with a ``check`` of the lease node's versio
 lost its run -- SIGSTOPped past its lease, cut off from ZooKeeper, or simply too slow -- therefore
 cannot write over the new owner's state: its write raises :class:`~opsflow.errors.LeaseLost`.
 
-Before each task starts the engine asks :meth:`Lease.may_start`, which needs no round trip: the
-lease is known good until ``renewed + good_for`` on the monotonic clock (a SIGSTOPped process wakes
-up past that), and the store can veto at once (a ZooKeeper session SUSPENDED). A heartbeat thread
-renews it every third of its lifetime.
+Before each task starts the engine asks :meth:`Lease.may_start` twice -- when it schedules the
+task, and in the worker just before the task acts (a process stopped in between wakes with the
+task still to do) -- which needs no round trip: the lease is known good until ``renewed +
+good_for`` on the monotonic clock (a SIGSTOPped process wakes up past that), and the store can veto
+at once (a ZooKeeper session SUSPENDED). A heartbeat thread renews it every third of its lifetime.
 
 A holder is a process: pid, host and when the process started (:mod:`opsflow.process_start`, which
 no step of the wall clock moves; so a reused pid is not taken for alive), plus the conductor's name

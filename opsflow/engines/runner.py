@@ -95,6 +95,23 @@ def _store_failed(exc: BaseException) -> bool:
     return False
 
 
+def _still_owner(lease: Lease, bound: float, task: str) -> None:
+    """Let a task act only while its run's lease still holds, asked in the worker just before it acts.
+
+    The start gate asked when the task was scheduled; between that and acting the worker waits for
+    the task's RUNNING mark to be stored, and a process SIGSTOPped there wakes past its lease with
+    the task still to do. Acting then would be a second owner's work: another conductor may have
+    resumed the run meanwhile. A lost lease fails the task without acting (its failure cannot be
+    stored either, so the new owner runs it); a store away for longer than ``bound`` stops the
+    engine as a failed save does, so the run suspends instead of reverting for an outage.
+    """
+    if lease.wait_startable(bound):
+        return
+    if lease.lost:
+        raise LeaseLost(lease.run_id, f"lost before {task} acted")
+    raise tf_exc.StorageFailure(f"run {lease.run_id}: {task} not started: the lease could not be renewed "
+                                f"within {bound:g} s")
+
 def _check_failure_points(points: tuple[FailurePoint, ...], compiled: definition_compiler.CompiledFlow) -> None:
     for point in points:
         if any(point.matches(path, point.when) for path in compiled.actions) or _reaches_a_child(point, compiled):
@@ -469,7 +486,7 @@ class Runner:
             observer.started(run_id, compiled.task_count)
         bound = self.outage_bound if self.outage_bound is not None else (lease.ttl if lease else 0.0)
         engine.start_gate = lambda: not self._halt.is_set() and (lease is None or lease.wait_startable(bound))
-        with self._listening(engine, detail, observer), self._tracked(engine, run_id):
+        with self._listening(engine, detail, observer, lease, bound), self._tracked(engine, run_id):
             try:
                 self._run_engine(engine, options)
             except Exception as exc:
@@ -530,7 +547,8 @@ class Runner:
                 self._engines.pop(engine, None)
 
     @contextlib.contextmanager
-    def _listening(self, engine: Any, detail: models.FlowDetail, observer: Observer | None) -> Iterator[None]:
+    def _listening(self, engine: Any, detail: models.FlowDetail, observer: Observer | None,
+                   lease: Lease | None, bound: float) -> Iterator[None]:
         """Record each task's start and end in its metadata and report events.
 
         The timing is set by the worker once the task has acted, on the task's detail in memory
@@ -556,6 +574,8 @@ class Runner:
             uuid = uuids.get(name) or storage.get_atom_uuid(name)
             if wait_stored is not None:
                 wait_stored(uuid)
+            if lease is not None:
+                _still_owner(lease, bound, name)
             started = self._clock.now()
             try:
                 yield

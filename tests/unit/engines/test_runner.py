@@ -3,6 +3,7 @@
 import logging
 import sys
 import threading
+import time
 import traceback
 
 import pytest
@@ -11,7 +12,7 @@ from opsflow.engines.atoms import FailurePoint
 from opsflow.engines.persistence import impl_sqlite
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
-from opsflow.errors import InvalidState
+from opsflow.errors import InvalidState, LeaseLost
 from opsflow.flows import loader
 from tests.fixtures import FLAKY, chain
 
@@ -297,3 +298,20 @@ def test_a_run_whose_first_owner_was_lost_while_storing_its_inputs_runs_for_the_
         conn.update_flow_details(detail)
     assert runner.resume(run_id).state is RunState.SUCCEEDED
     assert journal.executed == ["a", "b", "c", "d"]
+
+
+def test_a_task_scheduled_before_its_run_was_taken_over_does_not_act(runner, journal, monkeypatch) -> None:
+    """A process stopped between scheduling a task and the task acting (SIGSTOPped while the RUNNING
+    mark was being stored) wakes past its lease with another owner on the run: the task does not act."""
+
+    def taken_over_meanwhile(backend, atom_uuid):  # what a SIGSTOP past the lease looks like to the worker
+        with backend.transaction() as db:  # another process's take, once the lease had lapsed
+            db.execute("UPDATE leases SET token = token + 1, holder = ?",
+                       ('{"pid": 1, "host": "elsewhere", "started": "0", "conductor": "new"}',))
+        time.sleep(0.5)
+
+    monkeypatch.setattr(impl_sqlite.SQLiteBackend, "lease_ttl", 0.3, raising=False)
+    monkeypatch.setattr(impl_sqlite.SQLiteBackend, "wait_stored", taken_over_meanwhile, raising=False)
+    with pytest.raises(LeaseLost):
+        runner.run(chain(), {})
+    assert journal.executed == []
