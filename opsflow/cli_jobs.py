@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import faulthandler
 import logging
 import signal as signals
 import threading
@@ -132,7 +133,10 @@ def submit(file: str, pairs: Sequence[str], on_failure: str | None, zookeeper: s
 def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | None, session_timeout: float,
               clock_file: str | None, outage_bound: float | None, retain_for: str, retain_count: int,
               prune_every: str) -> None:
-    """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0)."""
+    """Claim jobs from the jobboard and run them until SIGTERM (then release them and exit 0).
+
+    SIGUSR1 prints every thread's stack to stderr: what a conductor that seems stuck is waiting for.
+    """
     daemon = Conductor(_address(zookeeper, session_timeout), name=name, max_jobs=max_jobs, workers=workers,
                        clock=OffsetFileClock(clock_file) if clock_file else None, outage_bound=outage_bound,
                        retain=retention.Policy(retention.parse_duration(retain_for), retain_count),
@@ -144,6 +148,7 @@ def conductor(zookeeper: str | None, max_jobs: int, workers: int, name: str | No
 
     for signum in (signals.SIGTERM, signals.SIGINT):
         signals.signal(signum, on_signal)
+    faulthandler.register(signals.SIGUSR1, all_threads=True)
     click.echo(f"conductor {daemon.name} starting on {daemon.address}", err=True)
     daemon.run()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import collections
+import re
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,17 @@ class ConductorProcess:
     def executions(self) -> collections.Counter[str]:
         """Task paths this conductor started executing, with how often."""
         return executions(self.log)
+
+    def stacks(self, mentioning: str = "") -> list[str]:
+        """Its threads' stacks now (SIGUSR1 makes a conductor print them), those mentioning a text."""
+        if self.process.poll() is not None:
+            return []
+        before = len(self.log.read_text())
+        self.process.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        dumped = self.log.read_text()[before:]
+        return [block for block in re.split(r"\n(?=Thread 0x|Current thread 0x)", dumped)
+                if block.startswith(("Thread 0x", "Current thread 0x")) and mentioning in block]
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
