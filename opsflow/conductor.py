@@ -162,7 +162,8 @@ class Conductor:
         local_slots = slots.use(slots.ZooKeeperSlots(board.client, f"{self.address.root}/slots"))
         pool = futures.ThreadPoolExecutor(self.max_jobs, thread_name_prefix="opsflow-job")
         retain = self.retain or retention.Policy()
-        pruner = retention.Pruner(lambda: runner.prune(retain, board=board), board, self.prune_every)
+        pruner = retention.Pruner(lambda: runner.prune(retain, board=board), board, self.prune_every,
+                                  who=self.name)
         pruner.start()
         try:
             board.watch(self._wake.set)

@@ -16,13 +16,14 @@ list`` and ``show`` still show pruned runs, from their summary.
 
 Failed runs (a revert that failed) are never pruned: they wait for an operator, who needs their
 tasks. Child runs are pruned with their parent, never on their own (the parent may still gather or
-revert them). Conductors prune by themselves (:class:`Pruner`: one at a time, through a lock node).
+revert them). Conductors prune by themselves (:class:`Pruner`: one at a time, through a :class:`Turn` node).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import threading
 import time
@@ -42,7 +43,7 @@ from opsflow.errors import BackendUnavailable, ClaimConflict, ConfigError, Damag
 if TYPE_CHECKING:
     from opsflow.engines.jobboard import JobBoard
 
-__all__ = ["DEFAULT_EVERY", "DEFAULT_KEEP", "DEFAULT_OLDER_THAN", "PRUNABLE", "Policy", "Pruner", "ended_at",
+__all__ = ["DEFAULT_EVERY", "DEFAULT_KEEP", "DEFAULT_OLDER_THAN", "PRUNABLE", "Policy", "Pruner", "Turn", "ended_at",
            "parse_duration", "prune", "summaries", "sweep_board"]
 
 LOG = logging.getLogger(__name__)
@@ -255,17 +256,89 @@ def _ended_or_gone(backend: tf_base.Backend, where: str, run_id: str, stored: fr
         return False
 
 
+class Turn:
+    """Whose turn it is to prune: one ephemeral node naming its holder; taking it never waits.
+
+    kazoo's Lock recipe retries inside itself without a time limit (through reconnections and a
+    session lost and renewed), and a soak saw a pruner hang there while its lock node lived on in
+    its live session: every conductor's pruning stopped. Here each request waits one session
+    timeout at most, and a turn held past ``stale_after`` is taken over: pruning is safe to repeat,
+    so two pruners at once cost work, never correctness.
+    """
+
+    def __init__(self, board: JobBoard, path: str, who: str, stale_after: float) -> None:
+        self._client = board.client
+        self._timeout = board.address.timeout
+        #: The turn node: absent while nobody prunes.
+        self.path = path
+        self.who = who
+        #: Seconds after which a turn nobody gave back is another conductor's to take.
+        self.stale_after = stale_after
+
+    def take(self, now: float) -> bool:
+        """Take the turn unless another holder has it and is not overdue; whether this one has it now."""
+        try:
+            self._wait(self._client.create_async(self.path, self.who.encode(), ephemeral=True, makepath=True))
+            return True
+        except k_exc.NodeExistsError:
+            pass
+        found = self._wait(self._client.exists_async(self.path))
+        if found is None:  # given back meanwhile: the next period takes it
+            return False
+        if found.ephemeralOwner == self._session():  # ours still: a give-back lost with the connection
+            return True
+        held_for = now - found.ctime / 1000.0
+        if held_for < self.stale_after:
+            return False
+        LOG.warning("the prune turn at %s has been held for %.0f s by %s; taking it over", self.path, held_for,
+                    self.holder() or "an unnamed pruner")
+        try:
+            self._wait(self._client.delete_async(self.path, version=found.version))
+            self._wait(self._client.create_async(self.path, self.who.encode(), ephemeral=True))
+        except (k_exc.NoNodeError, k_exc.BadVersionError, k_exc.NodeExistsError):
+            return False  # someone else was quicker
+        return True
+
+    def give_back(self) -> None:
+        """End this pruner's turn, if it still has it (safe to repeat)."""
+        found = self._wait(self._client.exists_async(self.path))
+        if found is None or found.ephemeralOwner != self._session():
+            return
+        try:
+            self._wait(self._client.delete_async(self.path, version=found.version))
+        except (k_exc.NoNodeError, k_exc.BadVersionError):
+            pass
+
+    def holder(self) -> str | None:
+        """Who has the turn now, as it named itself; None while nobody does."""
+        try:
+            data, _stat = self._wait(self._client.get_async(self.path))
+        except k_exc.NoNodeError:
+            return None
+        return bytes(data).decode() or None
+
+    def _session(self) -> int | None:
+        client_id = self._client.client_id
+        return None if client_id is None else int(client_id[0])
+
+    def _wait(self, pending: Any) -> Any:
+        return pending.get(timeout=self._timeout)
+
+
 class Pruner:
-    """A conductor's background prune: every ``every`` seconds, by one conductor at a time."""
+    """A conductor's background prune: every ``every`` seconds, by one conductor at a time (a :class:`Turn`)."""
 
-    #: Lock node under the board's root, so that conductors take turns.
-    LOCK = "retention-lock"
+    #: Turn node under the board's root, so that conductors take turns.
+    TURN = "retention-turn"
 
-    def __init__(self, prune_once: Any, board: JobBoard, every: float = DEFAULT_EVERY) -> None:
+    def __init__(self, prune_once: Any, board: JobBoard, every: float = DEFAULT_EVERY, who: str = "",
+                 stale_after: float | None = None) -> None:
         #: Called with no arguments to prune (the conductor's runner and policy bound in).
         self._prune_once = prune_once
-        self._board = board
         self.every = every
+        #: A turn not given back for ten periods (at least a minute) is another conductor's.
+        self.turn = Turn(board, f"{board.address.root}/{self.TURN}", who or f"pid {os.getpid()}",
+                         stale_after if stale_after is not None else max(10 * every, 60.0))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -282,22 +355,15 @@ class Pruner:
             self._thread.join(60)
 
     def _loop(self) -> None:
-        # One lock for the pruner's life: when its release fails (the connection drops just then
-        # and the session survives), the lock still knows its node and the next period deletes it
-        # first. A fresh lock each period would leave that node behind, and with it every
-        # conductor's pruning stopped for as long as this one's session lives.
-        lock = self._board.client.Lock(f"{self._board.address.root}/{self.LOCK}")
         while not self._stop.wait(self.every):
             started = time.monotonic()
             try:
-                if lock.is_acquired:
-                    lock.release()
-                if not lock.acquire(blocking=False):
+                if not self.turn.take(time.time()):
                     continue  # another conductor prunes now
                 try:
                     self._prune_once()
                 finally:
-                    lock.release()
+                    self.turn.give_back()
             except Exception:  # a bad moment must not end the thread; the next period tries again
                 LOG.exception("pruning finished runs failed")
             LOG.debug("retention pass took %.2f s", time.monotonic() - started)

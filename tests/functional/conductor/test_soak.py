@@ -23,6 +23,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
+from opsflow.engines import retention
 from opsflow.engines.records import RunState
 from opsflow.errors import BackendUnavailable
 from opsflow.services.zookeeper import ZooKeeperServer, find_free_ports
@@ -133,6 +134,20 @@ def _retention_lines(conductors: list[ConductorProcess]) -> list[str]:
             for line in [ln for ln in c.log.read_text().splitlines() if "retention" in ln][-3:]]
 
 
+def _turn_holder(hosts: str, root: str) -> str | None:
+    """The conductor whose turn it is to prune, as it named itself."""
+    client = KazooClient(hosts=hosts)
+    client.start(timeout=30)
+    try:
+        data, _stat = client.get(f"{root}/{retention.Pruner.TURN}")
+        return bytes(data).decode()
+    except NoNodeError:
+        return None
+    finally:
+        client.stop()
+        client.close()
+
+
 def _settled_node_count(hosts: str, root: str, near: int | None = None) -> int:
     """The node count once pruning has caught up: within 10 % of ``near``, or steady for 3 reads."""
     seen: list[collections.Counter[str]] = []
@@ -241,7 +256,10 @@ def test_a_thousand_jobs_survive_kills_stops_and_a_zookeeper_restart(tmp_path: P
         try:
             _settled_node_count(server.hosts, "/soak", near=nodes_at_start)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; what the pruners logged last: {_retention_lines(cluster.conductors)}") from None
+            pruners = [f"{c.name}: {stack}" for c in cluster.conductors for stack in c.stacks("retention.py")]
+            raise AssertionError(f"{exc}; what the pruners logged last: {_retention_lines(cluster.conductors)}; "
+                                 f"whose turn it is: {_turn_holder(server.hosts, '/soak')}; "
+                                 f"where the pruners are now: {pruners}") from None
     finally:
         cluster.close()
         server.stop()

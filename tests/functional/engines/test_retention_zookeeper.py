@@ -1,5 +1,6 @@
 """Pruning keeps ZooKeeper's node count flat: a pruned run leaves no node of its own behind."""
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -78,37 +79,62 @@ def test_listing_and_pruning_many_runs_wait_for_a_few_round_trips_not_several_pe
     assert listing <= 10 and pruning <= 30, f"{listing} round trips to list 121 runs, {pruning} to prune them"
 
 
-def test_a_lost_release_of_the_prune_lock_does_not_stop_pruning(zookeeper_hosts: str, zk_chroot: str) -> None:
-    """The connection drops just as a conductor releases the prune lock (its session lives on): its
-    next period deletes the lock node first and prunes again, and no lock node outlives the pruner.
+def test_a_lost_give_back_of_the_prune_turn_does_not_stop_pruning(zookeeper_hosts: str, zk_chroot: str) -> None:
+    """The connection drops just as a conductor gives its prune turn back (its session lives on, and
+    so does the turn node): its next period finds the node its own and prunes again, and no turn
+    node outlives the pruner.
 
-    The drop is simulated (a stand-in lock whose first release raises ConnectionLoss, as kazoo's
+    The drop is simulated (the first give-back raises ConnectionLoss before deleting, as kazoo
     does then): ZooKeeper cannot be made to lose one delete on cue."""
     from kazoo.exceptions import ConnectionLoss
-    from kazoo.recipe.lock import Lock
 
     from opsflow.engines.jobboard import Address, JobBoard
 
-    class DropsFirstRelease(Lock):  # type: ignore[misc]
-        dropped = False
-
-        def release(self) -> bool:
-            if not DropsFirstRelease.dropped:
-                DropsFirstRelease.dropped = True
-                raise ConnectionLoss("connection lost while releasing (simulated)")
-            return bool(super().release())
-
     board = JobBoard(Address.parse(f"{zookeeper_hosts}{zk_chroot}"))
     pruned: list[float] = []
-    board.client.Lock = lambda path: DropsFirstRelease(board.client, path)  # type: ignore[method-assign]
-    pruner = retention.Pruner(lambda: pruned.append(1), board, every=0.1)
+    pruner = retention.Pruner(lambda: pruned.append(1), board, every=0.1, who="c1")
+    give_back, dropped = pruner.turn.give_back, list[int]()
+
+    def drops_first() -> None:
+        if not dropped:
+            dropped.append(1)
+            raise ConnectionLoss("connection lost while giving the turn back (simulated)")
+        give_back()
+
+    pruner.turn.give_back = drops_first  # type: ignore[method-assign]
     try:
         pruner.start()
-        eventually(lambda: len(pruned) >= 3, 30, "pruning going on after the lost release")
+        eventually(lambda: len(pruned) >= 3, 30, "pruning going on after the lost give-back")
     finally:
         pruner.stop()
-    lock_path = f"{board.address.root}/{retention.Pruner.LOCK}"
-    assert DropsFirstRelease.dropped and board.client.get_children(lock_path) == []
+    assert dropped and board.client.exists(pruner.turn.path) is None
+    board.close()
+
+
+def test_a_turn_its_holder_never_gives_back_is_taken_over_once_overdue(zookeeper_hosts: str,
+                                                                        zk_chroot: str) -> None:
+    """A pruner hung with the turn in a live session (seen in a soak, inside kazoo's lock recipe)
+    stops the others only until the turn is overdue: then one takes it over, names itself, prunes."""
+    from opsflow.engines.jobboard import Address, JobBoard
+
+    board = JobBoard(Address.parse(f"{zookeeper_hosts}{zk_chroot}"))
+    pruned: list[str | None] = []
+    pruner: retention.Pruner = retention.Pruner(lambda: pruned.append(pruner.turn.holder()), board, every=0.1,
+                                                who="c2", stale_after=2.0)
+    hung = KazooClient(hosts=zookeeper_hosts)
+    hung.start(timeout=30)
+    try:
+        hung.create(pruner.turn.path, b"c1", ephemeral=True, makepath=True)
+        pruner.start()
+        time.sleep(1.0)
+        assert pruned == [] and pruner.turn.holder() == "c1"
+        eventually(lambda: len(pruned) >= 2, 30, "pruning once the hung turn is overdue")
+        assert set(pruned) == {"c2"}
+    finally:
+        pruner.stop()
+        hung.stop()
+        hung.close()
+    assert board.client.exists(pruner.turn.path) is None
     board.close()
 
 
