@@ -63,7 +63,8 @@ def _one_line(text: str) -> str:
 
 def test_opsflow_acts_on_jobs_through_the_api(cli: Callable[..., clients.Done], api: Api,
                                               personas: dict[str, Persona], files: dict[str, Path]) -> None:
-    """submit, signal, resume, revert, cancel as the owner; not found for another project; 403 for a reader."""
+    """submit, signal, watch, resume, revert, cancel as the owner; not found for another project; 403 for a
+    reader."""
     owner = personas["owner"]
     submitted = cli("owner", "submit", str(files["wait"]))
     assert submitted.code == 0, submitted.err
@@ -79,12 +80,18 @@ def test_opsflow_acts_on_jobs_through_the_api(cli: Callable[..., clients.Done], 
 
     signalled = cli("owner", "signal", job_id, "go")
     assert signalled.code == 0 and signalled.out.startswith(f"signal 'go' delivered to job {job_id}"), signalled.err
+    watched = cli("owner", "jobs", "watch", job_id, "--interval", "0.2", "--timeout", "120")
+    assert watched.code == 0, watched.err
+    assert watched.out.splitlines()[-1].endswith(f"job {job_id} succeeded"), watched.out
     assert wait_state(api, owner, job_id, "succeeded")["tasks_done"] == 2
     ended = cli("owner", "resume", job_id)
     assert ended.code == 2 and "has ended (succeeded)" in _one_line(ended.err)
 
     failing = cli("owner", "submit", str(files["fails"])).out.strip()
     wait_state(api, owner, failing, "paused")
+    stuck = cli("owner", "jobs", "watch", failing, "--interval", "0.2")
+    assert stuck.code == 1 and f"job {failing} state=paused tasks done=1/2" in stuck.out, stuck.out
+    assert f"`opsflow resume {failing}`" in _one_line(stuck.err) and f"`opsflow revert {failing}`" in stuck.err
     resumed = cli("owner", "resume", failing)
     assert resumed.code == 0 and resumed.out.startswith(f"job {failing} "), resumed.err
     assert resumed.out.endswith(": a conductor continues it\n")
@@ -104,9 +111,15 @@ def test_opsflow_acts_on_jobs_through_the_api(cli: Callable[..., clients.Done], 
 def test_opsflow_reads_flows_and_reports_through_the_api(cli: Callable[..., clients.Done], api: Api,
                                                          personas: dict[str, Persona], files: dict[str, Path],
                                                          tmp_path: Path) -> None:
-    """flows list, validate and graph by the server; a forklift report; unreachable API and refused password."""
+    """flows list, show, validate and graph by the server; a forklift report; unreachable API and refused
+    password."""
     listed = cli("reader", "flows", "list", "-f", "json", "-c", "name", "-c", "tasks")
     assert listed.code == 0 and any(f["name"] == "forklift" and f["tasks"] > 5 for f in json.loads(listed.out))
+    shown = cli("reader", "flows", "show", "forklift", "-f", "json")
+    assert shown.code == 0, shown.err
+    inputs = {i["input"]: i for i in json.loads(shown.out)["inputs"]}
+    assert inputs["server"]["required"] is True and inputs["mode"]["default"] == "image", inputs
+    assert cli("reader", "flows", "show", "no-such-flow").code == 2
 
     checked = cli("reader", "validate", str(files["wait"]), str(files["bad"]))
     assert checked.code == 1
