@@ -218,7 +218,7 @@ class JobBoard:
     def entries(self) -> list[JobEntry]:
         """Every job on the board, oldest first (one round trip plus one read per new job)."""
         with self._lock, self._mapped("list the jobs"):
-            children = set(self._wait(self._client.get_children_async(self._jobs_path)))
+            children = set(self.wait(self._client.get_children_async(self._jobs_path)))
             locks = {name.removesuffix(self.LOCK_SUFFIX) for name in children if name.endswith(self.LOCK_SUFFIX)}
             nodes = sorted(name for name in children if name.startswith(tf_zk_jobs.ZookeeperJobBoard.JOB_PREFIX)
                            and not name.endswith(self.LOCK_SUFFIX))
@@ -226,7 +226,7 @@ class JobBoard:
                    if name not in self._entries]
             for name, pending in new:
                 try:
-                    data, _stat = self._wait(pending)
+                    data, _stat = self.wait(pending)
                 except k_exc.NoNodeError:  # consumed meanwhile
                     continue
                 entry = self._entry(name, data)
@@ -261,7 +261,7 @@ class JobBoard:
         with self._mapped(f"read the claim of job {entry.run_id}"):
             try:
                 lock = f"{self._jobs_path}/{entry.node}{self.LOCK_SUFFIX}"
-                data, _stat = self._wait(self._client.get_async(lock))
+                data, _stat = self.wait(self._client.get_async(lock))
             except k_exc.NoNodeError:
                 return None
         owner = json.loads(data).get("owner")
@@ -292,7 +292,7 @@ class JobBoard:
             txn.create(marker)
             txn.create(f"{self._jobs_path}/{tf_zk_jobs.ZookeeperJobBoard.JOB_PREFIX}",
                        json.dumps(posting).encode(), sequence=True)
-            results = self._wait(txn.commit_async())
+            results = self.wait(txn.commit_async())
         return not any(isinstance(result, Exception) for result in results)
 
     @property
@@ -340,7 +340,7 @@ class JobBoard:
     def holds(self) -> dict[str, Hold]:
         """Every held job by run id (one round trip)."""
         with self._mapped("list held jobs"):
-            names = self._wait(self._client.get_children_async(self._holds_path))
+            names = self.wait(self._client.get_children_async(self._holds_path))
         found = {}
         for name in names:
             hold = Hold.from_node(name)
@@ -369,7 +369,7 @@ class JobBoard:
                     txn.delete(f"{self._holds_path}/{old}")
             if hold.node not in self._hold_nodes(hold.run_id):
                 txn.create(f"{self._holds_path}/{hold.node}", reason.encode())
-            results = self._wait(txn.commit_async())
+            results = self.wait(txn.commit_async())
         failures = [r for r in results if isinstance(r, Exception)]
         if fence is not None and results and isinstance(results[0], (k_exc.BadVersionError, k_exc.NoNodeError)):
             raise LeaseLost(hold.run_id, "its hold not set: another owner took the run over")
@@ -382,7 +382,7 @@ class JobBoard:
         with self._mapped(f"read the hold of job {run_id}"):
             for name in self._hold_nodes(run_id):
                 try:
-                    data, _stat = self._wait(self._client.get_async(f"{self._holds_path}/{name}"))
+                    data, _stat = self.wait(self._client.get_async(f"{self._holds_path}/{name}"))
                 except k_exc.NoNodeError:
                     continue
                 return data.decode() or None
@@ -397,16 +397,16 @@ class JobBoard:
         wanted = set(run_ids)
         what = f"release job {run_ids[0]}" if len(run_ids) == 1 else f"release {len(run_ids)} jobs"
         with self._mapped(what):
-            names = self._wait(self._client.get_children_async(self._holds_path))
+            names = self.wait(self._client.get_children_async(self._holds_path))
             pending = [self._client.delete_async(f"{self._holds_path}/{name}") for name in names
                        if name.split(Hold.SEPARATOR, 1)[0] in wanted]
             for reply in pending:
                 try:
-                    self._wait(reply)
+                    self.wait(reply)
                 except k_exc.NoNodeError:
                     pass
 
-    def _wait(self, pending: Any) -> Any:
+    def wait(self, pending: Any) -> Any:
         """A request's reply, waiting at most one session timeout.
 
         kazoo's blocking calls wait for as long as the client is reconnecting -- forever if
@@ -416,7 +416,7 @@ class JobBoard:
 
     def _hold_nodes(self, run_id: str) -> list[str]:
         prefix = run_id + Hold.SEPARATOR
-        names = self._wait(self._client.get_children_async(self._holds_path))
+        names = self.wait(self._client.get_children_async(self._holds_path))
         return [name for name in names if name.startswith(prefix)]
 
     # -- conductors ---------------------------------------------------------------------------
@@ -427,9 +427,9 @@ class JobBoard:
         payload = json.dumps(info).encode()
         with self._mapped(f"register conductor {name}"):
             try:
-                self._wait(self._client.set_async(path, payload))
+                self.wait(self._client.set_async(path, payload))
             except k_exc.NoNodeError:
-                self._wait(self._client.create_async(path, payload, ephemeral=True))
+                self.wait(self._client.create_async(path, payload, ephemeral=True))
 
     def conductors(self) -> dict[str, dict[str, Any]]:
         """Live conductors and what each published (running jobs, capacity)."""
@@ -437,7 +437,7 @@ class JobBoard:
             found = {}
             for name in self._client.get_children(self._conductors_path):
                 try:
-                    data, _stat = self._wait(self._client.get_async(f"{self._conductors_path}/{name}"))
+                    data, _stat = self.wait(self._client.get_async(f"{self._conductors_path}/{name}"))
                 except k_exc.NoNodeError:
                     continue
                 found[name] = json.loads(data)

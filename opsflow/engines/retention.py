@@ -262,28 +262,32 @@ class Turn:
     kazoo's Lock recipe retries inside itself without a time limit (through reconnections and a
     session lost and renewed), and a soak saw a pruner hang there while its lock node lived on in
     its live session: every conductor's pruning stopped. Here each request waits one session
-    timeout at most, and a turn held past ``stale_after`` is taken over: pruning is safe to repeat,
-    so two pruners at once cost work, never correctness.
+    timeout at most (:meth:`JobBoard.wait`), and a turn held past ``stale_after`` is taken over:
+    pruning is safe to repeat, so two pruners at once cost work, never correctness.
     """
 
-    def __init__(self, board: JobBoard, path: str, who: str, stale_after: float) -> None:
-        self._client = board.client
-        self._timeout = board.address.timeout
-        #: The turn node: absent while nobody prunes.
-        self.path = path
-        self.who = who
+    #: The turn node under the board's root: absent while nobody prunes.
+    NODE = "retention-turn"
+
+    def __init__(self, board: JobBoard, who: str = "", stale_after: float = 60.0) -> None:
+        self._board = board
+        self.path = f"{board.address.root}/{self.NODE}"
+        #: Written into the node, so that whoever holds the turn can be named.
+        self.who = who or f"pid {os.getpid()}"
         #: Seconds after which a turn nobody gave back is another conductor's to take.
         self.stale_after = stale_after
 
     def take(self, now: float) -> bool:
         """Take the turn unless another holder has it and is not overdue; whether this one has it now."""
+        client = self._board.client
         try:
-            self._wait(self._client.create_async(self.path, self.who.encode(), ephemeral=True, makepath=True))
+            self._board.wait(client.create_async(self.path, self.who.encode(), ephemeral=True, makepath=True))
             return True
         except k_exc.NodeExistsError:
             pass
-        found = self._wait(self._client.exists_async(self.path))
-        if found is None:  # given back meanwhile: the next period takes it
+        try:
+            data, found = self._board.wait(client.get_async(self.path))
+        except k_exc.NoNodeError:  # given back meanwhile: the next period takes it
             return False
         if found.ephemeralOwner == self._session():  # ours still: a give-back lost with the connection
             return True
@@ -291,45 +295,39 @@ class Turn:
         if held_for < self.stale_after:
             return False
         LOG.warning("the prune turn at %s has been held for %.0f s by %s; taking it over", self.path, held_for,
-                    self.holder() or "an unnamed pruner")
+                    bytes(data).decode() or "an unnamed pruner")
         try:
-            self._wait(self._client.delete_async(self.path, version=found.version))
-            self._wait(self._client.create_async(self.path, self.who.encode(), ephemeral=True))
+            self._board.wait(client.delete_async(self.path, version=found.version))
+            self._board.wait(client.create_async(self.path, self.who.encode(), ephemeral=True))
         except (k_exc.NoNodeError, k_exc.BadVersionError, k_exc.NodeExistsError):
             return False  # someone else was quicker
         return True
 
     def give_back(self) -> None:
         """End this pruner's turn, if it still has it (safe to repeat)."""
-        found = self._wait(self._client.exists_async(self.path))
+        found = self._board.wait(self._board.client.exists_async(self.path))
         if found is None or found.ephemeralOwner != self._session():
             return
         try:
-            self._wait(self._client.delete_async(self.path, version=found.version))
+            self._board.wait(self._board.client.delete_async(self.path, version=found.version))
         except (k_exc.NoNodeError, k_exc.BadVersionError):
             pass
 
     def holder(self) -> str | None:
         """Who has the turn now, as it named itself; None while nobody does."""
         try:
-            data, _stat = self._wait(self._client.get_async(self.path))
+            data, _stat = self._board.wait(self._board.client.get_async(self.path))
         except k_exc.NoNodeError:
             return None
         return bytes(data).decode() or None
 
     def _session(self) -> int | None:
-        client_id = self._client.client_id
+        client_id = self._board.client.client_id
         return None if client_id is None else int(client_id[0])
-
-    def _wait(self, pending: Any) -> Any:
-        return pending.get(timeout=self._timeout)
 
 
 class Pruner:
     """A conductor's background prune: every ``every`` seconds, by one conductor at a time (a :class:`Turn`)."""
-
-    #: Turn node under the board's root, so that conductors take turns.
-    TURN = "retention-turn"
 
     def __init__(self, prune_once: Any, board: JobBoard, every: float = DEFAULT_EVERY, who: str = "",
                  stale_after: float | None = None) -> None:
@@ -337,8 +335,7 @@ class Pruner:
         self._prune_once = prune_once
         self.every = every
         #: A turn not given back for ten periods (at least a minute) is another conductor's.
-        self.turn = Turn(board, f"{board.address.root}/{self.TURN}", who or f"pid {os.getpid()}",
-                         stale_after if stale_after is not None else max(10 * every, 60.0))
+        self.turn = Turn(board, who, stale_after if stale_after is not None else max(10 * every, 60.0))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -134,20 +134,6 @@ def _retention_lines(conductors: list[ConductorProcess]) -> list[str]:
             for line in [ln for ln in c.log.read_text().splitlines() if "retention" in ln][-3:]]
 
 
-def _turn_holder(hosts: str, root: str) -> str | None:
-    """The conductor whose turn it is to prune, as it named itself."""
-    client = KazooClient(hosts=hosts)
-    client.start(timeout=30)
-    try:
-        data, _stat = client.get(f"{root}/{retention.Pruner.TURN}")
-        return bytes(data).decode()
-    except NoNodeError:
-        return None
-    finally:
-        client.stop()
-        client.close()
-
-
 def _settled_node_count(hosts: str, root: str, near: int | None = None) -> int:
     """The node count once pruning has caught up: within 10 % of ``near``, or steady for 3 reads."""
     seen: list[collections.Counter[str]] = []
@@ -258,7 +244,7 @@ def test_a_thousand_jobs_survive_kills_stops_and_a_zookeeper_restart(tmp_path: P
         except AssertionError as exc:
             pruners = [f"{c.name}: {stack}" for c in cluster.conductors for stack in c.stacks("retention.py")]
             raise AssertionError(f"{exc}; what the pruners logged last: {_retention_lines(cluster.conductors)}; "
-                                 f"whose turn it is: {_turn_holder(server.hosts, '/soak')}; "
+                                 f"whose turn it is: {retention.Turn(cluster.board).holder()}; "
                                  f"where the pruners are now: {pruners}") from None
     finally:
         cluster.close()
