@@ -627,16 +627,16 @@ class Connection(base.Connection):  # type: ignore[misc]
         try:
             outcomes = self._session.gather([*sets, *commits])
             if fence is not None:
-                for outcome in outcomes:
+                for outcome in outcomes[: len(sets)]:
                     if isinstance(outcome, list) and outcome and isinstance(outcome[0], k_exc.BadVersionError):
                         self._backend._fence_broken(fence[0])
                         raise LeaseLost(flow.uuid, "its atoms not written: the lease moved on")
-                    if outcome is not None and isinstance(outcome, list) and len(outcome) == 2 and \
-                            isinstance(outcome[1], k_exc.NoNodeError):
+                    if isinstance(outcome, list) and len(outcome) == 2 and isinstance(outcome[1], k_exc.NoNodeError):
                         raise tf_exc.NotFound(f"no atom detail of flow {flow.uuid!r} in ZooKeeper")
             for chunk, outcome in zip(chunks, outcomes[len(sets) :]):
                 if any(isinstance(entry, Exception) for entry in outcome):
-                    self._create_each(chunk)  # some exist already: an earlier attempt got through
+                    self._refused_creates(flow.uuid, outcome, fence)
+                    self._create_each(flow.uuid, chunk, fence)  # some exist already: an earlier attempt got through
         except BaseException:
             for uuid in written:
                 sent.pop(uuid, None)
@@ -657,12 +657,59 @@ class Connection(base.Connection):  # type: ignore[misc]
             txn.set_data(path, payload)
         return txn.commit_async()
 
-    def _create_each(self, creates: list[tuple[str, bytes]]) -> None:
-        """Create nodes one by one, overwriting those that exist."""
-        for path, payload in creates:
-            created = self._session.gather([(path, self._client.create_async, (path, payload))], (tf_exc.Duplicate,))
-            if isinstance(created[0], tf_exc.Duplicate):
-                self._session.call(path, self._client.set_async, path, payload)
+    def _refused_creates(self, flow_uuid: str, outcome: list[Any], fence: Fence | None) -> None:
+        """Raise why a multi-op creating a flow's atoms was refused, unless only because some existed.
+
+        LeaseLost when the lease check failed (the run has a new owner, or was pruned with its
+        lease); NotFound when the flow detail is gone (its run was deleted meanwhile).
+        """
+        failures = [entry for entry in outcome if isinstance(entry, Exception)
+                    and not isinstance(entry, k_exc.RolledBackError)]
+        if fence is not None and isinstance(outcome[0], Exception) and not isinstance(outcome[0], k_exc.RolledBackError):
+            self._backend._fence_broken(fence[0])
+            raise LeaseLost(flow_uuid, "its atoms not written: the lease moved on")
+        if any(isinstance(failure, k_exc.NoNodeError) for failure in failures):
+            raise tf_exc.NotFound(f"no flow detail {flow_uuid!r} in ZooKeeper at {self._backend.hosts}")
+
+    def _create_each(self, flow_uuid: str, creates: list[tuple[str, bytes]], fence: Fence | None) -> None:
+        """Store atoms and their links that an earlier attempt may have stored in part, pair by pair.
+
+        Each pair goes in one multi-op that creates what is missing, overwrites the atom if it is
+        there, and requires the link (and so the flow detail) to exist or be created with it: an atom
+        is never stored without its link, so a run pruned meanwhile leaves nothing behind (a stale
+        conductor once left an orphan atom that no prune could find).
+        """
+        pairs = list(zip(creates[0::2], creates[1::2], strict=True))
+        for _attempt in range(3):  # a pair changed by a resend after a lost connection is read again
+            found = self._session.gather([(path, self._client.exists_async, (path,)) for pair in pairs for path, _ in pair])
+            commits = [(f"atom {atom[0]!r} of flow detail {flow_uuid!r}", self._commit_pair,
+                        (atom, atom_stat is not None, link[0], link_stat is not None, fence))
+                       for (atom, link), atom_stat, link_stat in zip(pairs, found[0::2], found[1::2])]
+            outcomes = self._session.gather(commits)
+            for outcome in outcomes:
+                if any(isinstance(entry, Exception) for entry in outcome):
+                    self._refused_creates(flow_uuid, outcome, fence)
+            pairs = [pair for pair, outcome in zip(pairs, outcomes) if any(isinstance(e, Exception) for e in outcome)]
+            if not pairs:
+                return
+        raise tf_exc.StorageFailure(f"another writer kept changing the atoms of flow detail {flow_uuid!r} in "
+                                    f"ZooKeeper at {self._backend.hosts} while they were stored; resume the run")
+
+    def _commit_pair(self, atom: tuple[str, bytes], atom_exists: bool, link: str, link_exists: bool,
+                     fence: Fence | None) -> Any:
+        """Send one atom with its link: created where missing, the atom overwritten where stored."""
+        txn = self._client.transaction()
+        if fence is not None:
+            txn.check(*fence)
+        if atom_exists:
+            txn.set_data(*atom)
+        else:
+            txn.create(*atom)
+        if link_exists:
+            txn.check(link, -1)  # any version: the link is there, and so its flow detail
+        else:
+            txn.create(link, b"")
+        return txn.commit_async()
 
     def _with_stored_atoms(self, flow: Any, stored: set[str]) -> Any:
         """The flow detail as stored: the caller's atoms plus any another writer added."""

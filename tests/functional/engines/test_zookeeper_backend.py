@@ -73,3 +73,54 @@ def test_many_buffered_updates_are_sent_in_size_bounded_requests(stored: tuple[A
         atom.meta["progress"] = 1.0
         conn.update_atom_details(atom)  # progress only: written behind
     assert [conn.get_atom_details(a.uuid).meta for a in (first, second)] == [{"progress": 1.0}] * 2
+
+
+def _atoms_stored(zookeeper_hosts: str, zk_chroot: str) -> list[str]:
+    other = KazooClient(hosts=zookeeper_hosts)
+    other.start(timeout=10)
+    try:
+        return sorted(other.get_children(f"{zk_chroot}/atoms"))
+    finally:
+        other.stop()
+        other.close()
+
+
+def test_an_atom_added_as_its_run_is_deleted_leaves_no_orphan_atom(
+    stored: tuple[Any, Any, Any], zookeeper_hosts: str, zk_chroot: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stale conductor loading a run (TaskFlow adds its inputs atom) as a prune deletes it gets
+    NotFound and stores nothing: an atom without its flow detail would outlive every prune."""
+    conn, _first, _second = stored
+    book = next(iter(conn.get_logbooks()))
+    flow = next(iter(book))
+    before = _atoms_stored(zookeeper_hosts, zk_chroot)
+    write_atoms = conn._write_atoms
+
+    def pruned_meanwhile(flow_detail: Any, linked: set[str]) -> None:
+        pruner = persistence.fetch(f"zookeeper://{zookeeper_hosts}{zk_chroot}")
+        with contextlib.closing(pruner), contextlib.closing(pruner.get_connection()) as other:
+            other.destroy_logbook(book.uuid)
+        write_atoms(flow_detail, linked)
+
+    monkeypatch.setattr(conn, "_write_atoms", pruned_meanwhile)
+    flow.add(models.TaskDetail("_TaskFlow_INJECTOR", str(uuid.uuid4())))
+    with pytest.raises(tf_exc.NotFound):
+        conn.update_flow_details(flow)
+    assert before and _atoms_stored(zookeeper_hosts, zk_chroot) == []
+
+
+def test_atoms_an_earlier_attempt_stored_are_adopted_and_the_rest_created(
+    stored: tuple[Any, Any, Any], zookeeper_hosts: str, zk_chroot: str
+) -> None:
+    """A flow saved again with atoms already stored (its first save got through, the reply was lost)
+    overwrites those and creates the new ones with their links."""
+    conn, first, _second = stored
+    flow = next(iter(next(iter(conn.get_logbooks()))))
+    added = models.TaskDetail("third", str(uuid.uuid4()))
+    flow.add(added)
+    for atom in flow:
+        if atom.uuid == first.uuid:
+            atom.put(states.SUCCESS, "again")
+    conn._write_atoms(flow, set())  # as if nothing were linked yet: every create collides but the new one's
+    assert conn.get_atom_details(first.uuid).results == "again"
+    assert {a.name for a in conn.get_flow_details(flow.uuid)} == {"first", "second", "third"}
