@@ -1,0 +1,66 @@
+"""``devcloud up --conductors 2``: a region's second nova-conductor shares its conductor queue and its work.
+
+The process is the one ``up --conductors 2`` starts (taken from the bring-up plan), run by hand
+beside the session's cloud rather than by re-shaping that shared cloud: the same argv and
+configuration, without restarting every service of both regions for one test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import openstack
+import pytest
+
+from opsflow.devcloud import bringup, broker, clouds, configs
+from opsflow.devcloud import venv as services_venv
+from opsflow.devcloud.layout import Layout
+from tests.functional.devcloud.conftest import boot
+
+pytestmark = pytest.mark.functional
+
+
+def _wait(what: str, check: Any, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(1)
+    return found
+
+
+def _conductor_consumers(layout: Layout) -> int:
+    vhost = layout.region("source").vhost
+    return sum(consumers for queue_vhost, name, _messages, consumers in broker.list_queues(layout)
+               if queue_vhost == vhost and name == "conductor")
+
+
+def test_a_second_conductor_consumes_the_regions_conductor_queue_and_boots_go_on(devcloud: Layout,
+                                                                                   tmp_path: Path) -> None:
+    sim = configs.SimSettings(conductors=2)
+    (second,) = [p for p in bringup.plan(devcloud, services_venv.venv_dir(devcloud.home), sim)
+                 if p.name == "source-nova-conductor-2"]
+    assert _conductor_consumers(devcloud) == 1
+    log = tmp_path / "conductor-2.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(second.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    conn = openstack.connect(cloud=clouds.cloud_names("source")[0])  # the demo user
+    try:
+        _wait("the second conductor's ready line", lambda: bringup.NOVA_READY in log.read_text(), 180)
+        _wait("two consumers on the conductor queue", lambda: _conductor_consumers(devcloud) == 2, 60)
+        server = boot(conn)
+        assert server.status == "ACTIVE"
+        conn.compute.delete_server(server)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+        _wait("one consumer again once it stopped", lambda: _conductor_consumers(devcloud) == 1, 60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        conn.close()
