@@ -11,9 +11,7 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
-from typing import Any
 
 import openstack
 import pytest
@@ -21,17 +19,10 @@ import pytest
 from opsflow.devcloud import bringup, broker, clouds, configs
 from opsflow.devcloud import venv as services_venv
 from opsflow.devcloud.layout import Layout
+from tests.fixtures import eventually
 from tests.functional.devcloud.conftest import boot
 
 pytestmark = pytest.mark.functional
-
-
-def _wait(what: str, check: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(1)
-    return found
 
 
 def _conductor_consumers(layout: Layout) -> int:
@@ -51,14 +42,14 @@ def test_a_second_conductor_consumes_the_regions_conductor_queue_and_boots_go_on
         process = subprocess.Popen(second.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     conn = openstack.connect(cloud=clouds.cloud_names("source")[0])  # the demo user
     try:
-        _wait("the second conductor's ready line", lambda: bringup.NOVA_READY in log.read_text(), 180)
-        _wait("two consumers on the conductor queue", lambda: _conductor_consumers(devcloud) == 2, 60)
+        eventually(lambda: bringup.NOVA_READY in log.read_text(), 180, "the second conductor's ready line")
+        eventually(lambda: _conductor_consumers(devcloud) == 2, 60, "two consumers on the conductor queue")
         server = boot(conn)
         assert server.status == "ACTIVE"
         conn.compute.delete_server(server)
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
-        _wait("one consumer again once it stopped", lambda: _conductor_consumers(devcloud) == 1, 60)
+        eventually(lambda: _conductor_consumers(devcloud) == 1, 60, "one consumer again once it stopped")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
