@@ -143,6 +143,9 @@ def prune(backend: tf_base.Backend, where: str, stored: Sequence[RunRecord], pol
     if chosen and isinstance(backend, SummaryStore):
         backend.save_summaries([_summary(record, now) for record in chosen])
     _destroy_runs(backend, where, [record.run_id for record in chosen], board)
+    if leftovers := _half_pruned(backend, where):
+        LOG.info("finishing %d prunes that were interrupted in %s", len(leftovers), where)
+        _destroy_runs(backend, where, leftovers, board, cut_short=True)
     if board is not None:
         sweep_board(board, backend, where)
     if chosen:
@@ -150,8 +153,12 @@ def prune(backend: tf_base.Backend, where: str, stored: Sequence[RunRecord], pol
     return chosen
 
 
-def _destroy_runs(backend: tf_base.Backend, where: str, run_ids: Sequence[str], board: JobBoard | None) -> None:
+def _destroy_runs(backend: tf_base.Backend, where: str, run_ids: Sequence[str], board: JobBoard | None,
+                  cut_short: bool = False) -> None:
     """Delete these runs' detail, signals and children (and their board facts); safe to repeat.
+
+    A run that no longer decodes is refused (DamagedRecord: its children cannot be known), unless
+    ``cut_short``: runs whose earlier prune was interrupted, their children deleted before them.
 
     Runs are loaded and their logbooks deleted a batch at a time (a backend that can: a few
     ZooKeeper round trips per batch, not several per run), so a prune of hundreds of runs on a
@@ -160,20 +167,40 @@ def _destroy_runs(backend: tf_base.Backend, where: str, run_ids: Sequence[str], 
     for start in range(0, len(run_ids), records.LOAD_BATCH):
         batch = run_ids[start:start + records.LOAD_BATCH]
         for run_id, detail in records.load_many(backend, batch, where).items():
-            if isinstance(detail, DamagedRecord):
+            if isinstance(detail, DamagedRecord) and not cut_short:
                 raise detail
-            if isinstance(detail, FlowNotFound):
+            if isinstance(detail, (FlowNotFound, DamagedRecord)):
                 continue
             for child_batch in batches_of(run_id, RunMeta.of(detail.meta)):
                 _destroy_runs(backend, where, [child_batch.child_id(i) for i in range(child_batch.count)], board)
                 if board is not None:
                     _delete_tree(board, f"{board.address.root}/batches/{child_batch.batch_id}")
-        _destroy_logbooks(backend, batch)
-        signals.drop(backend, batch)
-        if isinstance(backend, lease.LeaseStore):
-            backend.drop_leases(batch)
-        if board is not None:
-            board.clear_holds(batch)
+        _drop_own(backend, batch, board)
+
+
+def _drop_own(backend: tf_base.Backend, run_ids: Sequence[str], board: JobBoard | None) -> None:
+    """Delete these runs' own logbooks, signals, leases and holds (not their children); safe to repeat."""
+    _destroy_logbooks(backend, run_ids)
+    signals.drop(backend, run_ids)
+    if isinstance(backend, lease.LeaseStore):
+        backend.drop_leases(run_ids)
+    if board is not None:
+        board.clear_holds(run_ids)
+
+
+def _half_pruned(backend: tf_base.Backend, where: str) -> list[str]:
+    """Runs summarised as pruned whose logbook is still (partly) stored: a prune cut short.
+
+    Deleting a run's nodes takes several requests, children first; a ZooKeeper restart in the
+    middle left a soak's logbook nodes without their flow details, which no listing shows as runs
+    and so no later prune found (120 runs and their leases, 240 nodes, for good).
+    """
+    if not isinstance(backend, SummaryStore):
+        return []
+    stored = _stored(backend, where)
+    if not stored:
+        return []
+    return sorted(stored.intersection(str(item.get("id")) for item in backend.summaries()))
 
 
 def _destroy_logbooks(backend: tf_base.Backend, run_ids: Sequence[str]) -> None:

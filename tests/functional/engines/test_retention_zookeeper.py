@@ -9,6 +9,7 @@ from kazoo.client import KazooClient
 from opsflow.engines import retention
 from opsflow.engines.records import RunState
 from opsflow.engines.runner import Runner
+from opsflow.errors import StorageUnavailable
 from opsflow.flows import loader
 from tests.fixtures import APPROVAL, chain, count_nodes, eventually
 
@@ -48,6 +49,35 @@ def test_node_count_is_flat_after_many_runs_are_pruned(zookeeper_hosts: str, zk_
         assert sorted(r.run_id for r in pruned) == sorted(ids)
         assert grown > baseline + 20 * 2 * 5
         assert after == baseline, f"{baseline} nodes before, {grown} with 40 runs, {after} after pruning them"
+        listed = {r.run_id: r for r in runner.runs()}
+        assert all(listed[i].pruned_at is not None and listed[i].state is RunState.SUCCEEDED for i in ids)
+
+
+def test_a_prune_cut_short_after_the_flow_details_went_is_finished_by_the_next_one(
+        zookeeper_hosts: str, zk_chroot: str, zk: KazooClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ZooKeeper restart in the middle of a prune once left the runs' logbook nodes and leases
+    without their flow details: no listing showed them as runs, so no later prune found them (a
+    soak kept 240 such nodes for good). The next prune finishes what was cut short."""
+    from opsflow.engines.persistence.impl_zookeeper import Connection
+
+    with Runner(f"zookeeper://{zookeeper_hosts}{zk_chroot}/state") as runner:
+        runner.run(chain(), {})
+        runner.prune(retention.Policy(0, 0))
+        baseline = count_nodes(zk, zk_chroot)
+        ids = [runner.run(chain(), {}).run_id for _ in range(3)]
+        delete = Connection._delete
+
+        def restart_before_the_books(self: Connection, paths: list[str]) -> None:
+            delete(self, [path for path in paths if path.rsplit("/", 1)[0] != f"{zk_chroot}/state/books"])
+            raise StorageUnavailable("ZooKeeper restarted")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Connection, "_delete", restart_before_the_books)
+            with pytest.raises(StorageUnavailable):
+                runner.prune(retention.Policy(0, 0))
+        assert sorted(zk.get_children(f"{zk_chroot}/state/books")) == sorted(ids)
+        runner.prune(retention.Policy(0, 0))
+        assert count_nodes(zk, zk_chroot) == baseline
         listed = {r.run_id: r for r in runner.runs()}
         assert all(listed[i].pruned_at is not None and listed[i].state is RunState.SUCCEEDED for i in ids)
 
