@@ -175,17 +175,12 @@ def _destroy_runs(backend: tf_base.Backend, where: str, run_ids: Sequence[str], 
                 _destroy_runs(backend, where, [child_batch.child_id(i) for i in range(child_batch.count)], board)
                 if board is not None:
                     _delete_tree(board, f"{board.address.root}/batches/{child_batch.batch_id}")
-        _drop_own(backend, batch, board)
-
-
-def _drop_own(backend: tf_base.Backend, run_ids: Sequence[str], board: JobBoard | None) -> None:
-    """Delete these runs' own logbooks, signals, leases and holds (not their children); safe to repeat."""
-    _destroy_logbooks(backend, run_ids)
-    signals.drop(backend, run_ids)
-    if isinstance(backend, lease.LeaseStore):
-        backend.drop_leases(run_ids)
-    if board is not None:
-        board.clear_holds(run_ids)
+        _destroy_logbooks(backend, batch)
+        signals.drop(backend, batch)
+        if isinstance(backend, lease.LeaseStore):
+            backend.drop_leases(batch)
+        if board is not None:
+            board.clear_holds(batch)
 
 
 def _half_pruned(backend: tf_base.Backend, where: str) -> list[str]:
