@@ -628,11 +628,7 @@ class Connection(base.Connection):  # type: ignore[misc]
             outcomes = self._session.gather([*sets, *commits])
             if fence is not None:
                 for outcome in outcomes[: len(sets)]:
-                    if isinstance(outcome, list) and outcome and isinstance(outcome[0], k_exc.BadVersionError):
-                        self._backend._fence_broken(fence[0])
-                        raise LeaseLost(flow.uuid, "its atoms not written: the lease moved on")
-                    if isinstance(outcome, list) and len(outcome) == 2 and isinstance(outcome[1], k_exc.NoNodeError):
-                        raise tf_exc.NotFound(f"no atom detail of flow {flow.uuid!r} in ZooKeeper")
+                    self._refused_sets(flow.uuid, outcome, fence)
             for chunk, outcome in zip(chunks, outcomes[len(sets) :]):
                 if any(isinstance(entry, Exception) for entry in outcome):
                     self._refused_creates(flow.uuid, outcome, fence)
@@ -656,6 +652,22 @@ class Connection(base.Connection):  # type: ignore[misc]
         for path, payload in chunk:
             txn.set_data(path, payload)
         return txn.commit_async()
+
+    def _refused_sets(self, flow_uuid: str, outcome: Any, fence: Fence) -> None:
+        """Raise why a fenced multi-op setting an atom was refused, if it was.
+
+        Any failed lease check is LeaseLost: a lease node at another version means a new owner, a
+        missing one a run pruned with its lease; either way this process must stop driving the run.
+        NotFound when the atom itself is gone.
+        """
+        if not isinstance(outcome, list) or not any(isinstance(entry, Exception) for entry in outcome):
+            return
+        check, atom_set = outcome
+        if isinstance(check, Exception) and not isinstance(check, k_exc.RolledBackError):
+            self._backend._fence_broken(fence[0])
+            raise LeaseLost(flow_uuid, "its atoms not written: the lease moved on")
+        if isinstance(atom_set, k_exc.NoNodeError):
+            raise tf_exc.NotFound(f"no atom detail of flow {flow_uuid!r} in ZooKeeper at {self._backend.hosts}")
 
     def _refused_creates(self, flow_uuid: str, outcome: list[Any], fence: Fence | None) -> None:
         """Raise why a multi-op creating a flow's atoms was refused, unless only because some existed.

@@ -14,6 +14,8 @@ from taskflow import states
 from taskflow.persistence import models
 
 from opsflow.engines import persistence
+from opsflow.engines.lease import Holder
+from opsflow.errors import LeaseLost
 
 pytestmark = pytest.mark.functional
 
@@ -124,3 +126,27 @@ def test_atoms_an_earlier_attempt_stored_are_adopted_and_the_rest_created(
     conn._write_atoms(flow, set())  # as if nothing were linked yet: every create collides but the new one's
     assert conn.get_atom_details(first.uuid).results == "again"
     assert {a.name for a in conn.get_flow_details(flow.uuid)} == {"first", "second", "third"}
+
+
+def test_a_changed_atom_set_after_its_runs_lease_node_went_raises_lease_lost(
+    stored: tuple[Any, Any, Any], zookeeper_hosts: str, zk_chroot: str
+) -> None:
+    """An owner whose lease node was deleted (its run pruned with its lease) is told LeaseLost when it
+    sets an atom, rather than having the write dropped silently and driving on a run nobody holds."""
+    conn, first, _second = stored
+    flow = next(iter(next(iter(conn.get_logbooks()))))
+    conn._backend.take_lease(flow.uuid, Holder.this_process(), ttl=60)
+    linked = {atom.uuid for atom in flow}
+    other = KazooClient(hosts=zookeeper_hosts)
+    other.start(timeout=10)
+    try:
+        other.delete(f"{zk_chroot}/leases/{flow.uuid}", recursive=True)
+    finally:
+        other.stop()
+        other.close()
+    for atom in flow:
+        if atom.uuid == first.uuid:
+            atom.put(states.SUCCESS, "late")
+    with pytest.raises(LeaseLost):
+        conn._write_atoms(flow, linked)
+    assert conn.get_atom_details(first.uuid).results is None
