@@ -231,10 +231,11 @@ class SetPower(CloudAction):
     def execute(self, cloud: str, server: str, power: str = "") -> dict[str, Any]:
         """``{"id", "was", "at"}``: the state it had when this task first looked, and when it was done."""
         conn = clouds.connect(cloud)
-        was = inventory.POWER.get(conn.compute.get_server(server).status, "")
+        current = conn.compute.get_server(server)
+        was = inventory.POWER.get(current.status, "")
         remember = self.context.remember
         was = remember("was", was) if remember is not None else was
-        _power(conn, server, self.target or power)
+        _power(conn, current, self.target or power)
         return {"id": server, "was": was, "at": time.time()}
 
     def revert(self, cloud: str, server: str, **kwargs: Any) -> None:
@@ -242,21 +243,25 @@ class SetPower(CloudAction):
         remember = self.context.remember
         was = remember("was", "") if remember is not None else ""
         conn = clouds.connect(cloud)
-        if was and clouds.find_one(conn.compute.get_server, server) is not None:
-            _power(conn, server, str(was))
+        current = clouds.find_one(conn.compute.get_server, server) if was else None
+        if current is not None:
+            _power(conn, current, str(was))
 
 
-def _power(conn: Any, server: str, power: str) -> None:
+def _power(conn: Any, current: Any, power: str) -> None:
+    """Bring ``current`` (the server as just read) to ``power`` and wait for it, reading no more than needed."""
     status = {power: status for status, power in inventory.POWER.items()}.get(power)
     if status is None:
         raise ActionFailed(f"power {power!r}: say one of {', '.join(inventory.POWER.values())}")
-    current = conn.compute.get_server(server)
-    if current.status != status:
+    if current.status == status and not current.task_state:
+        return
+    asked = current.status != status
+    if asked:
         if status == "SHUTOFF":
             conn.compute.stop_server(current)
         else:
             conn.compute.start_server(current)
-    polling.wait_status(conn, server, status, polling.TIMEOUT)
+    polling.wait_status(conn, current.id, status, polling.TIMEOUT, first_look=polling.INTERVAL if asked else 0.0)
 
 
 class StopServer(SetPower):
@@ -285,7 +290,7 @@ class RebuildServer(CloudAction):
         if (current.image or {}).get("id") != image or current.task_state:
             want = current.status
             conn.compute.rebuild_server(current, image=image)
-            polling.wait_rebuilt(conn, server, image, want)
+            polling.wait_rebuilt(conn, server, image, want, first_look=polling.INTERVAL)
         return {"id": server, "image": image}
 
     def revert(self, **kwargs: Any) -> None:

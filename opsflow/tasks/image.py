@@ -108,11 +108,11 @@ class SnapshotServer(CloudAction):
         name = clouds.short_tag(self.context.tag)
         found = [image for image in _named(conn, name) if image.status in ("queued", "saving", "active")]
         if found:
-            image_id = found[0].id
+            image_id, first_look = found[0].id, 0.0
         else:
             image_id = conn.compute.create_server_image(server, name, metadata={TAG_PROPERTY: self.context.tag})
-            image_id = getattr(image_id, "id", image_id)
-        image = polling.wait_image(conn, str(image_id))
+            image_id, first_look = getattr(image_id, "id", image_id), polling.INTERVAL
+        image = polling.wait_image(conn, str(image_id), first_look=first_look)
         return {"id": image.id, "name": name, "size": image.size}
 
     def revert(self, cloud: str, server: str, **kwargs: Any) -> None:

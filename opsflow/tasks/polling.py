@@ -20,9 +20,14 @@ INTERVAL = 0.5
 TIMEOUT = 600.0
 
 
-def until(what: str, check: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    """Call ``check`` until it returns something truthy (returned) or ``timeout`` passes (ActionFailed)."""
+def until(what: str, check: Callable[[], Any], timeout: float = TIMEOUT, first_look: float = 0.0) -> Any:
+    """Call ``check`` until it returns something truthy (returned) or ``timeout`` passes (ActionFailed).
+
+    ``first_look`` seconds pass before the first call: a caller that has just asked for a change
+    knows the cloud cannot have made it yet, and a look at once would only cost the API a request.
+    """
     deadline = time.monotonic() + timeout
+    time.sleep(first_look)
     while True:
         value = check()
         if value:
@@ -37,7 +42,7 @@ def _fault(server: Any) -> str:
     return str(fault.get("message") or "no fault recorded") if isinstance(fault, dict) else str(fault)
 
 
-def wait_status(conn: Any, server_id: str, status: str, timeout: float = TIMEOUT) -> Any:
+def wait_status(conn: Any, server_id: str, status: str, timeout: float = TIMEOUT, first_look: float = 0.0) -> Any:
     """The server once it has ``status`` and no task in progress; ERROR fails with Nova's fault."""
 
     def check() -> Any:
@@ -46,10 +51,10 @@ def wait_status(conn: Any, server_id: str, status: str, timeout: float = TIMEOUT
             raise ActionFailed(f"server {server_id} went to ERROR: {_fault(server)}")
         return server if server.status == status and not server.task_state else None
 
-    return until(f"server {server_id} to be {status}", check, timeout)
+    return until(f"server {server_id} to be {status}", check, timeout, first_look)
 
 
-def wait_rebuilt(conn: Any, server_id: str, image_id: str, status: str, timeout: float = TIMEOUT) -> Any:
+def wait_rebuilt(conn: Any, server_id: str, image_id: str, status: str, timeout: float = TIMEOUT, first_look: float = 0.0) -> Any:
     """The server once it runs ``image_id`` and is back in ``status`` (ACTIVE or SHUTOFF)."""
 
     def check() -> Any:
@@ -59,10 +64,10 @@ def wait_rebuilt(conn: Any, server_id: str, image_id: str, status: str, timeout:
         done = server.status == status and not server.task_state and (server.image or {}).get("id") == image_id
         return server if done else None
 
-    return until(f"server {server_id} to be rebuilt from image {image_id}", check, timeout)
+    return until(f"server {server_id} to be rebuilt from image {image_id}", check, timeout, first_look)
 
 
-def wait_image(conn: Any, image_id: str, timeout: float = TIMEOUT) -> Any:
+def wait_image(conn: Any, image_id: str, timeout: float = TIMEOUT, first_look: float = 0.0) -> Any:
     """The image once it is active; killed or deleted fails."""
 
     def check() -> Any:
@@ -71,4 +76,4 @@ def wait_image(conn: Any, image_id: str, timeout: float = TIMEOUT) -> Any:
             raise ActionFailed(f"image {image_id} is {image.status}")
         return image if image.status == "active" else None
 
-    return until(f"image {image_id} to be active", check, timeout)
+    return until(f"image {image_id} to be active", check, timeout, first_look)
