@@ -9,10 +9,11 @@ Measured in one run, on the devcloud ``$OPSFLOW_DEVCLOUD_HOME`` / ``$OPSFLOW_DEV
   Glance, rebuild the twin, start it, wait) — no state, no revert, no adoption;
 * servers per minute of each and their ratio; orchestration CPU per server (this process's CPU
   time over the batch, divided by N: what opsflow's bookkeeping and the SDK cost, the clouds not
-  included); downtime p50/p99 of each mode: image (the batch), cold and warm (a few servers each,
-  warm with 5 % of the blocks dirtied after the pre-copy), the disk modes on a cloud whose
-  simulator gives m1.tiny's 1 GB disk ``--disk-mib`` MiB (1024: a real 1 GiB disk), rebuilt for
-  that phase and back to the usual shape at the end.
+  included); nova-api requests per server of each (counted in both regions' request logs, so
+  the polling each side does shows); downtime p50/p99 of each mode: image (the batch), cold and
+  warm (a few servers each, warm with 5 % of the blocks dirtied after the pre-copy), the disk
+  modes on a cloud whose simulator gives m1.tiny's 1 GB disk ``--disk-mib`` MiB (1024: a real
+  1 GiB disk), rebuilt for that phase and back to the usual shape at the end.
 
 ``python benchmarks/forklift.py [--servers 200] [--disk-servers 4] [--disk-mib 1024]``; the last line
 is the summary.
@@ -28,6 +29,7 @@ import resource
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,8 @@ class Side:
     seconds: float
     cpu: float
     downtimes: list[float]
+    #: Requests both regions' nova-api logged while this side ran (polling is most of them).
+    nova_requests: int = 0
 
     @property
     def per_minute(self) -> float:
@@ -94,6 +98,27 @@ class Side:
     @property
     def cpu_per_server(self) -> float:
         return self.cpu / self.servers
+
+    @property
+    def nova_requests_per_server(self) -> float:
+        return self.nova_requests / self.servers
+
+
+def nova_requests(layout: Layout) -> int:
+    """Requests both regions' nova-api have logged so far: read on the servers' side, so counting
+    costs the measured process nothing."""
+    total = 0
+    for region in layout.regions():
+        with open(layout.logs / f"{region.name}-nova-api.log", "rb") as log:
+            total += sum(line.count(b"nova.api.openstack.requestlog") for line in log)
+    return total
+
+
+def counted(layout: Layout, run: Callable[[], Side]) -> Side:
+    """``run``'s side with the nova-api requests it made."""
+    before = nova_requests(layout)
+    side = run()
+    return dataclasses.replace(side, nova_requests=nova_requests(layout) - before)
 
 
 def run_opsflow(servers: list[Any], state: Path, mode: Mode = Mode.IMAGE) -> Side:
@@ -201,13 +226,17 @@ def main() -> None:
             ours = plain = None
             if args.servers:  # --servers 0: the disk modes alone
                 # one side's servers at a time: two hypervisors per region hold ~256 tiny servers, not 2 x 200
-                ours = run_opsflow(_booted(args.servers, f"{prefix}-o"), Path(tmp) / "ours.db")
+                booted = _booted(args.servers, f"{prefix}-o")
+                ours = counted(layout, lambda: run_opsflow(booted, Path(tmp) / "ours.db"))
                 print(f"opsflow: {ours.servers} servers in {ours.seconds:.0f} s, {ours.per_minute:.1f}/min, "
-                      f"CPU {ours.cpu_per_server:.2f} s/server (load {_load()})", flush=True)
+                      f"CPU {ours.cpu_per_server:.2f} s/server, {ours.nova_requests_per_server:.1f} nova "
+                      f"requests/server (load {_load()})", flush=True)
                 clean(f"{prefix}-o")
-                plain = run_plain(_booted(args.servers, f"{prefix}-p"))
+                booted = _booted(args.servers, f"{prefix}-p")
+                plain = counted(layout, lambda: run_plain(booted))
                 print(f"plain:   {plain.servers} servers in {plain.seconds:.0f} s, {plain.per_minute:.1f}/min, "
-                      f"CPU {plain.cpu_per_server:.2f} s/server (load {_load()})", flush=True)
+                      f"CPU {plain.cpu_per_server:.2f} s/server, {plain.nova_requests_per_server:.1f} nova "
+                      f"requests/server (load {_load()})", flush=True)
                 clean(f"{prefix}-p")
             bringup.up(layout, dataclasses.replace(usual, disk_mib_per_gb=args.disk_mib))
             print(f"disk modes on {args.disk_mib} MiB disks (load {_load()})", flush=True)
@@ -223,6 +252,8 @@ def main() -> None:
         summary += [f"opsflow_per_min: {ours.per_minute:.1f}", f"plain_per_min: {plain.per_minute:.1f}",
                     f"ratio: {ours.per_minute / plain.per_minute:.2f}", f"cpu_per_server_s: {ours.cpu_per_server:.2f}",
                     f"plain_cpu_per_server_s: {plain.cpu_per_server:.2f}",
+                    f"nova_requests_per_server: {ours.nova_requests_per_server:.1f}",
+                    f"plain_nova_requests_per_server: {plain.nova_requests_per_server:.1f}",
                     f"downtime_image_p50_s: {_p(ours.downtimes, 0.5):.1f}",
                     f"downtime_image_p99_s: {_p(ours.downtimes, 0.99):.1f}"]
     summary += [f"downtime_cold_p50_s: {_p(cold, 0.5):.1f}", f"downtime_cold_p99_s: {_p(cold, 0.99):.1f}",
