@@ -77,6 +77,17 @@ def _page(title: str, body: str, context: Context | None = None) -> webob.Respon
     return webob.Response(content_type="text/html", charset="utf-8", body=text.encode())
 
 
+def _listing(context: Context, title: str, hint: str, table: str, columns: tuple[str, ...],
+             extra: str = "") -> webob.Response:
+    """A list page whose rows app.js fills from the API: an admin's lists every project's."""
+    scope = "all_projects=true" if context.is_admin else ""
+    every = " Every project (admin)." if context.is_admin else ""
+    head = "".join(f"<th>{html.escape(column)}</th>" for column in columns)
+    body = (f'<h1>{html.escape(title)}</h1><p class="hint">{html.escape(hint)}{every}</p>{extra}'
+            f'<table id="{table}" data-query="{scope}"><thead><tr>{head}</tr></thead><tbody></tbody></table>')
+    return _page(title, body, context)
+
+
 _LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>$title · opsflow</title>
 <link rel="stylesheet" href="/dashboard/static/style.css"></head>
@@ -157,12 +168,9 @@ def routes(services: Services) -> list[Route]:
         redirect = signed_in(context)
         if redirect is not None:
             return redirect
-        scope = "all_projects=true" if context.is_admin else ""
-        body = (f'<h1>Jobs</h1><p class="hint">Live: refreshed every second.'
-                f'{" Every project (admin)." if context.is_admin else ""}</p>'
-                f'<table id="jobs" data-query="{scope}"><thead><tr><th>Job</th><th>Flow</th><th>State</th>'
-                '<th>Progress</th><th>Claimed by</th><th>Submitted</th></tr></thead><tbody></tbody></table>')
-        return _page("Jobs", body, context)
+        return _listing(
+            context, "Jobs", "Live: refreshed every second.", "jobs",
+            ("Job", "Flow", "State", "Progress", "Claimed by", "Submitted"))
 
     def job_page(request: webob.Request, context: Context, job_id: str) -> Any:
         redirect = signed_in(context)
@@ -185,13 +193,11 @@ def routes(services: Services) -> list[Route]:
         redirect = signed_in(context)
         if redirect is not None:
             return redirect
-        scope = "all_projects=true" if context.is_admin else ""
-        body = (f'<h1>Reclaim</h1><p class="hint">Servers picked as unused, and when they will be hibernated or '
-                f'deleted. Keep one to stop its reclaim for 30 days.{" Every project (admin)." if context.is_admin else ""}'
-                f'</p><p id="reclaim-message" role="status"></p>'
-                f'<table id="reclaim" data-query="{scope}"><thead><tr><th>Server</th><th>Project</th><th>Why</th>'
-                '<th>Due</th><th>State</th><th>Kept until</th><th></th></tr></thead><tbody></tbody></table>')
-        return _page("Reclaim", body, context)
+        return _listing(
+            context, "Reclaim", "Servers picked as unused, and when they will be hibernated or deleted. "
+            "Keep one to stop its reclaim for 30 days.", "reclaim",
+            ("Server", "Project", "Why", "Due", "State", "Kept until", ""),
+            '<p id="reclaim-message" role="status"></p>')
 
     def static(request: webob.Request, context: Context, filename: str) -> Any:
         if filename not in _STATIC:
