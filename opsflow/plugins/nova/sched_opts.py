@@ -17,8 +17,8 @@ OPTS = [
                  help="How long a placement counts against its host: about one resource-update interval, "
                       "the time until the compute's own report includes it."),
     cfg.IntOpt("sample_size", default=16, min=2,
-               help="OpsflowSampleFilter keeps this many random candidates; later filters and the "
-                    "weighers look at no more."),
+               help="OpsflowSampleFilter keeps this many random candidates among those the filters after "
+                    "it pass; the weighers look at no more."),
     cfg.FloatOpt("weight_multiplier", default=10.0, min=0,
                  help="Multiplier of OpsflowRuntimeWeigher; above the sum of the other weighers' "
                       "multipliers it decides alone."),
