@@ -476,6 +476,7 @@ def _finish(layout: lay.Layout, venv: Path, sim: configs.SimSettings, conf_fp: s
     _parallel([functools.partial(seed.wait_for_hypervisors, layout, r, sim.computes_in(r.name),
                                  compute_wait(sim.computes_in(r.name)) + lost_heartbeat,
                                  _discover(layout, venv, r), heard_since) for r in regions])
+    _parallel([functools.partial(seed.forget_hypervisors, layout, r, sim.computes_in(r.name)) for r in regions])
     clouds.write(layout)
     _record(layout, sim, conf_fp, code_fp)
 

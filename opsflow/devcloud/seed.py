@@ -24,6 +24,7 @@ __all__ = [
     "NETWORK_NAME",
     "admin_connection",
     "find",
+    "forget_hypervisors",
     "image_bytes",
     "image_id",
     "seed_catalog",
@@ -165,6 +166,41 @@ def _reported_after(service: Any, since: datetime.datetime) -> bool:
     if not service.updated_at:
         return False
     return datetime.datetime.fromisoformat(service.updated_at).replace(tzinfo=None) > since
+
+
+def _sim_index(host: str, prefix: str) -> int | None:
+    """The number NNN of a simulated hypervisor named ``<prefix>NNN``; None for any other host."""
+    number = host[len(prefix):] if host.startswith(prefix) else ""
+    return int(number) if number.isdigit() else None
+
+
+def forget_hypervisors(layout: lay.Layout, region: lay.RegionLayout, hosts: int) -> list[str]:
+    """Delete the compute services of numbered hypervisors beyond the ``hosts`` the region now runs.
+
+    A cloud shrunk from a bigger shape (``devcloud resize``, a benchmark's 100 hosts) keeps the
+    others registered and down: nova lists them, its scheduler logs each one on every request, and
+    Placement keeps their inventory. nova deletes a service's compute node and resource provider
+    with it. A host that still holds servers is kept (nova refuses with 409, naming them). Returns
+    the hosts forgotten.
+    """
+    conn = admin_connection(layout, region.name)
+    forgotten = []
+    try:
+        for service in conn.compute.services(binary="nova-compute"):
+            index = _sim_index(service.host, region.host_prefix)
+            if index is None or index <= hosts:
+                continue
+            try:
+                conn.compute.delete_service(service)
+            except openstack.exceptions.ConflictException as exc:
+                LOG.warning("keeping hypervisor %s, which the cloud no longer runs: %s", service.host, exc)
+                continue
+            forgotten.append(service.host)
+    finally:
+        conn.close()
+    if forgotten:
+        LOG.info("%s: forgot %d hypervisor(s) the cloud no longer runs", region.name, len(forgotten))
+    return forgotten
 
 
 def wait_for_hypervisors(layout: lay.Layout, region: lay.RegionLayout, hosts: int, timeout: float,

@@ -8,7 +8,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from opsflow.devcloud import bringup, broker, configs, procs
+from opsflow.devcloud import bringup, broker, configs, procs, seed
 from opsflow.devcloud.cli import devcloud as devcloud_cli
 from opsflow.devcloud.layout import Layout
 from opsflow.plugins.nova import controls
@@ -70,3 +70,23 @@ def test_status_says_when_nova_sees_a_hypervisor_down_though_its_process_runs(de
     finally:
         controls.unsilence(region.disk_dir, host)
     eventually(lambda: nova_row() == "ok", 120, "the host reporting again")
+
+
+def test_a_shrunk_region_forgets_the_hypervisors_it_no_longer_runs(devcloud: Layout) -> None:
+    """Grown to 3 hypervisors and shrunk back to 2, region source has 2 in nova and in Placement:
+    the third's compute service, compute node and resource provider are gone, not left down."""
+    region = devcloud.region("source")
+    third = f"{region.host_prefix}003"
+    bringup.resize(devcloud, "source", 3, 2)
+    conn = seed.admin_connection(devcloud, "source")
+    try:
+        assert third in {s.host for s in conn.compute.services(binary="nova-compute") if s.state == "up"}
+        bringup.up(devcloud, configs.SimSettings())
+        assert sorted(s.host for s in conn.compute.services(binary="nova-compute")) == \
+            [f"{region.host_prefix}001", f"{region.host_prefix}002"]
+        assert sorted(h.name for h in conn.compute.hypervisors()) == \
+            [f"{region.host_prefix}001", f"{region.host_prefix}002"]
+        assert third not in {p.name for p in conn.placement.resource_providers()}
+    finally:
+        conn.close()
+        bringup.up(devcloud, configs.SimSettings())
