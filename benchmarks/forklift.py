@@ -189,6 +189,8 @@ def run_disk_mode(mode: Mode, servers: list[Any], state: Path, layout: Layout) -
             (row,) = report.of_run(runner, record.run_id)
             if row.downtime is not None:
                 downtimes.append(row.downtime)
+            else:  # not moved: say why, so a missing downtime is never silent
+                print(f"{mode.value}: {server.name} {row.outcome.value}: {row.error}", flush=True)
     return downtimes
 
 
@@ -256,7 +258,8 @@ def main() -> None:
                     f"plain_nova_requests_per_server: {plain.nova_requests_per_server:.1f}",
                     f"downtime_image_p50_s: {_p(ours.downtimes, 0.5):.1f}",
                     f"downtime_image_p99_s: {_p(ours.downtimes, 0.99):.1f}"]
-    summary += [f"downtime_cold_p50_s: {_p(cold, 0.5):.1f}", f"downtime_cold_p99_s: {_p(cold, 0.99):.1f}",
+    summary += [f"cold_moved: {len(cold)}/{args.disk_servers}", f"warm_moved: {len(warm)}/{args.disk_servers}",
+                f"downtime_cold_p50_s: {_p(cold, 0.5):.1f}", f"downtime_cold_p99_s: {_p(cold, 0.99):.1f}",
                 f"downtime_warm_p50_s: {_p(warm, 0.5):.1f}", f"downtime_warm_p99_s: {_p(warm, 0.99):.1f}",
                 f"disk_mib: {args.disk_mib}", f"load: {os.getloadavg()[0]:.1f}"]
     print(", ".join(summary))
