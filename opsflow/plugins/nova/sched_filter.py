@@ -56,6 +56,6 @@ class OpsflowSampleFilter(filters.BaseHostFilter):  # type: ignore[misc]
         if self._later is None:
             self._later = _filters_after(type(self).__name__)
         later = self._later
-        return sample_passing(list(filter_obj_list),
+        return sample_passing(filter_obj_list,
                               lambda host: all(f.host_passes(host, spec_obj) for f in later),
                               CONF.opsflow_sched.sample_size)

@@ -37,6 +37,18 @@ def test_while_every_host_passes_only_the_sample_is_checked() -> None:
     assert len(checked) == 16
 
 
+def test_while_every_host_passes_only_the_sample_is_drawn_not_the_whole_cloud() -> None:
+    class Counted(random.Random):
+        draws = 0
+
+        def randrange(self, *args: int) -> int:  # type: ignore[override]
+            Counted.draws += 1
+            return super().randrange(*args)
+
+    sample_passing([f"host-{i:05d}" for i in range(10_000)], lambda h: True, 16, Counted(5))
+    assert Counted.draws == 16
+
+
 def test_every_passing_host_is_equally_likely_to_be_drawn() -> None:
     rng = random.Random(4)
     passing = [h for h in HOSTS if int(h[-3:]) < 50]
